@@ -1,0 +1,1 @@
+"""weiwang api package."""

@@ -1,0 +1,1 @@
+"""weiwang dispatch package."""

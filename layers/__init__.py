@@ -1,0 +1,1 @@
+"""weiwang layers package."""

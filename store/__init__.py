@@ -1,0 +1,1 @@
+"""weiwang store package."""
