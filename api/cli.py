@@ -1,0 +1,194 @@
+"""The ``weiwang`` command line: locate points, validate and summarise layers, serve, print, store.
+
+Every command is a thin shell over ``geo``/``store``/``layers``: parse, call, print. Errors a user
+can cause end with a Chinese + English message on stderr and a non-zero exit code.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from geo.errors import WeiwangError
+
+CRS_HELP = "输入坐标系 input CRS: wgs84 | cgcs2000 | gcj02 | bd09 | EPSG:n"
+LAYER_HELP = "图层文件或样例目录 layer file or sample folder (default: data/boundaries)"
+BULK_PROGRESS_MIN = 50_000
+CHUNK_ROWS = 200_000
+
+
+def fail(err: WeiwangError, exit_code: int = 2) -> None:
+    """Print a domain error for a person and exit."""
+    click.echo(f"错误：{err.zh}\nerror: {err.en}", err=True)
+    sys.exit(exit_code)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(package_name="weiwang")
+def main() -> None:
+    """微网实格 weiwang: micro-grid governance maps — locate, validate, dispatch, print."""
+
+
+@main.command()
+@click.option("--lon", type=float, help="经度 longitude (one point)")
+@click.option("--lat", type=float, help="纬度 latitude (one point)")
+@click.option("--crs", default="wgs84", show_default=True, help=CRS_HELP)
+@click.option(
+    "--in", "in_path", type=click.Path(dir_okay=False, path_type=Path), help="CSV of points (lon,lat)"
+)
+@click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path), help="CSV to write")
+@click.option("--lon-col", default=None, help="longitude column (default: lon/lng/longitude/x/经度)")
+@click.option("--lat-col", default=None, help="latitude column (default: lat/latitude/y/纬度)")
+@click.option("--layer", "layer_path", default=None, help=LAYER_HELP)
+@click.option("--snap-m", default=30.0, show_default=True, help="snap tolerance in metres 吸附容差（米）")
+def locate(
+    lon: float | None,
+    lat: float | None,
+    crs: str,
+    in_path: Path | None,
+    out_path: Path | None,
+    lon_col: str | None,
+    lat_col: str | None,
+    layer_path: str | None,
+    snap_m: float,
+) -> None:
+    """定位：点落在哪个微网格 — locate one point (--lon/--lat, prints JSON) or a CSV (--in/--out).
+
+    Coordinates are converted from --crs to WGS84 first (GCJ-02 from Amap/WeChat, BD-09 from
+    Baidu are hundreds of metres off). Points on a shared edge go to one grid by a fixed rule;
+    points just outside (≤ --snap-m) are snapped and flagged.
+    """
+    from api import locating
+
+    try:
+        if in_path is not None:
+            if out_path is None:
+                raise click.UsageError("--in needs --out")
+            n = locating.locate_csv(
+                in_path,
+                out_path,
+                crs=crs,
+                layer=layer_path,
+                snap_m=snap_m,
+                lon_col=lon_col,
+                lat_col=lat_col,
+                progress=True,
+            )
+            click.echo(f"已定位 {n} 个点 → {out_path}  (located {n} points)", err=True)
+            return
+        if lon is None or lat is None:
+            raise click.UsageError("give --lon and --lat, or --in and --out")
+        result = locating.locate_point(lon, lat, crs=crs, layer=layer_path, snap_m=snap_m)
+        click.echo(json.dumps(result, ensure_ascii=False, indent=2))
+    except WeiwangError as err:
+        fail(err)
+
+
+@main.command()
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="print findings as JSON")
+@click.option("--crs", default=None, help="CRS for files that carry none: " + CRS_HELP)
+@click.option("--min-households", default=30, show_default=True, help="户数下限 per micro-grid")
+@click.option("--max-households", default=100, show_default=True, help="户数上限 per micro-grid")
+def validate(path: Path, as_json: bool, crs: str | None, min_households: int, max_households: int) -> None:
+    """校验图层 — validate a grid layer file or sample folder.
+
+    Exit 0 when clean, 1 when there are findings, 2 when the input cannot be read.
+    """
+    from api.sources import load_source
+    from geo.validate import ValidationOptions, summarize
+    from geo.validate import validate as run_validate
+
+    try:
+        if not path.exists():
+            raise WeiwangError(f"文件不存在：{path}", f"no such file: {path}")
+        src = load_source(path, crs=crs)
+        staffed = None
+        if src.posts is not None:
+            staffed = {p.grid_code for p in src.posts if p.role.value == "微网格员"}
+        findings = run_validate(
+            src.hierarchy,
+            elements=src.elements,
+            staffed_micro=staffed,
+            options=ValidationOptions(households_band=(min_households, max_households)),
+        )
+    except WeiwangError as err:
+        fail(err, 2)
+        return
+    summary = summarize(findings)
+    if as_json:
+        click.echo(
+            json.dumps(
+                {"summary": summary, "findings": [f.to_dict() for f in findings]},
+                ensure_ascii=False,
+                indent=1,
+            )
+        )
+    else:
+        for f in findings:
+            click.echo(f"[{f.severity}] {f.code}: {f.message_zh}")
+        n_grids = len(src.hierarchy)
+        if findings:
+            click.echo(f"{n_grids} 个网格，发现 {len(findings)} 个问题 ({len(findings)} findings)")
+        else:
+            click.echo(f"{n_grids} 个网格，校验通过 (clean)")
+    sys.exit(1 if findings else 0)
+
+
+@main.command()
+@click.option("--layer", "layer_path", default=None, help=LAYER_HELP)
+@click.option("--json", "as_json", is_flag=True, help="print JSON")
+def grids(layer_path: str | None, as_json: bool) -> None:
+    """网格概况 — per community: grids per level, areas (km²), households."""
+    from api.sources import load_source
+    from api.summary import summarize_grids
+
+    try:
+        rows = summarize_grids(load_source(layer_path).hierarchy)
+    except WeiwangError as err:
+        fail(err)
+        return
+    if as_json:
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=1))
+        return
+    for r in rows:
+        click.echo(
+            f"{r['community_name']} {r['community_code']}: "
+            f"{r['general']} 个{r['general_kind']} → {r['micro']} 个微网格；"
+            f"面积 {r['area_km2']:.2f} km²；{r['households']} 户"
+        )
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64))
+@click.option("--database-url", default=None, help="overrides WEIWANG_DATABASE_URL")
+def serve(host: str, port: int, workers: int, database_url: str | None) -> None:
+    """启动服务 — run the HTTP service (OpenAPI docs at /docs)."""
+    import os
+
+    import uvicorn
+
+    if database_url:
+        os.environ["WEIWANG_DATABASE_URL"] = database_url
+    from api.app import prepare_database
+
+    prepare_database()
+    click.echo(f"weiwang: http://{host}:{port}/  (docs: /docs)", err=True)
+    uvicorn.run("api.app:create_app", factory=True, host=host, port=port, workers=workers)
+
+
+def _register_optional() -> None:
+    """Attach the commands that live in their own modules."""
+    from api.cli_print import print_cmd
+    from api.cli_store import db, export_cmd, import_cmd, publish, versions
+
+    for cmd in (print_cmd, db, import_cmd, export_cmd, publish, versions):
+        main.add_command(cmd)
+
+
+_register_optional()
