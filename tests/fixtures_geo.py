@@ -17,6 +17,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from functools import lru_cache
 
+import shapely
 from pyproj import Transformer
 from shapely.geometry import LineString, Point, Polygon
 from shapely.geometry.base import BaseGeometry
@@ -43,6 +44,12 @@ def lonlat(x: float, y: float) -> tuple[float, float]:
 def local_polygon(coords: Iterable[tuple[float, float]]) -> Polygon:
     """A WGS84 polygon from a ring in local metres (not validated: bow-ties stay bow-ties)."""
     return Polygon([lonlat(x, y) for x, y in coords])
+
+
+def local_area_m2(geometry: BaseGeometry) -> float:
+    """Planar area in EPSG:4544 m² of a WGS84 geometry (what geo.validate measures)."""
+    fwd = _tr()[0]
+    return float(shapely.transform(geometry, lambda x, y: fwd.transform(x, y), interleaved=False).area)
 
 
 def local_box(x0: float, y0: float, x1: float, y1: float) -> Polygon:

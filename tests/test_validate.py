@@ -27,6 +27,7 @@ from tests.fixtures_geo import (
     clean_hierarchy,
     clean_hierarchy_grids,
     grid,
+    local_area_m2,
     local_box,
     local_line,
     local_point,
@@ -376,3 +377,14 @@ def test_sample_data_validates_clean() -> None:
     found = validate(h, elements=elements, staffed_micro=staffed if (DATA / "people.csv").exists() else None)
     assert [f.message_zh for f in found] == []
     assert shapely.is_valid(shapely.union_all([g.geometry for g in h.communities]))
+
+
+@pytest.mark.skipif(not (DATA / "grids.geojson").exists(), reason="sample data not generated yet")
+def test_sample_data_with_one_micro_removed_has_that_gap() -> None:
+    h, _, _ = load_sample()
+    victim = sorted(h.micro, key=lambda g: g.code)[len(h.micro) // 2]
+    found = validate(Hierarchy(g for g in h if g.code != victim.code))
+    f = only(found, "gap")
+    assert f.grids == (victim.parent_code,)
+    assert f.geometry is not None and f.geometry.contains(victim.geometry.representative_point())
+    assert f.area_m2 == pytest.approx(local_area_m2(victim.geometry), rel=1e-3)
