@@ -1,0 +1,661 @@
+"""Coordinate reference systems: the one module for all CRS work in weiwang.
+
+Everything is stored and exchanged in **WGS84 lon/lat** (EPSG:4326, x = longitude). Coordinates
+arrive in other systems and are converted at the edges only:
+
+- ``wgs84`` (EPSG:4326) — GPS, GeoJSON.
+- ``cgcs2000`` (EPSG:4490) — the official Chinese frame; Tianditu basemaps. Treated as identical to
+  WGS84 (pyproj does the same: its EPSG:4490 → 4326 step is a zero "ballpark" offset). The two
+  frames agree within centimetres at a common epoch; because CGCS2000 is fixed at epoch 2000.0 and
+  the Eurasian plate moves ~3 cm/yr, a surveyed CGCS2000 coordinate and a current-epoch WGS84 fix of
+  the same spot can differ by some decimetres — far below micro-grid size and phone GPS accuracy.
+- ``gcj02`` — the offset system of Amap/Gaode, Tencent and WeChat location (~367 m off WGS84 at
+  Xinglong, 104.08 E 30.40 N). Published forward algorithm; the inverse iterates to ≤ 1e-10°
+  (about 0.01 mm), not the common one-step approximation (off by metres).
+- ``bd09`` — Baidu's offset on top of GCJ-02 (~948 m off WGS84 at Xinglong). Inverse iterates too.
+- any EPSG code pyproj knows that is a 2-D geographic or projected CRS (e.g. ``EPSG:4544``, the
+  CGCS2000 3-degree Gauss-Krüger zone with central meridian 105 E that is our local metric CRS).
+
+**What counts as "in China"** for GCJ-02: the widely used coarse rectangle
+72.004 ≤ lon ≤ 137.8347, 0.8293 ≤ lat ≤ 55.8271 (edges inclusive). It also covers parts of
+neighbouring countries and the sea; outside it GCJ-02 equals WGS84. Near its edges the GCJ-02 map is
+discontinuous (a shift of up to ~0.005° switches on), so the inverse is only exact at least a few
+hundred metres inside the rectangle — irrelevant for Chinese cities, all of which lie far inside.
+The BD-09 step (GCJ-02 → BD-09) is the published closed formula and applies everywhere.
+
+Array functions take numpy arrays (any shape, broadcast) or scalars and return the same kind:
+Python floats for scalar input, float64 arrays otherwise. Non-finite values pass through unchanged;
+use :func:`validate_lonlat` to reject them.
+
+pyproj Transformers are cached (``functools.lru_cache``) and built with ``always_xy=True``; they
+are thread-safe since pyproj 3.1.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Literal
+
+import numpy as np
+import shapely
+from numpy.typing import ArrayLike, NDArray
+from pyproj import CRS, Geod, Transformer
+from pyproj.exceptions import CRSError
+from shapely.geometry.base import BaseGeometry
+
+from geo.errors import InvalidCoordinates, UnknownCRS
+
+__all__ = [
+    "CHINA_BBOX",
+    "GCJ02_RECT",
+    "LOCAL_METRIC_EPSG",
+    "CRSSpec",
+    "area_m2",
+    "bd09_to_gcj02",
+    "bd09_to_wgs84",
+    "from_local_metric",
+    "from_wgs84",
+    "gcj02_to_bd09",
+    "gcj02_to_wgs84",
+    "get_transformer",
+    "in_gcj02_rect",
+    "meters_per_degree",
+    "parse_crs",
+    "reproject_geometry",
+    "to_local_metric",
+    "to_wgs84",
+    "validate_lonlat",
+    "wgs84_to_bd09",
+    "wgs84_to_gcj02",
+]
+
+#: Planar CRS for metric work around Xinglong: CGCS2000 / 3-degree Gauss-Krüger CM 105E (x east,
+#: y north in metres with always_xy; false easting 500 000 m, no zone prefix). Not 4545 (CM 108E).
+LOCAL_METRIC_EPSG = 4544
+
+#: The coarse "out_of_china" rectangle of the published GCJ-02 algorithm (lon_min, lat_min,
+#: lon_max, lat_max); inside it (edges inclusive) the GCJ-02 offset applies.
+GCJ02_RECT = (72.004, 0.8293, 137.8347, 55.8271)
+
+#: Rough bounding box of mainland China used only to recognise swapped lon/lat pairs.
+CHINA_BBOX = (73.0, 18.0, 135.0, 54.0)
+
+# Krasovsky 1940 ellipsoid as used by the published GCJ-02 algorithm.
+_GCJ_A = 6378245.0
+_GCJ_EE = 0.00669342162296594323
+_X_PI = math.pi * 3000.0 / 180.0
+
+# Iterative inverses: stop when the forward image is within this many degrees of the target
+# (1e-10° ≈ 0.01 mm), or after this many rounds (the map is a contraction by ~1e-2; 4–6 rounds do).
+_INVERSE_TOL_DEG = 1e-10
+_INVERSE_MAX_ITER = 30
+
+_WGS84_A = 6378137.0
+_WGS84_E2 = 0.00669437999014  # first eccentricity squared of WGS84
+
+_GEOD = Geod(ellps="WGS84")
+
+Kind = Literal["wgs84", "cgcs2000", "gcj02", "bd09", "epsg"]
+
+
+# --------------------------------------------------------------------------------------------
+# CRS names
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CRSSpec:
+    """A parsed CRS: ``kind`` says how to convert, ``epsg`` is set for everything pyproj handles.
+
+    ``name`` is canonical (``"wgs84"``, ``"cgcs2000"``, ``"gcj02"``, ``"bd09"`` or ``"EPSG:<n>"``),
+    so two specs for the same system compare equal however they were spelled.
+    """
+
+    name: str
+    kind: Kind
+    epsg: int | None
+    is_geographic: bool
+    label_zh: str
+
+    def __str__(self) -> str:
+        return self.name
+
+
+WGS84 = CRSSpec("wgs84", "wgs84", 4326, True, "WGS84 经纬度")
+CGCS2000 = CRSSpec("cgcs2000", "cgcs2000", 4490, True, "CGCS2000 国家大地坐标系")
+GCJ02 = CRSSpec("gcj02", "gcj02", None, True, "GCJ-02 火星坐标（高德/腾讯/微信）")
+BD09 = CRSSpec("bd09", "bd09", None, True, "BD-09 百度坐标")
+
+_ALIASES: dict[str, CRSSpec] = {}
+for _spec, _names in (
+    (
+        WGS84,
+        (
+            "wgs84",
+            "wgs-84",
+            "wgs_84",
+            "wgs 84",
+            "crs84",
+            "ogc:crs84",
+            "urn:ogc:def:crs:ogc:1.3:crs84",
+            "http://www.opengis.net/def/crs/ogc/1.3/crs84",
+        ),
+    ),
+    (CGCS2000, ("cgcs2000", "cgcs-2000", "cgcs_2000", "cgcs 2000")),
+    (GCJ02, ("gcj02", "gcj-02", "gcj_02", "gcj")),
+    (BD09, ("bd09", "bd-09", "bd_09", "bd09ll")),
+):
+    for _n in _names:
+        _ALIASES[_n] = _spec
+
+_EPSG_RE = re.compile(
+    r"^(?:epsg\s*:{1,2}\s*|urn:ogc:def:crs:epsg:[\d.]*:|https?://www\.opengis\.net/def/crs/epsg/[\d.]+/)?"
+    r"(\d{1,9})$"
+)
+
+
+def parse_crs(name: str | int | CRSSpec) -> CRSSpec:
+    """Parse a CRS name or EPSG code (case-insensitive) into a :class:`CRSSpec`.
+
+    Accepts ``wgs84``, ``cgcs2000``, ``gcj02``, ``bd09`` (with common spellings such as ``GCJ-02``,
+    ``CRS84``), ``EPSG:n`` / ``n`` / ``urn:ogc:def:crs:EPSG::n`` / OGC ``.../def/crs/EPSG/0/n``
+    for any 2-D geographic or projected CRS in pyproj's EPSG database. EPSG:4326 and EPSG:4490 map
+    to ``wgs84`` and ``cgcs2000``. Anything else raises :class:`~geo.errors.UnknownCRS`.
+
+    >>> parse_crs("GCJ-02").name, parse_crs("EPSG:4326").name, parse_crs(4490).name
+    ('gcj02', 'wgs84', 'cgcs2000')
+    >>> spec = parse_crs("epsg:4544"); spec.name, spec.kind, spec.is_geographic
+    ('EPSG:4544', 'epsg', False)
+    """
+    if isinstance(name, CRSSpec):
+        return name
+    if isinstance(name, bool) or not isinstance(name, str | int):
+        raise _unknown(name)
+    text = str(name).strip().lower()
+    spec = _ALIASES.get(text)
+    if spec is not None:
+        return spec
+    match = _EPSG_RE.match(text)
+    if match is None:
+        raise _unknown(name)
+    return _spec_for_epsg(int(match.group(1)), name)
+
+
+def _unknown(value: object, reason: str = "") -> UnknownCRS:
+    shown = repr(value) if not isinstance(value, str) else value
+    zh_reason = "：" + reason if reason else ""
+    en_reason = ": " + reason if reason else ""
+    return UnknownCRS(
+        f"无法识别的坐标系“{shown}”{zh_reason}。"
+        "可用：wgs84、cgcs2000、gcj02、bd09 或 EPSG 代码（如 EPSG:4544）。",
+        f"unknown coordinate reference system {shown!r}{en_reason}; use wgs84, cgcs2000, gcj02, bd09 "
+        "or an EPSG code such as EPSG:4544",
+        detail={"crs": shown},
+    )
+
+
+def _spec_for_epsg(code: int, original: object) -> CRSSpec:
+    if code == 4326:
+        return WGS84
+    if code == 4490:
+        return CGCS2000
+    try:
+        crs = _crs_from_epsg(code)
+    except CRSError:
+        raise _unknown(original, "not in the EPSG database") from None
+    usable = (crs.is_geographic or crs.is_projected) and not crs.is_compound and len(crs.axis_info) >= 2
+    if not usable:
+        raise _unknown(original, "not a 2-D geographic or projected CRS")
+    return CRSSpec(f"EPSG:{code}", "epsg", code, bool(crs.is_geographic), crs.name)
+
+
+@lru_cache(maxsize=256)
+def _crs_from_epsg(code: int) -> CRS:
+    return CRS.from_epsg(code)
+
+
+@lru_cache(maxsize=256)
+def _transformer(src_epsg: int, dst_epsg: int) -> Transformer:
+    return Transformer.from_crs(src_epsg, dst_epsg, always_xy=True)
+
+
+def get_transformer(src: str | int | CRSSpec, dst: str | int | CRSSpec) -> Transformer:
+    """The cached pyproj Transformer (``always_xy=True``) between two EPSG-backed CRSs.
+
+    GCJ-02 and BD-09 have no EPSG code: use :func:`to_wgs84` / :func:`from_wgs84` for them.
+    """
+    s, d = parse_crs(src), parse_crs(dst)
+    if s.epsg is None or d.epsg is None:
+        raise _unknown(s.name if s.epsg is None else d.name, "no pyproj transformer for this system")
+    return _transformer(s.epsg, d.epsg)
+
+
+# --------------------------------------------------------------------------------------------
+# Array plumbing
+# --------------------------------------------------------------------------------------------
+
+
+def _as_float_arrays(x: ArrayLike, y: ArrayLike) -> tuple[NDArray[np.float64], NDArray[np.float64], bool]:
+    """Broadcast to float64 arrays (copies); the flag says both inputs were scalars."""
+    scalar = np.ndim(x) == 0 and np.ndim(y) == 0
+    xa, ya = np.broadcast_arrays(np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64))
+    return np.array(xa, dtype=np.float64), np.array(ya, dtype=np.float64), scalar
+
+
+def _out(x: NDArray[np.float64], y: NDArray[np.float64], scalar: bool) -> tuple:
+    if scalar:
+        return float(x), float(y)
+    return x, y
+
+
+def in_gcj02_rect(lon: ArrayLike, lat: ArrayLike) -> NDArray[np.bool_] | bool:
+    """True where the GCJ-02 offset applies (inside :data:`GCJ02_RECT`, edges inclusive, finite).
+
+    >>> in_gcj02_rect(104.08, 30.40), in_gcj02_rect(2.35, 48.86), in_gcj02_rect(72.004, 30.0)
+    (True, False, True)
+    """
+    lo, la = np.asarray(lon, dtype=np.float64), np.asarray(lat, dtype=np.float64)
+    lon0, lat0, lon1, lat1 = GCJ02_RECT
+    inside = (lo >= lon0) & (lo <= lon1) & (la >= lat0) & (la <= lat1)
+    return bool(inside) if np.ndim(inside) == 0 else inside
+
+
+def _gcj_delta(lon: NDArray[np.float64], lat: NDArray[np.float64]) -> tuple[NDArray, NDArray]:
+    """The published GCJ-02 offset (degrees) at WGS84 points, without the rectangle test.
+
+    Same polynomial as the reference code; sin(6xπ), sin(xπ), sin(yπ) and cos(lat) come from
+    triple-angle / Pythagorean identities (8 instead of 12 transcendental calls; results agree with
+    the plain formula to ~1e-15°).
+    """
+    x = lon - 105.0
+    y = lat - 35.0
+    sqrt_abs_x = np.sqrt(np.abs(x))
+    s2x = np.sin(2.0 * x * math.pi)
+    s6x = s2x * (3.0 - 4.0 * s2x * s2x)  # sin 3a = 3 sin a − 4 sin³ a
+    sx3 = np.sin(x / 3.0 * math.pi)
+    sx = sx3 * (3.0 - 4.0 * sx3 * sx3)
+    sy3 = np.sin(y / 3.0 * math.pi)
+    sy = sy3 * (3.0 - 4.0 * sy3 * sy3)
+    common = (20.0 * s6x + 20.0 * s2x) * 2.0 / 3.0
+    t_lat = -100.0 + 2.0 * x + 3.0 * y + 0.2 * y * y + 0.1 * x * y + 0.2 * sqrt_abs_x + common
+    t_lat += (20.0 * sy + 40.0 * sy3) * 2.0 / 3.0
+    t_lat += (160.0 * np.sin(y / 12.0 * math.pi) + 320.0 * np.sin(y * math.pi / 30.0)) * 2.0 / 3.0
+    t_lon = 300.0 + x + 2.0 * y + 0.1 * x * x + 0.1 * x * y + 0.1 * sqrt_abs_x + common
+    t_lon += (20.0 * sx + 40.0 * sx3) * 2.0 / 3.0
+    t_lon += (150.0 * np.sin(x / 12.0 * math.pi) + 300.0 * np.sin(x / 30.0 * math.pi)) * 2.0 / 3.0
+    sin_lat = np.sin(lat / 180.0 * math.pi)
+    cos_lat = np.sqrt(1.0 - sin_lat * sin_lat)  # |lat| <= 90 inside the rectangle
+    magic = 1.0 - _GCJ_EE * sin_lat * sin_lat
+    sqrt_magic = np.sqrt(magic)
+    d_lat = (t_lat * 180.0) / ((_GCJ_A * (1.0 - _GCJ_EE)) / (magic * sqrt_magic) * math.pi)
+    d_lon = (t_lon * 180.0) / (_GCJ_A / sqrt_magic * cos_lat * math.pi)
+    return d_lon, d_lat
+
+
+def _gcj_forward(lon: NDArray[np.float64], lat: NDArray[np.float64]) -> tuple[NDArray, NDArray]:
+    """Forward GCJ-02 on finite float arrays (1-D), identity outside the rectangle."""
+    out_lon, out_lat = lon.copy(), lat.copy()
+    inside = np.asarray(in_gcj02_rect(lon, lat))
+    if inside.all():
+        d_lon, d_lat = _gcj_delta(lon, lat)
+        return lon + d_lon, lat + d_lat
+    if inside.any():
+        d_lon, d_lat = _gcj_delta(lon[inside], lat[inside])
+        out_lon[inside] += d_lon
+        out_lat[inside] += d_lat
+    return out_lon, out_lat
+
+
+def _bd_forward(lon: NDArray[np.float64], lat: NDArray[np.float64]) -> tuple[NDArray, NDArray]:
+    z = np.sqrt(lon * lon + lat * lat) + 0.00002 * np.sin(lat * _X_PI)
+    theta = np.arctan2(lat, lon) + 0.000003 * np.cos(lon * _X_PI)
+    return z * np.cos(theta) + 0.0065, z * np.sin(theta) + 0.006
+
+
+def _bd_inverse_guess(lon: NDArray[np.float64], lat: NDArray[np.float64]) -> tuple[NDArray, NDArray]:
+    """The published one-step BD-09 → GCJ-02 approximation (start point of the iteration)."""
+    x = lon - 0.0065
+    y = lat - 0.006
+    z = np.sqrt(x * x + y * y) - 0.00002 * np.sin(y * _X_PI)
+    theta = np.arctan2(y, x) - 0.000003 * np.cos(x * _X_PI)
+    return z * np.cos(theta), z * np.sin(theta)
+
+
+def _invert(forward, target_lon, target_lat, guess_lon, guess_lat) -> tuple[NDArray, NDArray]:
+    """Solve ``forward(p) == target`` by fixed-point iteration p ← p − (forward(p) − target).
+
+    The offsets change slowly with position (Jacobian ~1e-3), so the step contracts quickly.
+    Only unconverged points are iterated; after the bound the last iterate is returned (only
+    possible at the discontinuous edge of the GCJ-02 rectangle).
+    """
+    lon, lat = guess_lon.copy(), guess_lat.copy()
+    active = np.arange(lon.size)
+    for _ in range(_INVERSE_MAX_ITER):
+        f_lon, f_lat = forward(lon[active], lat[active])
+        r_lon = f_lon - target_lon[active]
+        r_lat = f_lat - target_lat[active]
+        lon[active] -= r_lon
+        lat[active] -= r_lat
+        still = (np.abs(r_lon) > _INVERSE_TOL_DEG) | (np.abs(r_lat) > _INVERSE_TOL_DEG)
+        active = active[still]
+        if active.size == 0:
+            break
+    return lon, lat
+
+
+def _apply(fn, lon: ArrayLike, lat: ArrayLike) -> tuple:
+    """Run a 1-D finite-only kernel over any-shaped input; non-finite values pass through."""
+    x, y, scalar = _as_float_arrays(lon, lat)
+    shape = x.shape
+    fx, fy = x.reshape(-1), y.reshape(-1)
+    finite = np.isfinite(fx) & np.isfinite(fy)
+    if finite.all():
+        rx, ry = fn(fx, fy)
+    else:
+        rx, ry = fx.copy(), fy.copy()
+        if finite.any():
+            rx[finite], ry[finite] = fn(fx[finite], fy[finite])
+    return _out(np.asarray(rx).reshape(shape), np.asarray(ry).reshape(shape), scalar)
+
+
+# --------------------------------------------------------------------------------------------
+# GCJ-02 and BD-09
+# --------------------------------------------------------------------------------------------
+
+
+def wgs84_to_gcj02(lon: ArrayLike, lat: ArrayLike) -> tuple:
+    """WGS84 → GCJ-02 (published algorithm; identity outside :data:`GCJ02_RECT`).
+
+    >>> lon, lat = wgs84_to_gcj02(104.08, 30.40)
+    >>> round(lon, 6), round(lat, 6)
+    (104.082517, 30.397514)
+    >>> wgs84_to_gcj02(2.35, 48.86)
+    (2.35, 48.86)
+    """
+    return _apply(_gcj_forward, lon, lat)
+
+
+def gcj02_to_wgs84(lon: ArrayLike, lat: ArrayLike) -> tuple:
+    """GCJ-02 → WGS84, exact: iterates until the forward image is within 1e-10° of the input.
+
+    A point outside the rectangle is returned unchanged (GCJ-02 = WGS84 there).
+
+    >>> lon, lat = gcj02_to_wgs84(*wgs84_to_gcj02(104.08, 30.40))
+    >>> abs(lon - 104.08) < 1e-9 and abs(lat - 30.40) < 1e-9
+    True
+    """
+
+    def kernel(g_lon: NDArray, g_lat: NDArray) -> tuple[NDArray, NDArray]:
+        return _invert(_gcj_forward, g_lon, g_lat, g_lon, g_lat)
+
+    return _apply(kernel, lon, lat)
+
+
+def gcj02_to_bd09(lon: ArrayLike, lat: ArrayLike) -> tuple:
+    """GCJ-02 → BD-09 (published closed formula, applied everywhere)."""
+    return _apply(_bd_forward, lon, lat)
+
+
+def bd09_to_gcj02(lon: ArrayLike, lat: ArrayLike) -> tuple:
+    """BD-09 → GCJ-02, exact: the one-step formula refined by iteration to 1e-10°."""
+
+    def kernel(b_lon: NDArray, b_lat: NDArray) -> tuple[NDArray, NDArray]:
+        g_lon, g_lat = _bd_inverse_guess(b_lon, b_lat)
+        return _invert(_bd_forward, b_lon, b_lat, g_lon, g_lat)
+
+    return _apply(kernel, lon, lat)
+
+
+def wgs84_to_bd09(lon: ArrayLike, lat: ArrayLike) -> tuple:
+    """WGS84 → BD-09 (via GCJ-02)."""
+    return gcj02_to_bd09(*wgs84_to_gcj02(lon, lat))
+
+
+def bd09_to_wgs84(lon: ArrayLike, lat: ArrayLike) -> tuple:
+    """BD-09 → WGS84 (via GCJ-02, both steps exact)."""
+    return gcj02_to_wgs84(*bd09_to_gcj02(lon, lat))
+
+
+# --------------------------------------------------------------------------------------------
+# Any CRS ↔ WGS84
+# --------------------------------------------------------------------------------------------
+
+
+def to_wgs84(x: ArrayLike, y: ArrayLike, crs: str | int | CRSSpec) -> tuple:
+    """Convert coordinates in ``crs`` to WGS84 ``(lon, lat)``; x is easting/longitude.
+
+    CGCS2000 is passed through unchanged (see the module docstring); EPSG codes go through the
+    cached pyproj Transformer.
+
+    >>> lon, lat = to_wgs84(*from_wgs84(104.08, 30.40, "EPSG:4544"), "EPSG:4544")
+    >>> round(lon, 9), round(lat, 9)
+    (104.08, 30.4)
+    """
+    spec = parse_crs(crs)
+    if spec.kind in ("wgs84", "cgcs2000"):
+        return _apply(lambda a, b: (a, b), x, y)
+    if spec.kind == "gcj02":
+        return gcj02_to_wgs84(x, y)
+    if spec.kind == "bd09":
+        return bd09_to_wgs84(x, y)
+    return _pyproj(_transformer(_epsg(spec), 4326), x, y)
+
+
+def from_wgs84(lon: ArrayLike, lat: ArrayLike, crs: str | int | CRSSpec) -> tuple:
+    """Convert WGS84 ``(lon, lat)`` to ``crs`` (x, y); the inverse of :func:`to_wgs84`.
+
+    >>> x, y = from_wgs84(104.08, 30.40, "EPSG:4544")
+    >>> round(x), round(y)
+    (411589, 3364815)
+    """
+    spec = parse_crs(crs)
+    if spec.kind in ("wgs84", "cgcs2000"):
+        return _apply(lambda a, b: (a, b), lon, lat)
+    if spec.kind == "gcj02":
+        return wgs84_to_gcj02(lon, lat)
+    if spec.kind == "bd09":
+        return wgs84_to_bd09(lon, lat)
+    return _pyproj(_transformer(4326, _epsg(spec)), lon, lat)
+
+
+def _epsg(spec: CRSSpec) -> int:
+    if spec.epsg is None:
+        raise _unknown(spec.name, "no pyproj transformer for this system")
+    return spec.epsg
+
+
+def _pyproj(transformer: Transformer, x: ArrayLike, y: ArrayLike) -> tuple:
+    xa, ya, scalar = _as_float_arrays(x, y)
+    rx, ry = transformer.transform(xa, ya)
+    return _out(np.asarray(rx, dtype=np.float64), np.asarray(ry, dtype=np.float64), scalar)
+
+
+def reproject_geometry(
+    geometry: BaseGeometry, src: str | int | CRSSpec, dst: str | int | CRSSpec = "wgs84"
+) -> BaseGeometry:
+    """Reproject a shapely geometry vertex by vertex (through WGS84), keeping 2-D coordinates.
+
+    Straight edges stay straight in the target CRS: fine at grid scale, where edges are short.
+    """
+    s, d = parse_crs(src), parse_crs(dst)
+    if s == d:
+        return geometry
+
+    def fn(x: NDArray, y: NDArray) -> tuple[NDArray, NDArray]:
+        lon, lat = to_wgs84(x, y, s)
+        return from_wgs84(lon, lat, d)
+
+    return shapely.transform(geometry, fn, interleaved=False)
+
+
+def to_local_metric(geometry: BaseGeometry) -> BaseGeometry:
+    """WGS84 geometry → EPSG:4544 metres (x east, y north) for planar work (buffers, snapping).
+
+    Scale error of the projection at Xinglong (0.92° from the central meridian) is ~1e-4.
+    """
+    tr = _transformer(4326, LOCAL_METRIC_EPSG)
+    return shapely.transform(geometry, lambda x, y: tr.transform(x, y), interleaved=False)
+
+
+def from_local_metric(geometry: BaseGeometry) -> BaseGeometry:
+    """EPSG:4544 geometry → WGS84 lon/lat; the inverse of :func:`to_local_metric`."""
+    tr = _transformer(LOCAL_METRIC_EPSG, 4326)
+    return shapely.transform(geometry, lambda x, y: tr.transform(x, y), interleaved=False)
+
+
+# --------------------------------------------------------------------------------------------
+# Measures
+# --------------------------------------------------------------------------------------------
+
+
+def area_m2(geometry: BaseGeometry) -> float:
+    """Geodesic area in m² of a WGS84 (Multi)Polygon, on the WGS84 ellipsoid.
+
+    Rings are normalised first (exterior counter-clockwise, holes clockwise), so holes are
+    subtracted and parts of a MultiPolygon add up whatever their stored orientation. Points and
+    lines contribute 0; an empty geometry has area 0.
+
+    >>> from shapely.geometry import box
+    >>> round(area_m2(box(104.08, 30.40, 104.09, 30.41)) / 1e6, 4)  # km²
+    1.0653
+    """
+    if geometry.is_empty:
+        return 0.0
+    oriented = shapely.orient_polygons(geometry, exterior_cw=False)
+    area, _perimeter = _GEOD.geometry_area_perimeter(oriented)
+    return abs(float(area))
+
+
+def meters_per_degree(lat: ArrayLike) -> tuple:
+    """Metres per degree of (longitude, latitude) at ``lat`` on the WGS84 ellipsoid.
+
+    Use it to turn a tolerance in metres into degrees near a point (``tol_deg = m / m_per_deg``).
+
+    >>> m_lon, m_lat = meters_per_degree(30.40)
+    >>> round(m_lon), round(m_lat)
+    (96097, 110859)
+    """
+    la = np.asarray(lat, dtype=np.float64)
+    phi = np.radians(la)
+    w = 1.0 - _WGS84_E2 * np.sin(phi) ** 2
+    n = _WGS84_A / np.sqrt(w)  # prime vertical radius
+    m = _WGS84_A * (1.0 - _WGS84_E2) / w**1.5  # meridional radius
+    per_lon = np.pi / 180.0 * n * np.cos(phi)
+    per_lat = np.pi / 180.0 * m
+    if la.ndim == 0:
+        return float(per_lon), float(per_lat)
+    return per_lon, per_lat
+
+
+# --------------------------------------------------------------------------------------------
+# Validation
+# --------------------------------------------------------------------------------------------
+
+
+def _in_china_bbox(lon: NDArray, lat: NDArray) -> NDArray[np.bool_]:
+    lon0, lat0, lon1, lat1 = CHINA_BBOX
+    return (lon >= lon0) & (lon <= lon1) & (lat >= lat0) & (lat <= lat1)
+
+
+def _shown(v: float) -> float | str:
+    """A JSON-safe value for ``detail`` (NaN and inf become strings)."""
+    return v if math.isfinite(v) else repr(v)
+
+
+def validate_lonlat(lon: ArrayLike, lat: ArrayLike, *, field_prefix: str = "") -> tuple:
+    """Check WGS84 lon/lat (scalars or arrays); return them as floats/float64 arrays.
+
+    Raises :class:`~geo.errors.InvalidCoordinates` for non-numeric input (None, strings,
+    booleans), non-finite values, |lat| > 90 or |lon| > 180 (the limits themselves are valid), and
+    for a pair that looks swapped: the given point is out of range or outside :data:`CHINA_BBOX`
+    while the swapped pair lies inside it (so e.g. an Arctic point at lon 20, lat 78 is reported as
+    swapped — acceptable for a Chinese service). Arrays of different shapes are refused too.
+    For arrays the first bad index is reported in ``detail["index"]`` and the number of bad
+    points in ``detail["count"]``; ``field`` names the coordinate at fault.
+
+    >>> validate_lonlat(104.08, 30.40)
+    (104.08, 30.4)
+    >>> try:
+    ...     validate_lonlat(30.40, 104.08)
+    ... except InvalidCoordinates as exc:
+    ...     print(exc.detail["reason"], "|", exc.zh.split("：")[0])
+    swapped | 经纬度顺序似乎颠倒
+    """
+    # None, strings, booleans and object arrays are refused rather than coerced (None → NaN).
+    try:
+        numeric = all(np.asarray(v).dtype.kind in "iuf" for v in (lon, lat))
+    except ValueError:  # ragged nested lists
+        numeric = False
+    if not numeric:
+        raise InvalidCoordinates(
+            "坐标必须是数字（经度, 纬度）。",
+            "coordinates must be numbers (lon, lat)",
+            field=f"{field_prefix}lon",
+            detail={"reason": "not_numeric"},
+        )
+    try:
+        x, y, scalar = _as_float_arrays(lon, lat)
+    except ValueError:
+        raise InvalidCoordinates(
+            f"经度与纬度的个数不一致（{np.shape(lon)} 与 {np.shape(lat)}）。",
+            f"longitude and latitude arrays differ in shape ({np.shape(lon)} vs {np.shape(lat)})",
+            field=f"{field_prefix}lat",
+            detail={"reason": "shape_mismatch"},
+        ) from None
+    fx, fy = x.reshape(-1), y.reshape(-1)
+    with np.errstate(invalid="ignore"):
+        bad_lon_finite = ~np.isfinite(fx)
+        bad_lat_finite = ~np.isfinite(fy)
+        finite = ~(bad_lon_finite | bad_lat_finite)
+        lon_range = finite & (np.abs(fx) > 180.0)
+        lat_range = finite & (np.abs(fy) > 90.0)
+        in_range = finite & ~lon_range & ~lat_range
+        swapped = finite & ~(in_range & _in_china_bbox(fx, fy)) & _in_china_bbox(fy, fx)
+    bad = bad_lon_finite | bad_lat_finite | lon_range | lat_range | swapped
+    if not bad.any():
+        return _out(x, y, scalar)
+
+    i = int(np.flatnonzero(bad)[0])
+    vx, vy = float(fx[i]), float(fy[i])
+    detail: dict = {"lon": _shown(vx), "lat": _shown(vy), "count": int(bad.sum())}
+    if not scalar:
+        detail["index"] = i
+    where_zh = "" if scalar else f"第 {i} 个点："
+    where_en = "" if scalar else f"point {i}: "
+    f_lon, f_lat = f"{field_prefix}lon", f"{field_prefix}lat"
+
+    if bad_lon_finite[i] or bad_lat_finite[i]:
+        detail["reason"] = "non_finite"
+        raise InvalidCoordinates(
+            f"{where_zh}坐标不是有限数值（经度 {vx}，纬度 {vy}）。",
+            f"{where_en}coordinates must be finite numbers (lon={vx}, lat={vy})",
+            field=f_lon if bad_lon_finite[i] else f_lat,
+            detail=detail,
+        )
+    if swapped[i]:
+        detail["reason"] = "swapped"
+        raise InvalidCoordinates(
+            f"经纬度顺序似乎颠倒：{where_zh}收到经度 {vx}、纬度 {vy}，而 ({vy}, {vx}) 才落在中国境内。"
+            "请按“经度, 纬度”的顺序提供。",
+            f"latitude and longitude look swapped: {where_en}got lon={vx}, lat={vy}, but ({vy}, {vx}) "
+            "lies in China; send lon, lat in that order",
+            field=f_lon,
+            detail=detail,
+        )
+    detail["reason"] = "out_of_range"
+    if lon_range[i]:
+        raise InvalidCoordinates(
+            f"{where_zh}经度 {vx} 超出范围（应在 -180 到 180 之间）。",
+            f"{where_en}longitude {vx} is out of range (must be within -180..180)",
+            field=f_lon,
+            detail=detail,
+        )
+    raise InvalidCoordinates(
+        f"{where_zh}纬度 {vy} 超出范围（应在 -90 到 90 之间）。",
+        f"{where_en}latitude {vy} is out of range (must be within -90..90)",
+        field=f_lat,
+        detail=detail,
+    )
