@@ -1,0 +1,284 @@
+"""Taking actions on incidents: :func:`report` creates one, :func:`apply` moves it along.
+
+Both are pure: they take the current incident, the actor and the time, and return the new
+incident with the one :class:`~dispatch.events.Event` describing the change. Checks, in order:
+input/time (``invalid_input``), state (``illegal_transition``), permission (``forbidden``).
+
+Payload per action (unknown keys are refused):
+
+=============  ==============================================================================
+accept         ``note`` (optional)
+reclassify     ``category`` (required, zh value or English key), ``urgent`` (bool, optional)
+merge          ``into`` (required: the surviving incident's id, not this one), ``note``
+void           ``reason`` (required)
+assign         ``assignee_id`` (required), ``assignee_role`` (grid Role, optional),
+               ``grid_code`` (optional), ``limit_hours`` (optional override), ``note``.
+               The first 交办 starts the clock (``assigned_at``, ``deadline``); reassigning keeps it.
+start          none (assignee only); also in 处置中 after 返工 (state unchanged)
+feedback       ``note`` (required; assignee only — 谁办理谁反馈)
+verify_pass    ``note`` (optional; verifier ≠ handler) → 已结案
+verify_fail    ``reason`` (required; verifier ≠ handler) → 处置中, ``rework_count`` + 1 (返工)
+defer          ``reason`` (required) → 缓办; the clock pauses
+resume         ``note`` (optional) → back to the state deferred from; deadline += time deferred
+=============  ==============================================================================
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from dispatch.actors import Actor, authorise
+from dispatch.categories import Category
+from dispatch.deadlines import DEFAULT_TIME_LIMITS, TimeLimits
+from dispatch.errors import InvalidInput
+from dispatch.events import Event, diff
+from dispatch.incident import Incident, to_record
+from dispatch.states import Action, State, next_state
+from dispatch.validation import (
+    ADDRESS_MAX,
+    DESCRIPTION_MAX,
+    NOTE_MAX,
+    REASON_MAX,
+    check_aware,
+    check_hours,
+    check_id,
+    check_lonlat,
+    check_text,
+)
+from geo.roles import Role
+
+
+def _check_bool(field: str, value: object) -> bool:
+    if not isinstance(value, bool):
+        raise InvalidInput(f"{field} 必须是布尔值", f"{field} must be true or false", field=field)
+    return value
+
+
+def report(
+    incident_id: str,
+    category: Category | str,
+    description: str,
+    reporter: Actor,
+    at: datetime,
+    *,
+    community_code: str | None,
+    general_code: str | None = None,
+    micro_code: str | None = None,
+    lon: float | None = None,
+    lat: float | None = None,
+    address: str = "",
+    urgent: bool = False,
+) -> tuple[Incident, Event]:
+    """上报: a new incident in 已上报 and its first event (seq 1, ``after`` = the whole record).
+
+    The grid codes are where the point lay at report time (kept even if grids are redrawn later).
+    """
+    check_aware("at", at)
+    lon_f, lat_f = check_lonlat(lon, lat)
+    inc = Incident(
+        id=str(check_id("incident_id", incident_id)),
+        category=Category.parse(category),
+        state=State.REPORTED,
+        description=check_text("description", description, DESCRIPTION_MAX),
+        reporter_id=str(check_id("reporter_id", reporter.person_id)),
+        reported_at=at,
+        updated_at=at,
+        community_code=check_id("community_code", community_code, required=False),
+        general_code=check_id("general_code", general_code, required=False),
+        micro_code=check_id("micro_code", micro_code, required=False),
+        lon=lon_f,
+        lat=lat_f,
+        address=check_text("address", address, ADDRESS_MAX, required=False),
+        urgent=_check_bool("urgent", urgent),
+        seq=1,
+    )
+    granted = authorise(inc, Action.REPORT, reporter)
+    record = to_record(inc)
+    payload = {
+        k: record[k]
+        for k in (
+            "category",
+            "description",
+            "community_code",
+            "general_code",
+            "micro_code",
+            "lon",
+            "lat",
+            "address",
+            "urgent",
+        )
+    }
+    event = Event(
+        inc.id, 1, Action.REPORT, reporter.person_id, granted, at, None, State.REPORTED, payload, {}, record
+    )
+    return inc, event
+
+
+_Changes = dict[str, Any]
+_Handler = Callable[[Incident, Actor, datetime, TimeLimits, dict[str, Any]], tuple[_Changes, dict[str, Any]]]
+
+
+def _take(payload: dict[str, Any], allowed: set[str]) -> None:
+    extra = sorted(set(payload) - allowed)
+    if extra:
+        raise InvalidInput(f"未知参数：{extra[0]}", f"unexpected input {extra[0]!r}", field=extra[0])
+
+
+def _note_only(inc: Incident, actor: Actor, at: datetime, limits: TimeLimits, p: dict[str, Any]):
+    _take(p, {"note"})
+    return {}, {"note": check_text("note", p.get("note"), NOTE_MAX, required=False)}
+
+
+def _reclassify(inc: Incident, actor: Actor, at: datetime, limits: TimeLimits, p: dict[str, Any]):
+    _take(p, {"category", "urgent", "note"})
+    if "category" not in p:
+        raise InvalidInput("category 不能为空", "category is required", field="category")
+    cat = Category.parse(p["category"])
+    urgent = _check_bool("urgent", p["urgent"]) if "urgent" in p else inc.urgent
+    note = check_text("note", p.get("note"), NOTE_MAX, required=False)
+    return {"category": cat, "urgent": urgent}, {"category": cat.value, "urgent": urgent, "note": note}
+
+
+def _merge(inc: Incident, actor: Actor, at: datetime, limits: TimeLimits, p: dict[str, Any]):
+    _take(p, {"into", "note"})
+    into = str(check_id("into", p.get("into")))
+    if into == inc.id:
+        raise InvalidInput("不能合并到自身", "an incident cannot be merged into itself", field="into")
+    note = check_text("note", p.get("note"), NOTE_MAX, required=False)
+    return {"merged_into": into}, {"into": into, "note": note}
+
+
+def _void(inc: Incident, actor: Actor, at: datetime, limits: TimeLimits, p: dict[str, Any]):
+    _take(p, {"reason"})
+    reason = check_text("reason", p.get("reason"), REASON_MAX)
+    return {"void_reason": reason}, {"reason": reason}
+
+
+def _assign(inc: Incident, actor: Actor, at: datetime, limits: TimeLimits, p: dict[str, Any]):
+    _take(p, {"assignee_id", "assignee_role", "grid_code", "limit_hours", "note"})
+    assignee = str(check_id("assignee_id", p.get("assignee_id")))
+    role = None
+    if p.get("assignee_role") is not None:
+        try:
+            role = Role(p["assignee_role"])
+        except ValueError:
+            raise InvalidInput("assignee_role 无效", "invalid assignee_role", field="assignee_role") from None
+    grid = check_id("grid_code", p.get("grid_code"), required=False)
+    note = check_text("note", p.get("note"), NOTE_MAX, required=False)
+    changes: _Changes = {
+        "assignee_id": assignee,
+        "assignee_role": role,
+        "assigned_grid_code": grid,
+        "started_at": None,
+    }
+    payload: dict[str, Any] = {
+        "assignee_id": assignee,
+        "assignee_role": role.value if role else None,
+        "grid_code": grid,
+        "note": note,
+    }
+    if inc.assigned_at is None:  # first 交办 starts the clock
+        hours = (
+            check_hours("limit_hours", p["limit_hours"])
+            if p.get("limit_hours") is not None
+            else limits.hours_for(inc.category, inc.urgent)
+        )
+        changes |= {"assigned_at": at, "limit_hours": hours, "deadline": at + timedelta(hours=hours)}
+        payload["limit_hours"] = hours
+    elif p.get("limit_hours") is not None:
+        raise InvalidInput(
+            "改派时不能重设时限", "limit_hours can only be set on the first assignment", field="limit_hours"
+        )
+    return changes, payload
+
+
+def _start(inc: Incident, actor: Actor, at: datetime, limits: TimeLimits, p: dict[str, Any]):
+    _take(p, set())
+    return {"started_at": at}, {}
+
+
+def _feedback(inc: Incident, actor: Actor, at: datetime, limits: TimeLimits, p: dict[str, Any]):
+    _take(p, {"note"})
+    note = check_text("note", p.get("note"), NOTE_MAX)
+    return {"feedback_by": actor.person_id, "feedback_at": at, "feedback_note": note}, {"note": note}
+
+
+def _verify_pass(inc: Incident, actor: Actor, at: datetime, limits: TimeLimits, p: dict[str, Any]):
+    _take(p, {"note"})
+    note = check_text("note", p.get("note"), NOTE_MAX, required=False)
+    return {"verifier_id": actor.person_id, "closed_at": at}, {"note": note, "handler_id": inc.assignee_id}
+
+
+def _verify_fail(inc: Incident, actor: Actor, at: datetime, limits: TimeLimits, p: dict[str, Any]):
+    _take(p, {"reason"})
+    reason = check_text("reason", p.get("reason"), REASON_MAX)
+    return (
+        {"verifier_id": actor.person_id, "rework_count": inc.rework_count + 1},
+        {"reason": reason, "handler_id": inc.assignee_id},
+    )
+
+
+def _defer(inc: Incident, actor: Actor, at: datetime, limits: TimeLimits, p: dict[str, Any]):
+    _take(p, {"reason"})
+    reason = check_text("reason", p.get("reason"), REASON_MAX)
+    return {"deferred_from": inc.state, "deferred_at": at, "defer_reason": reason}, {"reason": reason}
+
+
+def _resume(inc: Incident, actor: Actor, at: datetime, limits: TimeLimits, p: dict[str, Any]):
+    changes, payload = _note_only(inc, actor, at, limits, p)
+    changes = {"deferred_from": None, "deferred_at": None}
+    if inc.deadline is not None and inc.deferred_at is not None:
+        changes["deadline"] = inc.deadline + (at - inc.deferred_at)  # the clock paused while deferred
+    return changes, payload
+
+
+_HANDLERS: dict[Action, _Handler] = {
+    Action.ACCEPT: _note_only,
+    Action.RECLASSIFY: _reclassify,
+    Action.MERGE: _merge,
+    Action.VOID: _void,
+    Action.ASSIGN: _assign,
+    Action.START: _start,
+    Action.FEEDBACK: _feedback,
+    Action.VERIFY_PASS: _verify_pass,
+    Action.VERIFY_FAIL: _verify_fail,
+    Action.DEFER: _defer,
+    Action.RESUME: _resume,
+}
+
+
+def apply(
+    incident: Incident,
+    action: Action | str,
+    actor: Actor,
+    at: datetime,
+    *,
+    limits: TimeLimits = DEFAULT_TIME_LIMITS,
+    **payload: Any,
+) -> tuple[Incident, Event]:
+    """Take ``action`` on ``incident`` as ``actor`` at ``at``; return (new incident, its event).
+
+    ``at`` must be timezone-aware and not before the incident's last event. ``limits`` (the
+    community's :class:`TimeLimits`) is used only by the first ``assign``; the resulting deadline is
+    recorded in the event, so replay never needs it. Report is :func:`report`, not an action here.
+    """
+    act = Action.parse(action)
+    check_aware("at", at)
+    if at < incident.updated_at:
+        raise InvalidInput(
+            "操作时间早于上一条记录", "at is earlier than the incident's last event", field="at"
+        )
+    if act is Action.REPORT:
+        raise InvalidInput("上报请使用 report()", "use report() to create an incident", field="action")
+    target = next_state(incident.state, act, incident.deferred_from)
+    granted = authorise(incident, act, actor)
+    changes, clean = _HANDLERS[act](incident, actor, at, limits, dict(payload))
+    new = replace(incident, state=target, updated_at=at, seq=incident.seq + 1, **changes)
+    before, after = diff(to_record(incident), to_record(new))
+    event = Event(
+        incident.id, new.seq, act, actor.person_id, granted, at, incident.state, target, clean, before, after
+    )
+    return new, event
