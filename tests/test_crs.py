@@ -489,6 +489,8 @@ def test_local_metric_round_trip():
     back = from_local_metric(metric)
     assert np.abs(np.asarray(back.exterior.coords) - np.asarray(SQUARE.exterior.coords)).max() < 1e-9
     assert LOCAL_METRIC_EPSG == 4544
+    many = to_local_metric(np.array([SQUARE, None], dtype=object))
+    assert many[1] is None and many[0].equals_exact(metric, 1e-6)
 
 
 def test_same_square_in_gcj02_reprojects_onto_wgs84():
