@@ -10,7 +10,9 @@ Tolerance semantics (all strict "greater than"; defaults in :class:`ValidationOp
 - ``overlap``: two grids of the same level whose interiors share more than ``overlap_tolerance_m2``
   m². Shared edges and vertices are not overlaps (area 0).
 - ``gap``: each connected piece of ``parent − union(children)`` larger than ``gap_tolerance_m2`` m²
-  is one finding. A parent with no children at all is one gap of its whole area.
+  is one finding. A parent with no children at all is one gap of its whole area. Between
+  communities (nothing above them), a hole in their union bordered by two or more communities is a
+  gap; the open outside is not.
 - ``not_inside_parent``: ``child − parent`` larger than ``inside_tolerance_m2`` m².
 - ``sliver``: area below ``sliver_min_area_m2`` or mean width ``2·area/perimeter`` below
   ``sliver_min_width_m`` (for a long strip of width w, 2A/P ≈ w; for a square of side s it is s/2).
@@ -494,6 +496,35 @@ def _check_gaps(s: _Grids, opts: ValidationOptions, out: list[Finding]) -> None:
                 zh = f"{what} 没有下级网格（{a:.1f} 平方米未覆盖）"
                 en = f"{_en(g.level)} {s.label[p]} has no children ({a:.1f} m² uncovered)"
             out.append(_finding("gap", [s.label[p]], _to_wgs(piece), zh, en, a))
+    _check_gaps_between_communities(s, opts, out)
+
+
+def _check_gaps_between_communities(s: _Grids, opts: ValidationOptions, out: list[Finding]) -> None:
+    """Holes in the union of communities bordered by two or more of them (a hole inside a single
+    community is its own shape, e.g. an enclave of another street, and is not reported)."""
+    comm = s.at_level(Level.COMMUNITY)
+    comm = comm[~s.defective[comm]]
+    if len(comm) < 2:
+        return
+    union = shapely.union_all(s.metric[comm])
+    tree = shapely.STRtree(s.metric[comm])
+    for part in shapely.get_parts(_polygonal(union)):
+        for ring in part.interiors:
+            for piece, a in _pieces(shapely.Polygon(ring), opts.gap_tolerance_m2):
+                around = sorted(s.label[int(i)] for i in comm[tree.query(piece, predicate="intersects")])
+                if len(around) < 2:
+                    continue
+                names = "、".join(around)
+                out.append(
+                    _finding(
+                        "gap",
+                        around,
+                        _to_wgs(piece),
+                        f"社区/村 {names} 之间有 {a:.1f} 平方米不属于任何总网格（缝隙）",
+                        f"a gap of {a:.1f} m² between communities {', '.join(around)} belongs to none",
+                        a,
+                    )
+                )
 
 
 def _check_slivers(s: _Grids, opts: ValidationOptions, out: list[Finding]) -> None:

@@ -226,6 +226,30 @@ def test_general_without_micro_is_one_gap() -> None:
     assert "没有下级网格" in f.message_zh
 
 
+def test_enclosed_gap_between_communities() -> None:
+    # a second community wraps around the east end of the first, leaving a 10 m × 100 m hole
+    other = "510116004002"
+    ring = local_box(0, -50, 300, 150).difference(local_box(0, 0, 210, 100))
+    extra = [
+        grid(other, Level.COMMUNITY, ring),
+        grid(other + "001", Level.GENERAL, ring, other),
+        grid(other + "001001", Level.MICRO, ring, other + "001", 50),
+    ]
+    f = only(validate(Hierarchy([*clean_hierarchy_grids(), *extra])), "gap")
+    assert f.grids == (COMMUNITY, other)
+    assert f.area_m2 == pytest.approx(1000, rel=1e-3)
+    assert f.geometry is not None and f.geometry.contains(local_point(205, 50))
+
+
+def test_hole_inside_one_community_is_its_own_shape() -> None:
+    grids = clean_hierarchy_grids()
+    hole = local_box(20, 20, 30, 30)
+    for code in (COMMUNITY, GENERAL_1, MICRO_11):
+        old = next(g for g in grids if g.code == code).geometry
+        grids = with_grid(grids, code, geometry=old.difference(hole))
+    assert validate(Hierarchy(grids)) == []
+
+
 def test_sliver() -> None:
     grids = with_grid(clean_hierarchy_grids(), MICRO_12, geometry=local_box(50, 0, 99, 100))
     grids.append(grid(GENERAL_1 + "003", Level.MICRO, local_box(99, 0, 100, 100), GENERAL_1, 40))
