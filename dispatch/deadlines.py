@@ -118,7 +118,8 @@ def escalation_target(
     """(role, person_id, grid_code) ``levels`` steps above the handler's role.
 
     A handler without a grid role counts as 微网格员. Vacant posts and posts held by the handler
-    are skipped upward; if all are, the result is the 总网格长 role with person None.
+    are skipped upward; if all are, the result is the 总网格长 role with person None. Posts count if
+    valid on ``now.date()`` in ``now``'s own timezone (pass Beijing time, UTC+8).
     """
     start = (
         ESCALATION_CHAIN.index(incident.assignee_role) if incident.assignee_role in ESCALATION_CHAIN else 0
