@@ -3,7 +3,7 @@
 :func:`validate` takes a :class:`~geo.hierarchy.Hierarchy` (optionally governance elements and the
 codes of staffed micro-grids) and returns a sorted list of :class:`Finding`; :func:`summarize` counts
 them. Pure: no files, no database. Geometry is WGS84 lon/lat in and out; areas, lengths and overlays
-are computed in EPSG:4544 (CGCS2000 / 3-degree GK CM 105E, the metric CRS for Xinglong Street).
+are computed in EPSG:4544 (CGCS2000 3-degree GK CM 105E, via :mod:`geo.crs`), the metric CRS here.
 
 Tolerance semantics (all strict "greater than"; defaults in :class:`ValidationOptions`):
 
@@ -43,15 +43,14 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
 import numpy as np
 import shapely
-from pyproj import Transformer
 from shapely.geometry import Point
 from shapely.geometry.base import BaseGeometry
 
+from geo.crs import from_local_metric, to_local_metric
 from geo.elements import Element
 from geo.hierarchy import Grid, Hierarchy, Level
 
@@ -143,29 +142,13 @@ class ValidationOptions:
     check_code_format: bool = True
 
 
-# --- metric CRS (kept private: geo/crs.py owns the public helpers) -----------------------------
-
-
-@lru_cache(maxsize=1)
-def _transformers() -> tuple[Transformer, Transformer]:
-    fwd = Transformer.from_crs("EPSG:4326", "EPSG:4544", always_xy=True)
-    inv = Transformer.from_crs("EPSG:4544", "EPSG:4326", always_xy=True)
-    return fwd, inv
-
-
 def _reproject(geoms: Any, inverse: bool = False) -> Any:
-    """WGS84 → EPSG:4544 (or back), vectorised over an array of geometries (None stays None)."""
-    tr = _transformers()[1 if inverse else 0]
-
-    def fn(xy: np.ndarray) -> np.ndarray:
-        x, y = tr.transform(xy[:, 0], xy[:, 1])
-        return np.column_stack([x, y])
-
-    return shapely.transform(geoms, fn)
+    """WGS84 → EPSG:4544 metres (or back), vectorised over an array of geometries (None stays None)."""
+    return from_local_metric(geoms) if inverse else to_local_metric(geoms)
 
 
 def _to_wgs(geom: BaseGeometry | None) -> BaseGeometry | None:
-    return None if geom is None else _reproject(geom, inverse=True)
+    return None if geom is None else from_local_metric(geom)
 
 
 # --- helpers -----------------------------------------------------------------------------------
