@@ -162,6 +162,19 @@ def test_scalars_give_floats_and_arrays_keep_shape():
     assert np.array_equal(lon, lon0)
 
 
+def test_scalar_and_array_paths_agree():
+    """Scalars run in pure Python, arrays in numpy: same formulas, same numbers."""
+    rng = np.random.default_rng(3)
+    lon, lat = rng.uniform(73, 135, 200), rng.uniform(18, 54, 200)
+    for fn in (wgs84_to_gcj02, gcj02_to_wgs84, wgs84_to_bd09, bd09_to_wgs84, gcj02_to_bd09, bd09_to_gcj02):
+        arr = np.column_stack(fn(lon, lat))
+        one = np.array([fn(a, b) for a, b in zip(lon, lat, strict=True)])
+        assert np.abs(arr - one).max() < 1e-12, fn.__name__
+    assert to_wgs84(np.float64(104.08), np.float64(30.40), "gcj02") == gcj02_to_wgs84(104.08, 30.40)
+    nan_lon, lat_out = gcj02_to_wgs84(float("nan"), 30.40)
+    assert math.isnan(nan_lon) and lat_out == 30.40
+
+
 # ---- exact inverses ---------------------------------------------------------------------------------
 
 china_lon = st.floats(min_value=73.0, max_value=135.0, allow_nan=False)
