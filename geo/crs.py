@@ -18,9 +18,10 @@ arrive in other systems and are converted at the edges only:
 
 **What counts as "in China"** for GCJ-02: the widely used coarse rectangle
 72.004 ≤ lon ≤ 137.8347, 0.8293 ≤ lat ≤ 55.8271 (edges inclusive). It also covers parts of
-neighbouring countries and the sea; outside it GCJ-02 equals WGS84. Near its edges the GCJ-02 map is
-discontinuous (a shift of up to ~0.005° switches on), so the inverse is only exact at least a few
-hundred metres inside the rectangle — irrelevant for Chinese cities, all of which lie far inside.
+neighbouring countries and the sea; outside it GCJ-02 equals WGS84. At its edges the GCJ-02 map is
+discontinuous (a shift of up to ~0.01°, ~700 m, switches on), so within ~0.01° of the edges a
+GCJ-02 point may have no or two WGS84 preimages and the inverse returns a best effort; further in it
+is exact — irrelevant for Chinese cities, all of which lie far inside.
 The BD-09 step (GCJ-02 → BD-09) is the published closed formula and applies everywhere.
 
 Array functions take numpy arrays (any shape, broadcast) or scalars and return the same kind:
