@@ -33,7 +33,7 @@ Contract for storage and API (values are stable; never rename them):
 All times are timezone-aware; no function reads the clock except ``supervision_list_now``.
 """
 
-from dispatch.actions import apply, report
+from dispatch.actions import apply, available_actions, report
 from dispatch.actors import ASSIGNEE, PERMISSIONS, Actor, AppRole, authorise
 from dispatch.categories import Category
 from dispatch.deadlines import (
@@ -75,6 +75,7 @@ __all__ = [
     "allowed_actions",
     "apply",
     "authorise",
+    "available_actions",
     "from_record",
     "indicators",
     "limits_for",

@@ -33,10 +33,10 @@ from typing import Any
 from dispatch.actors import Actor, authorise
 from dispatch.categories import Category
 from dispatch.deadlines import DEFAULT_TIME_LIMITS, TimeLimits
-from dispatch.errors import InvalidInput
+from dispatch.errors import InvalidInput, NotPermitted
 from dispatch.events import Event, diff
 from dispatch.incident import Incident, to_record
-from dispatch.states import Action, State, next_state
+from dispatch.states import Action, State, allowed_actions, next_state
 from dispatch.validation import (
     ADDRESS_MAX,
     DESCRIPTION_MAX,
@@ -282,3 +282,18 @@ def apply(
         incident.id, new.seq, act, actor.person_id, granted, at, incident.state, target, clean, before, after
     )
     return new, event
+
+
+def available_actions(incident: Incident, actor: Actor) -> tuple[Action, ...]:
+    """Actions ``actor`` may take on ``incident`` now (state allows and permission holds).
+
+    For the UI's buttons; :func:`apply` still checks everything.
+    """
+    out: list[Action] = []
+    for act in allowed_actions(incident.state):
+        try:
+            authorise(incident, act, actor)
+        except NotPermitted:
+            continue
+        out.append(act)
+    return tuple(out)
