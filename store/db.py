@@ -1,0 +1,159 @@
+"""Database engines: SpatiaLite (embedded, the default) or PostGIS (server), chosen by URL.
+
+One code path serves both. The URL decides:
+
+* ``None`` → ``WEIWANG_DATABASE_URL`` if set, else the SpatiaLite file ``data/weiwang.sqlite``
+  relative to the **current directory** (created with its folder on first use). The API passes its
+  URL explicitly; the fallback exists for the CLI run from a checkout.
+* ``sqlite:///path`` → SpatiaLite through ``sqlean`` (a DB-API module that can load extensions; the
+  stdlib module here cannot). WAL journal + ``busy_timeout`` so readers never block on a writer.
+* ``postgresql+psycopg://…`` (``postgresql://`` is rewritten to it) → PostGIS via psycopg 3.
+
+Transactions: :func:`read` and :func:`write` open one transaction each. On SQLite ``write`` starts
+with ``BEGIN IMMEDIATE`` (the write lock up front, so two writers queue on ``busy_timeout`` instead
+of failing on a lock upgrade); reads start with a deferred ``BEGIN`` and so see one snapshot.
+On PostgreSQL both are ordinary READ COMMITTED transactions; writers that must serialise lock a row.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+# STACK.md: loading mod_spatialite before GDAL was first used segfaults the process. Importing
+# pyogrio here, before any SQLite connection can exist, avoids it.
+import pyogrio  # noqa: F401  (import for its side effect)
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.engine import make_url
+
+from geo.errors import WeiwangError
+
+#: Environment variable holding the database URL.
+URL_ENV = "WEIWANG_DATABASE_URL"
+#: Default SpatiaLite file, relative to the current directory.
+DEFAULT_SQLITE = Path("data") / "weiwang.sqlite"
+#: How long a SQLite connection waits for a lock before giving up (milliseconds).
+BUSY_TIMEOUT_MS = 30_000
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+
+_WRITE_OPTION = "weiwang_write"
+
+
+class BadDatabaseURL(WeiwangError):
+    """A database URL that is neither SpatiaLite (sqlite://) nor PostGIS (postgresql+psycopg://)."""
+
+    code = "bad_database_url"
+
+
+def resolve_url(url: str | None = None) -> str:
+    """The URL to use: ``url``, else ``$WEIWANG_DATABASE_URL``, else the default SpatiaLite file."""
+    url = url or os.environ.get(URL_ENV) or None
+    if url is None:
+        return f"sqlite:///{DEFAULT_SQLITE}"
+    if url.startswith("postgresql://") or url.startswith("postgres://"):
+        url = "postgresql+psycopg://" + url.split("://", 1)[1]
+    if not (url.startswith("sqlite:///") or url.startswith("postgresql+psycopg://")):
+        scheme = url.split("://", 1)[0] if "://" in url else url[:20]
+        raise BadDatabaseURL(
+            f"不支持的数据库地址：{scheme}（应为 sqlite:/// 或 postgresql+psycopg://）",
+            f"unsupported database URL scheme {scheme!r} (use sqlite:/// or postgresql+psycopg://)",
+            field="database_url",
+        )
+    return url
+
+
+def is_sqlite(engine_or_conn: Engine | Connection) -> bool:
+    return engine_or_conn.dialect.name == "sqlite"
+
+
+def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
+    """An engine for SpatiaLite or PostGIS (see the module docstring for how ``url`` is resolved).
+
+    Extra keyword arguments go to :func:`sqlalchemy.create_engine`.
+    """
+    resolved = resolve_url(url)
+    if resolved.startswith("sqlite"):
+        return _spatialite_engine(resolved, **kwargs)
+    return create_engine(resolved, pool_pre_ping=True, **kwargs)
+
+
+def _spatialite_engine(url: str, **kwargs: Any) -> Engine:
+    import sqlean
+    from geoalchemy2 import load_spatialite
+
+    os.environ.setdefault("SPATIALITE_LIBRARY_PATH", "mod_spatialite")
+    database = make_url(url).database
+    if not database or database == ":memory:":
+        raise BadDatabaseURL(
+            "SpatiaLite 需要数据库文件路径（不支持内存库）",
+            "SpatiaLite needs a file path (in-memory databases are not shared between connections)",
+            field="database_url",
+        )
+    Path(database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(
+        url,
+        module=sqlean,
+        connect_args={"check_same_thread": False, "timeout": BUSY_TIMEOUT_MS / 1000},
+        **kwargs,
+    )
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # Autocommit at the driver level: SQLAlchemy's "begin" hook below issues BEGIN itself, so
+        # every statement (DDL included) is inside the transaction we asked for.
+        dbapi_conn.isolation_level = None
+        dbapi_conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        dbapi_conn.execute("PRAGMA foreign_keys = ON")
+        if dbapi_conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+            dbapi_conn.execute("PRAGMA journal_mode = WAL")
+        load_spatialite(dbapi_conn, transaction=True, init_mode="WGS84")
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        immediate = conn.get_execution_options().get(_WRITE_OPTION, False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    return engine
+
+
+@contextmanager
+def write(engine: Engine) -> Iterator[Connection]:
+    """One write transaction: committed when the block ends, rolled back (all of it) on any error."""
+    with engine.connect().execution_options(**{_WRITE_OPTION: True}) as conn, conn.begin():
+        yield conn
+
+
+@contextmanager
+def read(engine: Engine) -> Iterator[Connection]:
+    """One read transaction (a consistent snapshot on SQLite; READ COMMITTED on PostgreSQL)."""
+    with engine.connect() as conn, conn.begin():
+        yield conn
+
+
+def alembic_config(conn: Connection | None = None) -> Config:
+    """Alembic configured in code (no alembic.ini needed, works from any directory)."""
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    cfg.set_main_option("path_separator", "os")
+    if conn is not None:
+        cfg.attributes["connection"] = conn
+    return cfg
+
+
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Apply the Alembic migrations up to ``revision`` in one transaction."""
+    with write(engine) as conn:
+        command.upgrade(alembic_config(conn), revision)
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The Alembic revision the database is at (None before the first migration)."""
+    from alembic.runtime.migration import MigrationContext
+
+    with read(engine) as conn:
+        return MigrationContext.configure(conn).get_current_revision()

@@ -1,0 +1,267 @@
+"""Importing a grid layer as a new draft version (dry-run unless ``commit``), MapIt style.
+
+:func:`import_layer` reads a file (``store.layerfile.read_layer``), :func:`import_grids` does the
+rest for grids already in memory (the seed and tests use it directly):
+
+1. keep the grids of one community (``--community``) and the elements of that community;
+2. validate them (``geo.validate``) and summarise the findings;
+3. with ``commit``: in **one** write transaction create the draft version (its validation summary
+   and findings stored with it) and insert every grid and element. Any error, at any row, rolls the
+   whole transaction back: the database is exactly as before. The published version is never
+   touched; publishing is a separate step (:func:`store.versions.publish`).
+
+Without ``commit`` nothing is written; the result says what would be imported.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, select
+
+from geo.elements import Element
+from geo.errors import InvalidHierarchy
+from geo.hierarchy import Grid, Hierarchy, Level
+from geo.validate import summarize
+from geo.validate import validate as run_validate
+from store import db
+from store.dberrors import Conflict
+from store.grids import insert_elements, insert_grids
+from store.models import communities
+from store.versions import Version, create_draft, ensure_community, list_versions
+
+#: Findings stored with a draft (the summary always counts them all).
+MAX_STORED_FINDINGS = 2000
+
+
+@dataclass
+class ImportResult:
+    """What an import did (``committed``) or would do (dry run)."""
+
+    community_code: str
+    community_name: str
+    community_kind: str
+    grids_by_level: dict[str, int]
+    elements: int
+    source: str
+    source_crs: str
+    summary: dict[str, Any]
+    findings: list[dict[str, Any]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    committed: bool = False
+    version_number: int | None = None
+    version_id: int | None = None
+    grids: list[Grid] = field(default_factory=list, repr=False)
+    element_list: list[Element] = field(default_factory=list, repr=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "community_code": self.community_code,
+            "community_name": self.community_name,
+            "grids_by_level": self.grids_by_level,
+            "elements": self.elements,
+            "source": self.source,
+            "source_crs": self.source_crs,
+            "validation": self.summary,
+            "warnings": self.warnings,
+            "committed": self.committed,
+            "version_number": self.version_number,
+        }
+
+
+def _community_grids(grids: Sequence[Grid], community_code: str) -> list[Grid]:
+    """Grids of one community: the community itself, grids naming it, or under its code prefix."""
+    keep = [
+        g
+        for g in grids
+        if g.code == community_code
+        or g.community_code == community_code
+        or (g.community_code is None and g.code.startswith(community_code))
+    ]
+    if not keep:
+        raise InvalidHierarchy(
+            f"文件中没有社区 {community_code} 的网格",
+            f"the layer holds no grids of community {community_code}",
+            field="community",
+        )
+    return keep
+
+
+def _check_unique_codes(grids: Sequence[Grid]) -> None:
+    dup = sorted(c for c, n in Counter(g.code for g in grids).items() if n > 1)
+    if dup:
+        raise Conflict(
+            f"网格编码重复，无法导入：{'、'.join(dup[:10])}",
+            f"duplicate grid codes, cannot import: {', '.join(dup[:10])}",
+            field="code",
+            detail={"codes": dup[:100]},
+        )
+
+
+def _check_unique_elements(elements: Sequence[Element]) -> None:
+    dup = sorted(i for i, n in Counter(e.id for e in elements).items() if n > 1)
+    if dup:
+        raise Conflict(
+            f"要素编号重复，无法导入：{'、'.join(dup[:10])}",
+            f"duplicate element ids, cannot import: {', '.join(dup[:10])}",
+            field="element_id",
+            detail={"ids": dup[:100]},
+        )
+
+
+def prepare(
+    grids: Sequence[Grid],
+    community_code: str,
+    *,
+    elements: Sequence[Element] = (),
+    source: str = "",
+    source_crs: str = "EPSG:4326",
+    warnings: Sequence[str] = (),
+) -> ImportResult:
+    """Select one community's grids and elements and validate them (no database).
+
+    Raises :class:`InvalidHierarchy` when no grid belongs to the community and :class:`Conflict`
+    for duplicate grid codes or element ids.
+    """
+    mine = _community_grids(grids, community_code)
+    _check_unique_codes(mine)
+    my_elements = [
+        e
+        for e in elements
+        if e.community_code == community_code
+        or (e.community_code is None and (e.micro_code or "").startswith(community_code))
+    ]
+    _check_unique_elements(my_elements)
+    h = Hierarchy(mine)
+    findings = run_validate(h, elements=my_elements)
+    top = next((g for g in mine if g.code == community_code), None)
+    return ImportResult(
+        community_code=community_code,
+        community_name=top.name if top else community_code,
+        community_kind=(top.kind if top and top.kind else None) or "社区",
+        grids_by_level={lv.value: len(h.level(lv)) for lv in Level},
+        elements=len(my_elements),
+        source=source,
+        source_crs=source_crs,
+        summary=summarize(findings),
+        findings=[f.to_dict() for f in findings],
+        warnings=list(warnings),
+        grids=mine,
+        element_list=my_elements,
+    )
+
+
+def write_draft(
+    conn: Connection,
+    prepared: ImportResult,
+    *,
+    author: str = "",
+    note: str = "",
+    progress: Callable[[int], None] | None = None,
+) -> Version:
+    """Store a prepared import as a new draft in the caller's transaction (creating the community
+    row if it is new); marks ``prepared`` committed with its version number."""
+    code = prepared.community_code
+    ensure_community(conn, code, prepared.community_name, prepared.community_kind)
+    validation = {
+        "summary": prepared.summary,
+        "findings": prepared.findings[:MAX_STORED_FINDINGS],
+        "warnings": prepared.warnings,
+    }
+    version = create_draft(
+        conn,
+        code,
+        author=author,
+        note=note,
+        source=prepared.source,
+        source_crs=prepared.source_crs,
+        validation=validation,
+    )
+    insert_grids(conn, version.id, prepared.grids, community_code=code, progress=progress)
+    insert_elements(conn, version.id, prepared.element_list, community_code=code, progress=progress)
+    prepared.version_id = version.id
+    prepared.version_number = version.number
+    return version
+
+
+def import_grids(
+    engine: Engine,
+    grids: Sequence[Grid],
+    community_code: str,
+    *,
+    elements: Sequence[Element] = (),
+    commit: bool = False,
+    source: str = "",
+    source_crs: str = "EPSG:4326",
+    warnings: Sequence[str] = (),
+    author: str = "",
+    note: str = "",
+    progress: Callable[[int], None] | None = None,
+) -> ImportResult:
+    """:func:`prepare`, then with ``commit`` :func:`write_draft` in one write transaction.
+
+    ``progress(n)`` is called as rows are written (n rows each time). A dry run only reads (to
+    tell the version number the draft would get).
+    """
+    result = prepare(
+        grids, community_code, elements=elements, source=source, source_crs=source_crs, warnings=warnings
+    )
+    if not commit:
+        with db.read(engine) as conn:
+            versions = list_versions(conn, community_code) if _community_exists(conn, community_code) else []
+        result.version_number = (max(v.number for v in versions) + 1) if versions else 1
+        return result
+    with db.write(engine) as conn:
+        write_draft(conn, result, author=author, note=note, progress=progress)
+    result.committed = True
+    return result
+
+
+def _community_exists(conn: Connection, code: str) -> bool:
+    return conn.execute(select(communities.c.code).where(communities.c.code == code)).first() is not None
+
+
+def import_layer(
+    engine: Engine,
+    path: str | Path,
+    community_code: str,
+    *,
+    commit: bool = False,
+    crs: str | None = None,
+    mapping: Any = None,
+    elements_path: str | Path | None = None,
+    author: str = "",
+    note: str = "",
+    read_progress: Callable[[int, int], None] | None = None,
+    write_progress: Callable[[int], None] | None = None,
+) -> ImportResult:
+    """Read a layer file (and optionally an elements file) and :func:`import_grids` it."""
+    from store.layerfile import read_layer
+
+    kwargs: dict[str, Any] = {"crs": crs, "progress": read_progress}
+    if mapping is not None:
+        kwargs["mapping"] = mapping
+    layer = read_layer(path, **kwargs)
+    elements = list(layer.elements)
+    warnings = list(layer.warnings)
+    if elements_path is not None:
+        extra = read_layer(elements_path, crs=crs)
+        elements += extra.elements
+        warnings += extra.warnings
+    return import_grids(
+        engine,
+        layer.grids,
+        community_code,
+        elements=elements,
+        commit=commit,
+        source=Path(path).name,
+        source_crs=layer.source_crs,
+        warnings=warnings,
+        author=author,
+        note=note,
+        progress=write_progress,
+    )

@@ -1,0 +1,215 @@
+"""Incidents and their append-only events, with optimistic concurrency.
+
+The column names are the field names of ``dispatch.incident.Incident`` (plus storage facts: raw
+point and CRS, layer version, on_boundary/snapped/distance_m, resident name/phone, created_at), and
+an event dict is ``dispatch.events.Event.to_dict()``. So the API does::
+
+    with store.db.write(engine) as conn:          # report
+        insert_incident(conn, to_record(inc) | extras, event.to_dict())
+    with store.db.write(engine) as conn:          # any later action
+        cur = get_incident(conn, id)                       # read seq
+        ...                                                # dispatch decides: new event
+        append_event(conn, id, event.to_dict(), expected_seq=cur["seq"])
+
+:func:`append_event` applies ``event["after"]`` (the changed fields) and bumps ``seq`` only if the
+row still has ``expected_seq``; otherwise it raises :class:`~store.dberrors.Conflict` and the
+caller's transaction is rolled back, so of two workers applying a transition to the same state,
+exactly one wins. ``(incident_id, seq)`` is unique as a second guard. Functions never commit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from enum import Enum
+from typing import Any
+
+from shapely.geometry import Point
+from sqlalchemy import Connection, func, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from geo.errors import NotFound
+from store import shapes
+from store.dberrors import Conflict
+from store.models import UTCDateTime, incident_events, incidents
+
+#: Columns a caller may set (everything but the geometry, which follows lon/lat).
+INCIDENT_COLUMNS: tuple[str, ...] = tuple(c.name for c in incidents.c if c.name != "geom")
+EVENT_COLUMNS: tuple[str, ...] = tuple(c.name for c in incident_events.c if c.name != "id")
+_TIME_COLUMNS = frozenset(
+    c.name for t in (incidents, incident_events) for c in t.c if isinstance(c.type, UTCDateTime)
+)
+
+
+def _plain(name: str, value: Any) -> Any:
+    """Enum → its value; ISO text → datetime for time columns."""
+    if isinstance(value, Enum):
+        value = value.value
+    if name in _TIME_COLUMNS and isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value
+
+
+def _incident_values(fields: Mapping[str, Any]) -> dict[str, Any]:
+    unknown = set(fields) - set(INCIDENT_COLUMNS)
+    if unknown:
+        raise ValueError(f"unknown incident columns: {sorted(unknown)}")
+    values = {k: _plain(k, v) for k, v in fields.items()}
+    if "lon" in values or "lat" in values:
+        lon, lat = values.get("lon"), values.get("lat")
+        values["geom"] = shapes.to_db(Point(lon, lat)) if lon is not None and lat is not None else None
+    return values
+
+
+def _event_values(incident_id: str, event: Mapping[str, Any]) -> dict[str, Any]:
+    values = {k: _plain(k, event.get(k)) for k in EVENT_COLUMNS if k != "incident_id"}
+    values["incident_id"] = incident_id
+    return values
+
+
+def insert_incident(conn: Connection, record: Mapping[str, Any], first_event: Mapping[str, Any]) -> None:
+    """Insert a new incident and its first event (seq 1) in the caller's transaction.
+
+    ``record`` holds incident columns (unknown keys are refused with ValueError); ``seq`` defaults
+    to the event's seq, ``created_at`` to now. A duplicate id raises :class:`Conflict`.
+    """
+    values = _incident_values(record)
+    ev = _event_values(str(values["id"]), first_event)
+    values.setdefault("seq", ev["seq"])
+    values.setdefault("created_at", datetime.now(UTC))
+    if values["seq"] != ev["seq"]:
+        raise ValueError("incident seq must equal its first event's seq")
+    try:
+        with conn.begin_nested():
+            conn.execute(insert(incidents).values(**values))
+    except IntegrityError as exc:
+        if get_incident_or_none(conn, str(values["id"])) is not None:
+            raise Conflict(
+                f"事件编号已存在：{values['id']}", f"incident {values['id']} already exists", field="id"
+            ) from exc
+        raise
+    conn.execute(insert(incident_events).values(**ev))
+
+
+def append_event(conn: Connection, incident_id: str, event: Mapping[str, Any], *, expected_seq: int) -> int:
+    """Apply one event: set ``event["after"]`` (changed incident fields) and ``seq = expected_seq + 1``
+    on the incident, if it is still at ``expected_seq``, and append the event. Returns the new seq.
+
+    Raises :class:`NotFound` for an unknown incident and :class:`Conflict` when another writer got
+    there first (the caller must roll back: leaving the ``write`` block by the exception does).
+    """
+    new_seq = expected_seq + 1
+    ev = _event_values(incident_id, event)
+    if ev["seq"] != new_seq:
+        raise ValueError(f"event seq {ev['seq']} must be expected_seq + 1 = {new_seq}")
+    changes = _incident_values({k: v for k, v in dict(event.get("after") or {}).items() if k != "seq"})
+    changes["seq"] = new_seq
+    changes.setdefault("updated_at", ev["at"])
+    result = conn.execute(
+        update(incidents)
+        .where(incidents.c.id == incident_id, incidents.c.seq == expected_seq)
+        .values(**changes)
+    )
+    if result.rowcount != 1:
+        current = get_incident(conn, incident_id)  # NotFound if it does not exist
+        raise Conflict(
+            f"事件 {incident_id} 已被他人更新（第 {current['seq']} 步），请刷新后重试",
+            f"incident {incident_id} changed meanwhile (now at seq {current['seq']}, "
+            f"expected {expected_seq}); reload and retry",
+            field="seq",
+            detail={"expected_seq": expected_seq, "current_seq": current["seq"]},
+        )
+    conn.execute(insert(incident_events).values(**ev))
+    return new_seq
+
+
+_SELECT = select(*(incidents.c[n] for n in INCIDENT_COLUMNS))
+
+
+def get_incident_or_none(conn: Connection, incident_id: str) -> dict[str, Any] | None:
+    row = conn.execute(_SELECT.where(incidents.c.id == incident_id)).first()
+    return dict(row._mapping) if row else None
+
+
+def get_incident(conn: Connection, incident_id: str) -> dict[str, Any]:
+    """The incident's columns as a dict (times timezone-aware); :class:`NotFound` if absent."""
+    found = get_incident_or_none(conn, incident_id)
+    if found is None:
+        raise NotFound(f"事件不存在：{incident_id}", f"no incident {incident_id}", field="id")
+    return found
+
+
+def _filters(
+    community_code: str | None,
+    grid_codes: Sequence[str] | None,
+    states: Sequence[str] | None,
+    categories: Sequence[str] | None,
+    assignee_id: str | None,
+) -> list[Any]:
+    where: list[Any] = []
+    if community_code is not None:
+        where.append(incidents.c.community_code == community_code)
+    if grid_codes is not None:
+        codes = list(grid_codes)
+        where.append(
+            or_(
+                incidents.c.micro_code.in_(codes),
+                incidents.c.general_code.in_(codes),
+                incidents.c.assigned_grid_code.in_(codes),
+            )
+        )
+    if states is not None:
+        where.append(incidents.c.state.in_([_plain("state", s) for s in states]))
+    if categories is not None:
+        where.append(incidents.c.category.in_([_plain("category", c) for c in categories]))
+    if assignee_id is not None:
+        where.append(incidents.c.assignee_id == assignee_id)
+    return where
+
+
+def list_incidents(
+    conn: Connection,
+    *,
+    community_code: str | None = None,
+    grid_codes: Sequence[str] | None = None,
+    states: Sequence[str] | None = None,
+    categories: Sequence[str] | None = None,
+    assignee_id: str | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> list[dict[str, Any]]:
+    """Incidents matching every given filter, newest report first (then id).
+
+    ``grid_codes`` matches the micro-grid, the general grid or the grid assigned to.
+    """
+    q = (
+        _SELECT.where(*_filters(community_code, grid_codes, states, categories, assignee_id))
+        .order_by(incidents.c.reported_at.desc(), incidents.c.id)
+        .limit(limit)
+        .offset(offset)
+    )
+    return [dict(r._mapping) for r in conn.execute(q)]
+
+
+def count_incidents(
+    conn: Connection,
+    *,
+    community_code: str | None = None,
+    grid_codes: Sequence[str] | None = None,
+    states: Sequence[str] | None = None,
+    categories: Sequence[str] | None = None,
+    assignee_id: str | None = None,
+) -> int:
+    q = select(func.count()).select_from(incidents)
+    q = q.where(*_filters(community_code, grid_codes, states, categories, assignee_id))
+    return int(conn.execute(q).scalar_one())
+
+
+def list_events(conn: Connection, incident_id: str) -> list[dict[str, Any]]:
+    """The incident's events in seq order, as dicts shaped like ``Event.to_dict()`` (``at`` a datetime)."""
+    rows = conn.execute(
+        select(*(incident_events.c[n] for n in EVENT_COLUMNS))
+        .where(incident_events.c.incident_id == incident_id)
+        .order_by(incident_events.c.seq)
+    )
+    return [dict(r._mapping) for r in rows]

@@ -1,0 +1,153 @@
+"""People, their posts on grids (四级工作机制) and party organisations over grids (两网融合).
+
+Posts and party organisations refer to grids by code, stable across layer versions. A post is in
+force on day ``d`` when ``valid_from <= d < valid_to`` (open ends allowed). Functions take a
+connection inside a transaction and never commit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import date
+from typing import Any
+
+from sqlalchemy import Connection, and_, insert, or_, select
+
+from geo.roles import Post, Role
+from store.models import party_org_grids, party_orgs, people, role_assignments
+
+
+def upsert_person(
+    conn: Connection,
+    person_id: str,
+    name: str,
+    *,
+    phone: str | None = None,
+    community_code: str | None = None,
+    note: str = "",
+) -> None:
+    """Create a person, or update name/phone/community/note of an existing one."""
+    values = {"name": name, "phone": phone, "community_code": community_code, "note": note}
+    found = conn.execute(select(people.c.id).where(people.c.id == person_id)).first()
+    if found:
+        conn.execute(people.update().where(people.c.id == person_id).values(**values))
+    else:
+        conn.execute(insert(people).values(id=person_id, **values))
+
+
+def add_posts(conn: Connection, posts: Iterable[Post], *, community_code: str | None = None) -> int:
+    """Record posts (the person rows must exist: see :func:`upsert_person`). Returns the count."""
+    rows = [
+        {
+            "person_id": p.person_id,
+            "role": Role(p.role).value,
+            "grid_code": p.grid_code,
+            "community_code": community_code,
+            "valid_from": p.valid_from,
+            "valid_to": p.valid_to,
+            "note": p.note,
+        }
+        for p in posts
+    ]
+    if rows:
+        conn.execute(insert(role_assignments), rows)
+    return len(rows)
+
+
+def posts(
+    conn: Connection,
+    *,
+    grid_codes: Sequence[str] | None = None,
+    community_code: str | None = None,
+    role: Role | str | None = None,
+    on: date | None = None,
+) -> list[Post]:
+    """Posts, optionally only on some grids / in a community / of a role / in force on day ``on``;
+    ordered by grid code, role rank, person id."""
+    q = select(
+        role_assignments.c.person_id,
+        people.c.name,
+        people.c.phone,
+        role_assignments.c.role,
+        role_assignments.c.grid_code,
+        role_assignments.c.valid_from,
+        role_assignments.c.valid_to,
+        role_assignments.c.note,
+    ).join(people, people.c.id == role_assignments.c.person_id)
+    if grid_codes is not None:
+        q = q.where(role_assignments.c.grid_code.in_(list(grid_codes)))
+    if community_code is not None:
+        q = q.where(role_assignments.c.community_code == community_code)
+    if role is not None:
+        q = q.where(role_assignments.c.role == Role(role).value)
+    if on is not None:
+        q = q.where(
+            or_(role_assignments.c.valid_from.is_(None), role_assignments.c.valid_from <= on),
+            or_(role_assignments.c.valid_to.is_(None), role_assignments.c.valid_to > on),
+        )
+    out = [
+        Post(
+            person_id=r.person_id,
+            name=r.name,
+            role=Role(r.role),
+            grid_code=r.grid_code,
+            phone=r.phone,
+            valid_from=r.valid_from,
+            valid_to=r.valid_to,
+            note=r.note,
+        )
+        for r in conn.execute(q)
+    ]
+    return sorted(out, key=lambda p: (p.grid_code, p.role.rank, p.person_id))
+
+
+def add_party_org(
+    conn: Connection,
+    code: str,
+    name: str,
+    type_: str,
+    community_code: str,
+    grid_codes: Iterable[str],
+    *,
+    parent_code: str | None = None,
+    element_id: str | None = None,
+) -> None:
+    """Record a party organisation and the grids it covers."""
+    conn.execute(
+        insert(party_orgs).values(
+            code=code,
+            name=name,
+            type=type_,
+            community_code=community_code,
+            parent_code=parent_code,
+            element_id=element_id,
+        )
+    )
+    rows = [{"org_code": code, "grid_code": g} for g in dict.fromkeys(grid_codes)]
+    if rows:
+        conn.execute(insert(party_org_grids), rows)
+
+
+def party_orgs_of(conn: Connection, community_code: str | None = None) -> list[dict[str, Any]]:
+    """Party organisations (as dicts with ``grid_codes``), ordered by code."""
+    q = select(party_orgs).order_by(party_orgs.c.code)
+    if community_code is not None:
+        q = q.where(party_orgs.c.community_code == community_code)
+    orgs = [dict(r._mapping) for r in conn.execute(q)]
+    cover: dict[str, list[str]] = {}
+    for r in conn.execute(select(party_org_grids).order_by(party_org_grids.c.grid_code)):
+        cover.setdefault(r.org_code, []).append(r.grid_code)
+    for o in orgs:
+        o["grid_codes"] = cover.get(o["code"], [])
+    return orgs
+
+
+def party_orgs_covering(conn: Connection, grid_code: str) -> list[Mapping[str, Any]]:
+    """Organisations covering a grid directly."""
+    q = (
+        select(party_orgs)
+        .join(party_org_grids, and_(party_org_grids.c.org_code == party_orgs.c.code))
+        .where(party_org_grids.c.grid_code == grid_code)
+        .order_by(party_orgs.c.code)
+    )
+    return [dict(r._mapping) for r in conn.execute(q)]

@@ -1,0 +1,276 @@
+"""Communities and their layer versions (MapIt-style generations, with dates).
+
+A version is ``draft`` until published. :func:`publish` is one transaction: the old published
+version becomes ``retired`` with ``valid_to = at``, the draft becomes ``published`` with
+``valid_from = at``; a reader sees one or the other, never a mix, and a partial unique index keeps
+at most one published version per community. Validity is half-open ``[valid_from, valid_to)``:
+at the switch instant the new version is in force.
+
+Every function takes an open :class:`~sqlalchemy.Connection` inside a transaction (see
+:func:`store.db.write` / :func:`store.db.read`); none commits.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta, timezone
+from typing import Any
+
+from sqlalchemy import Connection, Row, and_, func, insert, or_, select, update
+
+from geo.errors import NotFound
+from store.dberrors import Conflict
+from store.models import DRAFT, PUBLISHED, RETIRED, communities, layer_versions
+
+#: China Standard Time: a bare date means 00:00 of that day here.
+CST = timezone(timedelta(hours=8), "CST")
+
+
+def as_instant(at: datetime | date | None) -> datetime:
+    """A timezone-aware instant: None → now; a date → 00:00 China Standard Time that day;
+    a naive datetime is taken as UTC.
+
+    >>> as_instant(date(2026, 3, 1)).isoformat()
+    '2026-03-01T00:00:00+08:00'
+    """
+    if at is None:
+        return datetime.now(UTC)
+    if isinstance(at, datetime):
+        return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+    return datetime.combine(at, time(0, 0), tzinfo=CST)
+
+
+@dataclass(frozen=True, slots=True)
+class Version:
+    """One stored layer version of one community."""
+
+    id: int
+    community_code: str
+    number: int
+    state: str
+    valid_from: datetime | None
+    valid_to: datetime | None
+    author: str
+    note: str
+    source: str
+    source_crs: str
+    validation: dict[str, Any] | None
+    created_at: datetime
+
+    @classmethod
+    def from_row(cls, row: Row[Any]) -> Version:
+        m = row._mapping
+        return cls(**{k: m[k] for k in cls.__slots__})  # type: ignore[attr-defined]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready summary (no findings list)."""
+        summary = (self.validation or {}).get("summary")
+        return {
+            "id": self.id,
+            "community_code": self.community_code,
+            "number": self.number,
+            "state": self.state,
+            "valid_from": self.valid_from.isoformat() if self.valid_from else None,
+            "valid_to": self.valid_to.isoformat() if self.valid_to else None,
+            "author": self.author,
+            "note": self.note,
+            "source": self.source,
+            "validation": summary,
+            "created_at": self.created_at.isoformat(),
+        }
+
+
+# -- communities -------------------------------------------------------------------------------
+
+
+def ensure_community(conn: Connection, code: str, name: str, kind: str = "社区") -> bool:
+    """Create the community if absent; True when created. An existing row is left unchanged."""
+    if conn.execute(select(communities.c.code).where(communities.c.code == code)).first():
+        return False
+    conn.execute(
+        insert(communities).values(code=code, name=name or code, kind=kind, created_at=datetime.now(UTC))
+    )
+    return True
+
+
+def list_communities(conn: Connection) -> list[dict[str, Any]]:
+    rows = conn.execute(select(communities).order_by(communities.c.code))
+    return [dict(r._mapping) for r in rows]
+
+
+def _lock_community(conn: Connection, code: str) -> None:
+    """Serialise writers of one community's versions (a row lock on PostgreSQL; SQLite writers are
+    already serialised by BEGIN IMMEDIATE)."""
+    row = conn.execute(select(communities.c.code).where(communities.c.code == code).with_for_update()).first()
+    if row is None:
+        raise NotFound(f"社区不存在：{code}", f"no community {code}", field="community")
+
+
+# -- versions ----------------------------------------------------------------------------------
+
+
+def create_draft(
+    conn: Connection,
+    community_code: str,
+    *,
+    author: str = "",
+    note: str = "",
+    source: str = "",
+    source_crs: str = "",
+    validation: dict[str, Any] | None = None,
+) -> Version:
+    """A new empty draft numbered one above the community's highest version."""
+    _lock_community(conn, community_code)
+    top = conn.execute(
+        select(func.max(layer_versions.c.number)).where(layer_versions.c.community_code == community_code)
+    ).scalar()
+    new_id = conn.execute(
+        insert(layer_versions)
+        .values(
+            community_code=community_code,
+            number=(top or 0) + 1,
+            state=DRAFT,
+            author=author,
+            note=note,
+            source=source,
+            source_crs=source_crs,
+            validation=validation,
+            created_at=datetime.now(UTC),
+        )
+        .returning(layer_versions.c.id)
+    ).scalar_one()
+    return get_version_by_id(conn, new_id)
+
+
+def get_version_by_id(conn: Connection, version_id: int) -> Version:
+    row = conn.execute(select(layer_versions).where(layer_versions.c.id == version_id)).first()
+    if row is None:
+        raise NotFound(f"版本不存在：{version_id}", f"no layer version with id {version_id}", field="version")
+    return Version.from_row(row)
+
+
+def get_version(conn: Connection, community_code: str, number: int | None = None) -> Version:
+    """Version ``number`` of a community, or its published version when ``number`` is None."""
+    if number is None:
+        v = published_version(conn, community_code)
+        if v is None:
+            raise NotFound(
+                f"社区 {community_code} 没有已发布的版本",
+                f"community {community_code} has no published version",
+                field="version",
+            )
+        return v
+    row = conn.execute(
+        select(layer_versions).where(
+            layer_versions.c.community_code == community_code, layer_versions.c.number == number
+        )
+    ).first()
+    if row is None:
+        raise NotFound(
+            f"社区 {community_code} 没有第 {number} 版",
+            f"community {community_code} has no version {number}",
+            field="version",
+        )
+    return Version.from_row(row)
+
+
+def list_versions(conn: Connection, community_code: str) -> list[Version]:
+    rows = conn.execute(
+        select(layer_versions)
+        .where(layer_versions.c.community_code == community_code)
+        .order_by(layer_versions.c.number)
+    )
+    return [Version.from_row(r) for r in rows]
+
+
+def published_version(conn: Connection, community_code: str) -> Version | None:
+    row = conn.execute(
+        select(layer_versions).where(
+            layer_versions.c.community_code == community_code, layer_versions.c.state == PUBLISHED
+        )
+    ).first()
+    return Version.from_row(row) if row else None
+
+
+def published_versions(conn: Connection) -> list[Version]:
+    """The published version of every community, by community code."""
+    rows = conn.execute(
+        select(layer_versions)
+        .where(layer_versions.c.state == PUBLISHED)
+        .order_by(layer_versions.c.community_code)
+    )
+    return [Version.from_row(r) for r in rows]
+
+
+def fingerprint(conn: Connection) -> tuple[int, ...]:
+    """Ids of the published versions: changes exactly when something is published (cheap to poll)."""
+    rows = conn.execute(
+        select(layer_versions.c.id).where(layer_versions.c.state == PUBLISHED).order_by(layer_versions.c.id)
+    )
+    return tuple(r[0] for r in rows)
+
+
+def in_force_clause(at: datetime | date | None) -> Any:
+    """SQL condition: the version was in force at ``at`` (published or retired, ``[from, to)``)."""
+    t = as_instant(at)
+    return and_(
+        layer_versions.c.state.in_((PUBLISHED, RETIRED)),
+        layer_versions.c.valid_from <= t,
+        or_(layer_versions.c.valid_to.is_(None), layer_versions.c.valid_to > t),
+    )
+
+
+def version_at(conn: Connection, community_code: str, at: datetime | date | None = None) -> Version | None:
+    """The version of a community in force at ``at`` (see :func:`as_instant`); None before the first."""
+    row = conn.execute(
+        select(layer_versions).where(layer_versions.c.community_code == community_code, in_force_clause(at))
+    ).first()
+    return Version.from_row(row) if row else None
+
+
+def publish(
+    conn: Connection,
+    community_code: str,
+    number: int,
+    *,
+    at: datetime | date | None = None,
+    force: bool = False,
+) -> Version:
+    """Publish draft ``number`` from ``at`` (default now); the previous version retires at ``at``.
+
+    Refused (:class:`Conflict`) when the version is not a draft, when ``at`` is not after the current
+    version's ``valid_from``, or when the draft's stored validation has errors and not ``force``.
+    Run it inside one write transaction: both updates commit together or not at all.
+    """
+    _lock_community(conn, community_code)
+    target = get_version(conn, community_code, number)
+    if target.state != DRAFT:
+        raise Conflict(
+            f"第 {number} 版不是草稿（当前状态 {target.state}），不能发布",
+            f"version {number} is {target.state}, only a draft can be published",
+            field="version",
+        )
+    errors = int(((target.validation or {}).get("summary") or {}).get("errors", 0))
+    if errors and not force:
+        raise Conflict(
+            f"第 {number} 版校验有 {errors} 个错误，不能发布（确认无误可强制发布）",
+            f"version {number} has {errors} validation errors; publish with force to override",
+            field="version",
+        )
+    t = as_instant(at)
+    old = published_version(conn, community_code)
+    if old is not None:
+        if old.valid_from is not None and t <= old.valid_from:
+            raise Conflict(
+                f"发布时间 {t.isoformat()} 须晚于现行版本的生效时间 {old.valid_from.isoformat()}",
+                f"publish time {t.isoformat()} must be after the current version's valid_from "
+                f"{old.valid_from.isoformat()}",
+                field="at",
+            )
+        conn.execute(
+            update(layer_versions).where(layer_versions.c.id == old.id).values(state=RETIRED, valid_to=t)
+        )
+    conn.execute(
+        update(layer_versions).where(layer_versions.c.id == target.id).values(state=PUBLISHED, valid_from=t)
+    )
+    return get_version_by_id(conn, target.id)
