@@ -2,11 +2,11 @@
 
 One entry point, :func:`read_layer`, for the CLI, the HTTP upload and notebooks; :func:`write_layer`
 (from :mod:`store.layerwrite`) exports. Untrusted input is assumed: the size is checked before
-anything is parsed, archives are unpacked by :mod:`store.archive` into a private temporary
-directory, KML is pre-scanned by :mod:`store.kml`, the bytes must match the format the name claims
-(so GDAL never opens a disguised VRT or other driver), and features, vertices and strings are
-bounded by :class:`Limits`. Geometries are kept as read (2D; invalid ones are left for validation
-to report), reprojected to EPSG:4326 lon/lat.
+anything is parsed; archives are unpacked by :mod:`store.archive` into a private temporary
+directory; KML is pre-scanned by :mod:`store.kml` and GeoJSON by :mod:`store.geojson` (no DTDs, no
+network); the bytes must match the format the name claims (so GDAL never opens a disguised VRT or
+other driver); features, vertices and strings are bounded by :class:`Limits`. Geometries are kept
+as read (2D; invalid ones are left for validation to report), reprojected to EPSG:4326 lon/lat.
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ from store.columns import (
 )
 from store.dbf import shapefile_encoding, sidecar
 from store.fileerrors import AmbiguousLayer, BadValue, UnreadableFile, UnsupportedFormat
+from store.geojson import check_geojson
 from store.kml import check_kml
 from store.layerwrite import FORMATS, write_layer
 from store.limits import Limits
@@ -188,6 +189,8 @@ def _sniff(p: Path) -> None:
         )
     if suffix == ".kml":
         check_kml(p)
+    elif suffix in (".geojson", ".json"):
+        check_geojson(p)
 
 
 def _choose_layer(p: Path, layer: str | None) -> str:

@@ -524,6 +524,23 @@ def test_kml_network_link_and_kmz_entity_refused(tmp_path: Path, listener: socke
     assert not _connected(listener)
 
 
+def test_geojson_linked_crs_refused_without_network(tmp_path: Path, listener: socket.socket) -> None:
+    port = listener.getsockname()[1]
+    path = tmp_path / "link.geojson"
+    path.write_text(
+        '{"type": "FeatureCollection", "crs": {"type": "link", "properties": '
+        f'{{"href": "http://127.0.0.1:{port}/crs.wkt", "type": "ogcwkt"}}}}, "features": []}}'
+    )
+    with pytest.raises(UnsupportedFormat) as err:
+        read_layer(path)
+    assert "link" in err.value.en
+    escaped = tmp_path / "escaped.geojson"
+    escaped.write_text(path.read_text().replace('"crs"', '"\\u0063rs"').replace('"link"', '"\\u006cink"'))
+    with pytest.raises(UnsupportedFormat):
+        read_layer(escaped)
+    assert not _connected(listener)
+
+
 def test_kmz_round_trip(tmp_path: Path) -> None:
     write_layer(hierarchy(), tmp_path / "g.kml", "kml")
     kmz = tmp_path / "g.kmz"
