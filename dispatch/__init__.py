@@ -27,8 +27,11 @@ Contract for storage and API (values are stable; never rename them):
 * ``deadlines`` — :class:`TimeLimits` per community (defaults: 综合维稳 24 h, 矛盾纠纷 72 h,
   安全隐患 24 h, 应急管理风险隐患 4 h, 群众诉求 120 h, urgent ≤ 4 h), :func:`overdue`,
   :func:`supervision_list` (督办清单 with escalation one level up per overdue period).
-* ``indicators`` — :func:`indicators` per community/general/micro/handler; 应结案数 = incidents
-  (not 无效/已合并) whose deadline falls in the period; rates are exact Fractions or None.
+* ``indicators`` — :func:`indicators` per community/general/micro/handler, on each incident's
+  state at ``as_of = min(now, period_end)`` rebuilt from events; 应结案数 = incidents (not
+  无效/已合并) whose deadline falls in ``[period_start, as_of)``; 缓办数/结案数/按期结案数 are among
+  those; rates are exact Fractions or None (zero denominator); threshold flags 结案率 ≥ 90 %,
+  按期结案率 ≥ 70 % (urgent: 100 %, ≥ 95 %). ``IndicatorRow.to_dict`` gives floats.
 
 All times are timezone-aware; no function reads the clock except ``supervision_list_now``.
 """

@@ -18,9 +18,13 @@ rebuilt from its events that happened at ``at < period_end`` and ``at ≤ now``)
 * **open** / **overdue**: incidents open (any state but 已结案/已合并/无效; 缓办 is open) and
   overdue (:func:`dispatch.deadlines.overdue`) at ``as_of`` — snapshots, not period counts.
 
+* **Urgent cases** (``urgent_*``): the same counts restricted to incidents flagged urgent or in
+  category 应急管理风险隐患; DOMAIN.md targets 100 % closed and ≥ 95 % on time.
+
 Grouping uses the codes the incident was reported with (``community_code``, ``general_code``,
 ``micro_code``) or its current assignee (``handler``); a missing code groups under ``None``.
-Thresholds (DOMAIN.md): 结案率 ≥ 90 %, 按期结案率 ≥ 70 %; the flags are ``None`` when the rate is.
+Thresholds (DOMAIN.md): 结案率 ≥ 90 %, 按期结案率 ≥ 70 % (urgent: 100 %, ≥ 95 %); a flag is ``None``
+when its rate is.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from datetime import datetime, timedelta
 from fractions import Fraction
 from typing import Any, Literal
 
+from dispatch.categories import Category
 from dispatch.deadlines import overdue
 from dispatch.errors import InvalidInput
 from dispatch.events import Event, replay
@@ -43,6 +48,19 @@ from dispatch.validation import check_aware
 CLOSE_RATE_TARGET = Fraction(9, 10)
 #: 按期结案率 target (≥ 70 %).
 ON_TIME_RATE_TARGET = Fraction(7, 10)
+#: Urgent cases: 结案率 target (100 %) and 按期结案率 target (≥ 95 %).
+URGENT_CLOSE_RATE_TARGET = Fraction(1)
+URGENT_ON_TIME_RATE_TARGET = Fraction(19, 20)
+
+
+def _rate(part: int, due: int, deferred: int) -> Fraction | None:
+    base = due - deferred
+    return Fraction(part, base) if base else None
+
+
+def _meets(rate: Fraction | None, target: Fraction) -> bool | None:
+    return None if rate is None else rate >= target
+
 
 GroupBy = Literal["community", "general", "micro", "handler"]
 GROUP_BY: tuple[str, ...] = ("community", "general", "micro", "handler")
@@ -61,6 +79,10 @@ class IndicatorRow:
     rework: int = 0
     open: int = 0
     overdue: int = 0
+    urgent_due: int = 0
+    urgent_deferred: int = 0
+    urgent_closed: int = 0
+    urgent_closed_on_time: int = 0
     handling_times: tuple[timedelta, ...] = field(default=(), repr=False)
 
     @property
@@ -71,12 +93,20 @@ class IndicatorRow:
     @property
     def close_rate(self) -> Fraction | None:
         """结案率, None when 应结案数 − 缓办数 = 0."""
-        return Fraction(self.closed, self.base) if self.base else None
+        return _rate(self.closed, self.due, self.deferred)
 
     @property
     def on_time_rate(self) -> Fraction | None:
         """按期结案率, None when 应结案数 − 缓办数 = 0."""
-        return Fraction(self.closed_on_time, self.base) if self.base else None
+        return _rate(self.closed_on_time, self.due, self.deferred)
+
+    @property
+    def urgent_close_rate(self) -> Fraction | None:
+        return _rate(self.urgent_closed, self.urgent_due, self.urgent_deferred)
+
+    @property
+    def urgent_on_time_rate(self) -> Fraction | None:
+        return _rate(self.urgent_closed_on_time, self.urgent_due, self.urgent_deferred)
 
     @property
     def median_handling(self) -> timedelta | None:
@@ -89,13 +119,19 @@ class IndicatorRow:
 
     @property
     def meets_close_rate(self) -> bool | None:
-        rate = self.close_rate
-        return None if rate is None else rate >= CLOSE_RATE_TARGET
+        return _meets(self.close_rate, CLOSE_RATE_TARGET)
 
     @property
     def meets_on_time_rate(self) -> bool | None:
-        rate = self.on_time_rate
-        return None if rate is None else rate >= ON_TIME_RATE_TARGET
+        return _meets(self.on_time_rate, ON_TIME_RATE_TARGET)
+
+    @property
+    def meets_urgent_close_rate(self) -> bool | None:
+        return _meets(self.urgent_close_rate, URGENT_CLOSE_RATE_TARGET)
+
+    @property
+    def meets_urgent_on_time_rate(self) -> bool | None:
+        return _meets(self.urgent_on_time_rate, URGENT_ON_TIME_RATE_TARGET)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict: rates as floats (None kept), median in hours."""
@@ -107,15 +143,27 @@ class IndicatorRow:
             "deferred": self.deferred,
             "closed": self.closed,
             "closed_on_time": self.closed_on_time,
-            "close_rate": None if self.close_rate is None else float(self.close_rate),
-            "on_time_rate": None if self.on_time_rate is None else float(self.on_time_rate),
+            "close_rate": _float(self.close_rate),
+            "on_time_rate": _float(self.on_time_rate),
             "meets_close_rate": self.meets_close_rate,
             "meets_on_time_rate": self.meets_on_time_rate,
             "rework": self.rework,
             "median_handling_hours": None if med is None else med.total_seconds() / 3600,
             "open": self.open,
             "overdue": self.overdue,
+            "urgent_due": self.urgent_due,
+            "urgent_deferred": self.urgent_deferred,
+            "urgent_closed": self.urgent_closed,
+            "urgent_closed_on_time": self.urgent_closed_on_time,
+            "urgent_close_rate": _float(self.urgent_close_rate),
+            "urgent_on_time_rate": _float(self.urgent_on_time_rate),
+            "meets_urgent_close_rate": self.meets_urgent_close_rate,
+            "meets_urgent_on_time_rate": self.meets_urgent_on_time_rate,
         }
+
+
+def _float(rate: Fraction | None) -> float | None:
+    return None if rate is None else float(rate)
 
 
 def _key(inc: Incident, group_by: str) -> str | None:
@@ -169,6 +217,10 @@ def indicators(
                 "rework": 0,
                 "open": 0,
                 "overdue": 0,
+                "urgent_due": 0,
+                "urgent_deferred": 0,
+                "urgent_closed": 0,
+                "urgent_closed_on_time": 0,
                 "handling_times": [],
             },
         )
@@ -198,14 +250,17 @@ def indicators(
         )
         if not due:
             continue
-        r["due"] += 1
-        if snap.state is State.DEFERRED:
-            r["deferred"] += 1
-        elif snap.state is State.CLOSED and snap.closed_at is not None and snap.deadline is not None:
-            r["closed"] += 1
-            r["closed_on_time"] += snap.closed_at <= snap.deadline
-            if snap.assigned_at is not None:
-                r["handling_times"].append(snap.closed_at - snap.assigned_at)
+        closed = snap.state is State.CLOSED and snap.closed_at is not None and snap.deadline is not None
+        on_time = closed and snap.closed_at <= snap.deadline  # type: ignore[operator]
+        urgent = snap.urgent or snap.category is Category.EMERGENCY
+        for prefix, counted in (("", True), ("urgent_", urgent)):
+            if counted:
+                r[prefix + "due"] += 1
+                r[prefix + "deferred"] += snap.state is State.DEFERRED
+                r[prefix + "closed"] += closed
+                r[prefix + "closed_on_time"] += on_time
+        if closed and snap.assigned_at is not None:
+            r["handling_times"].append(snap.closed_at - snap.assigned_at)
 
     rows = [
         IndicatorRow(group_by, key, **{**c, "handling_times": tuple(c["handling_times"])})

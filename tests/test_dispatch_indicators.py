@@ -22,6 +22,8 @@ G2 …001002 (micro M3 …001002001); community C2 510116004002 (general …0020
 By community — C1: 应结案 A B C D H = 5, 缓办 D = 1, 结案 A B = 2, 按期 A = 1
   → 结案率 2/(5−1) = 1/2, 按期结案率 1/4; 返工 1 (B); median(12 h, 48 h) = 30 h; open C D H = 3;
   overdue C H = 2 (D is paused). C2: 1, 0, 1, 1 → 1, 1; median 60 h; open 0.
+  Urgent (A flagged urgent, H is 应急管理风险隐患): C1 due A H = 2, 结案 A = 1 on time → 1/2, 1/2, both
+  below target (100 %, 95 %); C2 none → None.
 By handler (current assignee; 返工 to the handler at the failed check) —
   w1: A H → due 2, 结案 1, 按期 1 → 1/2, 1/2; 返工 1 (B, before reassignment); median 12 h;
       open 1 (H), overdue 1.
@@ -65,17 +67,20 @@ class Store:
         self.incidents: dict[str, Incident] = {}
         self.events: list[Event] = []
 
-    def report(self, iid: str, micro: str, at: datetime) -> None:
+    def report(
+        self, iid: str, micro: str, at: datetime, category: str = "安全隐患", urgent: bool = False
+    ) -> None:
         community, general = GRIDS[micro]
         inc, ev = report(
             iid,
-            "安全隐患",
+            category,
             "测试事件",
             D1,
             at,
             community_code=community,
             general_code=general,
             micro_code=micro,
+            urgent=urgent,
         )
         self.incidents[iid] = inc
         self.events.append(ev)
@@ -98,7 +103,7 @@ class Store:
 @pytest.fixture(scope="module")
 def store() -> Store:
     s = Store()
-    s.report("A", M1, t(3, 1, 20))
+    s.report("A", M1, t(3, 1, 20), urgent=True)
     s.assign("A", "w1", t(3, 2), 24)
     s.finish("A", "w1", t(3, 2, 10), t(3, 2, 12))
 
@@ -129,7 +134,7 @@ def store() -> Store:
     s.assign("G", "w4", t(2, 27), 72)
     s.finish("G", "w4", t(3, 1, 10), t(3, 1, 12))
 
-    s.report("H", M1, t(3, 30, 23))
+    s.report("H", M1, t(3, 30, 23), category="应急管理风险隐患")
     s.assign("H", "w1", t(3, 31), 4)
     s.do("H", "start", worker("w1"), t(3, 31, 1))
     s.do("H", "feedback", worker("w1"), t(3, 31, 2), note="已处理")
@@ -156,6 +161,9 @@ def test_by_community(store):
     assert c1.rework == 1 and c1.median_handling == timedelta(hours=30)
     assert (c1.open, c1.overdue) == (3, 2)
     assert c1.meets_close_rate is False and c1.meets_on_time_rate is False
+    assert (c1.urgent_due, c1.urgent_deferred, c1.urgent_closed, c1.urgent_closed_on_time) == (2, 0, 1, 1)
+    assert c1.urgent_close_rate == Fraction(1, 2) and c1.urgent_on_time_rate == Fraction(1, 2)
+    assert c1.meets_urgent_close_rate is False and c1.meets_urgent_on_time_rate is False
     c2 = rows[C2]
     assert (c2.due, c2.deferred, c2.closed, c2.closed_on_time, c2.rework, c2.open, c2.overdue) == (
         1,
@@ -168,6 +176,7 @@ def test_by_community(store):
     )
     assert c2.close_rate == 1 and c2.on_time_rate == 1 and c2.median_handling == timedelta(hours=60)
     assert c2.meets_close_rate is True and c2.meets_on_time_rate is True
+    assert (c2.urgent_due, c2.urgent_close_rate, c2.meets_urgent_close_rate) == (0, None, None)
 
 
 def test_by_handler_counts_rework_against_the_handler_at_the_check(store):
