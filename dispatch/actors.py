@@ -20,7 +20,7 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
-from dispatch.errors import NotPermitted
+from dispatch.errors import InvalidInput, NotPermitted
 from dispatch.routing import post_valid
 from dispatch.states import Action
 from geo.roles import Post, Role
@@ -88,6 +88,14 @@ class Actor:
     person_id: str
     app_role: AppRole
     grid_posts: frozenset[tuple[Role, str]] = frozenset()
+
+    def __post_init__(self) -> None:
+        # Accept plain strings from the API/database ("调度员", ("总网格长", code)) and normalise.
+        try:
+            object.__setattr__(self, "app_role", AppRole(self.app_role))
+            object.__setattr__(self, "grid_posts", frozenset((Role(r), str(g)) for r, g in self.grid_posts))
+        except ValueError:
+            raise InvalidInput("角色无效", "invalid app role or grid role", field="actor") from None
 
     @classmethod
     def from_posts(cls, person_id: str, app_role: AppRole, posts: Iterable[Post], at: date) -> Actor:

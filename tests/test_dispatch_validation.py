@@ -21,6 +21,7 @@ from dispatch.validation import (
     check_text,
 )
 from geo.errors import WeiwangError
+from geo.roles import Role
 
 CST = timezone(timedelta(hours=8))
 
@@ -108,3 +109,12 @@ def test_doctests(name):
 def test_public_names_exist():
     for name in dispatch.__all__:
         assert hasattr(dispatch, name), name
+
+
+def test_actor_accepts_stored_strings():
+    actor = Actor("h1", "网格员", frozenset({("总网格长", "510116004001")}))
+    assert actor.app_role is AppRole.GRID_WORKER and actor.holds(Role.COMMUNITY_HEAD, "510116004001")
+    for bad in (("x", "队长", frozenset()), ("x", "调度员", frozenset({("组长", "1")}))):
+        with pytest.raises(InvalidInput) as err:
+            Actor(*bad)
+        assert err.value.field == "actor"
