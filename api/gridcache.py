@@ -1,7 +1,8 @@
 """Published grid layers held in memory per worker, reloaded when a new version is published.
 
 Every worker polls a cheap fingerprint (the ids of the published versions) at most every
-``poll_s`` seconds, so a publish reaches every worker within about that time.
+``poll_s`` seconds, so a publish reaches every worker within about that time. One locator covers
+every community's published micro-grids.
 """
 
 from __future__ import annotations
@@ -17,17 +18,25 @@ from geo.locator import Locator
 
 @dataclass(frozen=True)
 class Published:
-    """One community's published layer: its version and a ready locator."""
+    """One community's published layer version."""
 
     community_code: str
     version_id: int
     version_number: int
     hierarchy: Hierarchy
+
+
+@dataclass(frozen=True)
+class Combined:
+    """All published layers together, with one locator."""
+
+    by_community: dict[str, Published]
+    hierarchy: Hierarchy
     locator: Locator
 
 
 class GridCache:
-    """Locators for the published versions, rebuilt when ``fingerprint()`` changes."""
+    """The published layers, rebuilt when ``fingerprint()`` changes."""
 
     def __init__(
         self,
@@ -42,27 +51,31 @@ class GridCache:
         self._snap_m = snap_m
         self._poll_s = poll_s
         self._lock = threading.Lock()
-        self._checked = 0.0
+        self._checked = float("-inf")
         self._fp: Hashable = None
-        self._all: dict[str, Published] = {}
+        self._combined: Combined | None = None
 
-    def current(self) -> dict[str, Published]:
-        """The published layers by community code, refreshed if stale."""
-        now = time.monotonic()
-        if now - self._checked >= self._poll_s:
+    def current_locator(self) -> Combined:
+        """The published layers and their locator, refreshed if stale."""
+        if time.monotonic() - self._checked >= self._poll_s or self._combined is None:
             with self._lock:
-                if now - self._checked >= self._poll_s:
+                if time.monotonic() - self._checked >= self._poll_s or self._combined is None:
                     fp = self._fingerprint()
-                    if fp != self._fp or not self._all:
-                        self._all = {
-                            code: Published(
-                                code, vid, num, h, Locator.from_hierarchy(h, snap_tolerance_m=self._snap_m)
-                            )
-                            for code, vid, num, h in self._load()
-                        }
+                    if fp != self._fp or self._combined is None:
+                        self._combined = self._build()
                         self._fp = fp
                     self._checked = time.monotonic()
-        return self._all
+        assert self._combined is not None
+        return self._combined
+
+    def current(self) -> dict[str, Published]:
+        """The published layers by community code."""
+        return self.current_locator().by_community
+
+    def _build(self) -> Combined:
+        layers = {code: Published(code, vid, num, h) for code, vid, num, h in self._load()}
+        h = Hierarchy(g for p in layers.values() for g in p.hierarchy)
+        return Combined(layers, h, Locator.from_hierarchy(h, snap_tolerance_m=self._snap_m))
 
     def invalidate(self) -> None:
-        self._checked = 0.0
+        self._checked = float("-inf")

@@ -66,7 +66,7 @@ def validate_raw(lon: float, lat: float, spec: Any) -> None:
             "coordinates must be finite numbers",
             field="lon" if not np.isfinite(lon) else "lat",
         )
-    if getattr(spec, "geographic", True):
+    if spec.is_geographic:
         validate_lonlat(lon, lat)
 
 
@@ -102,7 +102,7 @@ def locate_frame(locator: Locator, h: Hierarchy, lon: np.ndarray, lat: np.ndarra
     out = pd.DataFrame(index=range(len(lon)), columns=list(RESULT_COLUMNS), dtype=object)
     finite = np.isfinite(lon) & np.isfinite(lat)
     ok = finite.copy()
-    if getattr(spec, "geographic", True):
+    if spec.is_geographic:
         ok &= (np.abs(lon) <= 180) & (np.abs(lat) <= 90)
     wlon = np.full(len(lon), np.nan)
     wlat = np.full(len(lon), np.nan)

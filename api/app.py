@@ -1,0 +1,97 @@
+"""The FastAPI application: composition root of the HTTP service.
+
+``create_app(settings)`` wires settings → store engine → caches → routes. ``prepare_database``
+migrates and, on an empty database, loads the sample communities and the demo accounts; ``weiwang
+serve`` runs it once before starting workers, so workers never race on migrations.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+
+from fastapi import FastAPI
+
+from api import errors
+from api.context import Context
+from api.demo import create_demo_accounts
+from api.limits import BodyLimits
+from api.settings import Settings
+from store import db
+from store.seed import ensure_seeded
+
+log = logging.getLogger("weiwang")
+
+DESCRIPTION = """
+微网实格 weiwang：网格定位、事件上报与办理（上报 → 研判 → 交办 → 处置 → 反馈 → 核查 → 结案）、督办与考核指标。
+
+Errors always have the body `{"error": {"code", "message_zh", "message_en", "field"?}}`.
+Log in at `/api/v1/auth/login` and send `Authorization: Bearer <token>`.
+"""
+
+
+def prepare_database(settings: Settings | None = None) -> bool:
+    """Migrate; seed the sample data and demo accounts into an empty database. True if seeded."""
+    settings = settings or Settings()
+    engine = db.make_engine(settings.database_url)
+    try:
+        db.upgrade(engine)
+        seeded = False
+        if settings.seed_sample:
+            seeded = ensure_seeded(engine, settings.data_dir)
+            if seeded:
+                with db.write(engine) as conn:
+                    create_demo_accounts(conn)
+        return seeded
+    finally:
+        engine.dispose()
+
+
+def create_app(
+    settings: Settings | None = None, *, prepare: bool = False, clock: Callable[[], datetime] | None = None
+) -> FastAPI:
+    """Build the app. ``prepare`` runs :func:`prepare_database` first (tests, single process)."""
+    settings = settings or Settings()
+    if prepare:
+        prepare_database(settings)
+    engine = db.make_engine(settings.database_url)
+    app = FastAPI(
+        title="weiwang 微网实格",
+        version="0.1.0",
+        description=DESCRIPTION,
+        docs_url="/docs",
+        openapi_url="/openapi.json",
+    )
+    app.state.ctx = Context(settings, engine, clock)
+    errors.install(app)
+
+    from api import routes_auth, routes_grids, routes_incidents, routes_locate
+
+    for module in (routes_auth, routes_locate, routes_incidents, routes_grids):
+        app.include_router(module.router)
+    _include_maps(app)
+
+    @app.get("/health", tags=["运维 ops"], summary="健康检查 health")
+    def health() -> dict:
+        with db.read(engine) as conn:
+            from store.versions import fingerprint
+
+            published = fingerprint(conn)
+        return {"status": "ok", "database": engine.dialect.name, "published_versions": list(published)}
+
+    app.add_middleware(BodyLimits, max_bytes=settings.max_body_bytes, max_depth=settings.max_json_depth)
+    return app
+
+
+def _include_maps(app: FastAPI) -> None:
+    """Web maps and printable maps (their own routers)."""
+    import importlib.util
+
+    for name in ("api.routes_maps", "api.routes_print"):
+        if importlib.util.find_spec(name) is not None:
+            module = importlib.import_module(name)
+            if hasattr(module, "install"):
+                module.install(app)
+            else:
+                app.include_router(module.router)
