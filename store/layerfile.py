@@ -193,6 +193,15 @@ def _sniff(p: Path) -> None:
         check_geojson(p)
 
 
+def _csv_encoding(p: Path) -> str:
+    """UTF-8 if the whole file decodes strictly (spreadsheets on Chinese Windows save GBK), else GB18030."""
+    try:
+        p.read_bytes().decode("utf-8")
+    except UnicodeDecodeError:
+        return "GB18030"
+    return "UTF-8"
+
+
 def _choose_layer(p: Path, layer: str | None) -> str:
     try:
         listed = pyogrio.list_layers(p)
@@ -238,6 +247,10 @@ def _read_dataset(
         encoding, how = shapefile_encoding(p)
         if how != "cpg":
             notes.append(f"属性表编码按内容判断为 {encoding} / attribute encoding {how}: {encoding}")
+    elif suffix == ".csv":
+        encoding = _csv_encoding(p)
+        if encoding != "UTF-8":
+            notes.append(f"CSV 不是 UTF-8，按 {encoding} 读取 / CSV is not UTF-8: read as {encoding}")
     name = _choose_layer(p, layer)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -259,7 +272,7 @@ def _read_dataset(
                 datetime_as_string=True,
                 **opts,
             )
-        except (DataSourceError, DataLayerError, FieldError, GeometryError) as exc:
+        except (DataSourceError, DataLayerError, FieldError, GeometryError, UnicodeDecodeError) as exc:
             raise UnreadableFile(f"无法读取文件：{display}", f"cannot read {display}: {exc}") from exc
     notes.extend(f"GDAL: {w.message}" for w in caught)
     limits.check("max_features", len(wkb), where=display)

@@ -292,6 +292,23 @@ def test_gbk_shapefile_without_cpg_inside_zip(tmp_path: Path) -> None:
     assert read_layer(path).grids[2].name == "天府科技园专属网格"
 
 
+def test_gbk_csv_from_a_spreadsheet(tmp_path: Path) -> None:
+    path = tmp_path / "excel.csv"
+    wkt = shapely.to_wkt(hierarchy()[0].geometry, rounding_precision=-1)
+    path.write_bytes(f'编码,名称,层级,wkt\n{COMMUNITY},三根松社区,总网格,"{wkt}"\n'.encode("gbk"))
+    data = read_layer(path, crs="wgs84")
+    assert (data.grids[0].name, data.grids[0].level) == ("三根松社区", Level.COMMUNITY)
+    assert any("GB18030" in w for w in data.warnings)
+
+
+def test_unknown_crs_name_refused(tmp_path: Path) -> None:
+    path = tmp_path / "g.geojson"
+    write_layer(hierarchy(), path, "geojson")
+    with pytest.raises(Exception) as err:
+        read_layer(path, crs="EPSG:99999999")
+    assert getattr(err.value, "code", None) == "unknown_crs"
+
+
 # ---------------------------------------------------------------- columns
 
 
