@@ -135,6 +135,16 @@ def read(engine: Engine) -> Iterator[Connection]:
         yield conn
 
 
+def include_object(obj: object, name: str | None, type_: str, reflected: bool, compare_to: object) -> bool:
+    """Autogenerate filter: never touch tables we do not model (SpatiaLite's own metadata tables,
+    PostGIS's spatial_ref_sys), and let GeoAlchemy2 skip its implicit spatial indexes."""
+    from geoalchemy2 import alembic_helpers
+
+    if type_ == "table" and reflected and compare_to is None:
+        return False
+    return bool(alembic_helpers.include_object(obj, name, type_, reflected, compare_to))
+
+
 def alembic_config(conn: Connection | None = None) -> Config:
     """Alembic configured in code (no alembic.ini needed, works from any directory)."""
     cfg = Config()

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pyogrio
 from sqlalchemy import Connection, Engine, select
 
 from geo.elements import Element
@@ -233,33 +234,50 @@ def import_layer(
     commit: bool = False,
     crs: str | None = None,
     mapping: Any = None,
+    layer: str | None = None,
     elements_path: str | Path | None = None,
     author: str = "",
     note: str = "",
     read_progress: Callable[[int, int], None] | None = None,
     write_progress: Callable[[int], None] | None = None,
 ) -> ImportResult:
-    """Read a layer file (and optionally an elements file) and :func:`import_grids` it."""
+    """Read a layer file (and optionally an elements file) and :func:`import_grids` it.
+
+    A GeoPackage as written by ``weiwang export`` (layers ``grids`` and ``elements``) is read
+    whole when no ``layer`` is named: grids from ``grids``, elements from ``elements``.
+    """
     from store.layerfile import read_layer
 
-    kwargs: dict[str, Any] = {"crs": crs, "progress": read_progress}
+    p = Path(path)
+    elements_layer: str | None = None
+    if layer is None and p.suffix.lower() == ".gpkg" and p.is_file():
+        names = {str(row[0]) for row in pyogrio.list_layers(p)}
+        if "grids" in names:
+            layer = "grids"
+            if "elements" in names and elements_path is None:
+                elements_layer = "elements"
+    kwargs: dict[str, Any] = {"crs": crs, "progress": read_progress, "layer": layer}
     if mapping is not None:
         kwargs["mapping"] = mapping
-    layer = read_layer(path, **kwargs)
-    elements = list(layer.elements)
-    warnings = list(layer.warnings)
+    data = read_layer(p, **kwargs)
+    elements = list(data.elements)
+    warnings = list(data.warnings)
+    if elements_layer is not None:
+        extra = read_layer(p, crs=crs, layer=elements_layer)
+        elements += extra.elements
+        warnings += extra.warnings
     if elements_path is not None:
         extra = read_layer(elements_path, crs=crs)
         elements += extra.elements
         warnings += extra.warnings
     return import_grids(
         engine,
-        layer.grids,
+        data.grids,
         community_code,
         elements=elements,
         commit=commit,
-        source=Path(path).name,
-        source_crs=layer.source_crs,
+        source=p.name,
+        source_crs=data.source_crs,
         warnings=warnings,
         author=author,
         note=note,

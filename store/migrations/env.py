@@ -11,16 +11,10 @@ from __future__ import annotations
 from alembic import context
 from geoalchemy2 import alembic_helpers
 
+from store.db import include_object
 from store.models import metadata
 
 config = context.config
-
-
-def _include_object(obj: object, name: str | None, type_: str, reflected: bool, compare_to: object) -> bool:
-    """Never touch tables we do not model (SpatiaLite's own metadata tables, for one)."""
-    if type_ == "table" and reflected and compare_to is None:
-        return False
-    return alembic_helpers.include_object(obj, name, type_, reflected, compare_to)
 
 
 def _configure(connection: object) -> None:
@@ -28,7 +22,7 @@ def _configure(connection: object) -> None:
         connection=connection,
         target_metadata=metadata,
         render_as_batch=connection.dialect.name == "sqlite",  # type: ignore[attr-defined]
-        include_object=_include_object,
+        include_object=include_object,
         process_revision_directives=alembic_helpers.writer,
         render_item=alembic_helpers.render_item,
         compare_type=True,

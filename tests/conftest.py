@@ -1,0 +1,187 @@
+"""Shared test fixtures: databases on both engines, and the CI guard against skipped storage tests.
+
+Database fixtures (every storage test runs once on SpatiaLite and once on PostGIS):
+
+* ``db_template`` (session, parametrized ``spatialite`` / ``postgis``): a migrated empty database and
+  a migrated, seeded one, made once per engine; ``fresh(seeded=...)`` clones one in milliseconds
+  (a file copy for SpatiaLite, ``CREATE DATABASE … TEMPLATE`` for PostgreSQL).
+* ``db_url``: a fresh, migrated, empty database for one test; ``engine``: an engine on it.
+* ``seeded_engine``: a fresh database holding the sample communities (version 1 published).
+* ``pg_server``: the throwaway PostgreSQL + PostGIS cluster (``tests/pgserver.py``), started on
+  first use and removed at the end of the session.
+
+``WEIWANG_TEST_POSTGIS=skip`` skips the PostGIS half (local development only). With ``CI`` set, any
+skipped test marked ``postgis`` or under ``tests/store/`` fails the run ("TESTS SKIPPED, FAILING").
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+# STACK.md: GDAL must be loaded before mod_spatialite in this process.
+import pyogrio  # noqa: F401
+import pytest
+from sqlalchemy import Engine
+
+pytest_plugins = ["tests.api_fixtures"]
+
+REPO = Path(__file__).resolve().parent.parent
+SAMPLE_DIR = REPO / "data" / "boundaries"
+ENGINES = ["spatialite", pytest.param("postgis", marks=pytest.mark.postgis)]
+
+
+# -- CI guard ------------------------------------------------------------------------------------
+
+_skipped_storage: list[str] = []
+
+
+def _in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if not report.skipped or hasattr(report, "wasxfail"):
+        return
+    path = report.nodeid.replace("\\", "/")
+    if "postgis" in report.keywords or path.startswith("tests/store/"):
+        _skipped_storage.append(report.nodeid)
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
+    if _skipped_storage and _in_ci():
+        terminalreporter.section("TESTS SKIPPED, FAILING", sep="!", red=True)
+        for nodeid in _skipped_storage:
+            terminalreporter.line(f"skipped storage/PostGIS test in CI: {nodeid}")
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if _skipped_storage and _in_ci() and session.exitstatus == 0:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+# -- PostgreSQL ----------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[object]:
+    if os.environ.get("WEIWANG_TEST_POSTGIS", "").lower() == "skip":
+        pytest.skip("WEIWANG_TEST_POSTGIS=skip (local development only; fails in CI)")
+    from tests.pgserver import start
+
+    server = start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+# -- databases -----------------------------------------------------------------------------------
+
+
+@dataclass
+class DbTemplate:
+    """Migrated template databases of one engine, cloned per test."""
+
+    kind: str
+    root: Path
+    server: object | None = None
+    _made: dict[bool, str] = field(default_factory=dict)
+    _clones: list[str] = field(default_factory=list)
+
+    def _template(self, seeded: bool) -> str:
+        """Name (PostgreSQL) or file path (SpatiaLite) of the template, made on first use."""
+        if seeded in self._made:
+            return self._made[seeded]
+        from store.db import make_engine, upgrade
+        from store.seed import ensure_seeded
+
+        name = f"weiwang_tpl_{'seeded' if seeded else 'empty'}"
+        if self.kind == "spatialite":
+            target = str(self.root / f"{name}.sqlite")
+            url = f"sqlite:///{target}"
+        else:
+            target = name
+            url = self.server.create_database(name)  # type: ignore[attr-defined]
+        engine = make_engine(url)
+        try:
+            upgrade(engine)
+            if seeded:
+                assert ensure_seeded(engine, SAMPLE_DIR)
+        finally:
+            engine.dispose()
+        self._made[seeded] = target
+        return target
+
+    def fresh(self, *, seeded: bool = False) -> str:
+        """URL of a new database cloned from the (empty or seeded) template."""
+        tpl = self._template(seeded)
+        name = f"weiwang_t_{uuid.uuid4().hex[:12]}"
+        if self.kind == "spatialite":
+            path = self.root / f"{name}.sqlite"
+            shutil.copyfile(tpl, path)
+            return f"sqlite:///{path}"
+        self._clones.append(name)
+        return self.server.create_database(name, template=tpl)  # type: ignore[attr-defined]
+
+    def drop(self, url: str) -> None:
+        if self.kind == "spatialite":
+            path = Path(url.removeprefix("sqlite:///"))
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{path}{suffix}").unlink(missing_ok=True)
+        else:
+            self.server.drop_database(url.rsplit("/", 1)[1])  # type: ignore[attr-defined]
+
+
+@pytest.fixture(scope="session", params=ENGINES)
+def db_template(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> DbTemplate:
+    kind = request.param
+    server = request.getfixturevalue("pg_server") if kind == "postgis" else None
+    return DbTemplate(kind, tmp_path_factory.mktemp(f"db-{kind}"), server)
+
+
+@pytest.fixture
+def db_kind(db_template: DbTemplate) -> str:
+    """``"spatialite"`` or ``"postgis"``."""
+    return db_template.kind
+
+
+@pytest.fixture
+def db_url(db_template: DbTemplate) -> Iterator[str]:
+    """A fresh, migrated, empty database for this test."""
+    url = db_template.fresh()
+    yield url
+    db_template.drop(url)
+
+
+def _engine_on(url: str) -> Iterator[Engine]:
+    from store.db import make_engine
+
+    engine = make_engine(url)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture
+def engine(db_url: str) -> Iterator[Engine]:
+    """An engine on a fresh, migrated, empty database."""
+    yield from _engine_on(db_url)
+
+
+@pytest.fixture
+def seeded_url(db_template: DbTemplate) -> Iterator[str]:
+    """A fresh database holding the sample communities (version 1 published, 2026-01-01)."""
+    url = db_template.fresh(seeded=True)
+    yield url
+    db_template.drop(url)
+
+
+@pytest.fixture
+def seeded_engine(seeded_url: str) -> Iterator[Engine]:
+    yield from _engine_on(seeded_url)
