@@ -32,7 +32,8 @@ _GRID_COLS = [c for c in grids_t.c if c.name not in ("id", "version_id")]
 _ELEMENT_COLS = [c for c in elements_t.c if c.name not in ("id", "version_id")]
 
 
-def _batches(rows: Sequence[dict[str, Any]], size: int = BATCH) -> Iterable[Sequence[dict[str, Any]]]:
+def _batches(rows: Sequence[dict[str, Any]]) -> Iterable[Sequence[dict[str, Any]]]:
+    size = BATCH
     for i in range(0, len(rows), size):
         yield rows[i : i + size]
 
