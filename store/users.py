@@ -61,7 +61,7 @@ def record_login(conn: Connection, username: str, ok: bool, at: datetime | None 
 
 
 def recent_failures(conn: Connection, username: str, window_s: int, now: datetime | None = None) -> int:
-    """Failed logins of ``username`` in the last ``window_s`` seconds since its last success."""
+    """Failed logins of ``username`` in ``(now - window_s, now]`` and after its last success."""
     now = now or datetime.now(UTC)
     since = now - timedelta(seconds=window_s)
     last_ok = conn.execute(

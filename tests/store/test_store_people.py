@@ -1,0 +1,75 @@
+"""People, posts in force on a day, party organisations covering grids."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from geo.roles import Post, Role
+from store import db
+from store.people import add_party_org, add_posts, party_orgs_covering, party_orgs_of, posts, upsert_person
+from store.versions import ensure_community
+from tests.fixtures_geo import GENERAL_1, MICRO_11, MICRO_12
+from tests.store.store_fixtures import COMMUNITY
+
+
+def test_posts_by_grid_role_and_day(engine) -> None:
+    with db.write(engine) as conn:
+        ensure_community(conn, COMMUNITY, "三根松社区")
+        upsert_person(conn, "P1", "张三", phone="13800000001", community_code=COMMUNITY)
+        upsert_person(conn, "P2", "李四", community_code=COMMUNITY)
+        upsert_person(conn, "P1", "张三丰", phone="13800000009", community_code=COMMUNITY)  # update
+        add_posts(
+            conn,
+            [
+                Post(
+                    "P1",
+                    "",
+                    Role.MICRO_WORKER,
+                    MICRO_11,
+                    valid_from=date(2026, 1, 1),
+                    valid_to=date(2026, 3, 1),
+                ),
+                Post("P2", "", Role.MICRO_WORKER, MICRO_11, valid_from=date(2026, 3, 1)),
+                Post("P2", "", Role.MICRO_HEAD, MICRO_12),
+                Post("P1", "", Role.GENERAL_WORKER, GENERAL_1),
+            ],
+            community_code=COMMUNITY,
+        )
+    with db.read(engine) as conn:
+        on_feb = posts(conn, grid_codes=[MICRO_11], on=date(2026, 2, 28))
+        on_mar = posts(conn, grid_codes=[MICRO_11], on=date(2026, 3, 1))
+        heads = posts(conn, role=Role.MICRO_HEAD)
+        everyone = posts(conn, community_code=COMMUNITY)
+    assert [(p.person_id, p.name, p.phone) for p in on_feb] == [("P1", "张三丰", "13800000009")]
+    assert [p.person_id for p in on_mar] == ["P2"]  # valid_to is exclusive, valid_from inclusive
+    assert [(p.person_id, p.grid_code) for p in heads] == [("P2", MICRO_12)]
+    assert [p.role for p in everyone] == [
+        Role.GENERAL_WORKER,
+        Role.MICRO_WORKER,
+        Role.MICRO_WORKER,
+        Role.MICRO_HEAD,
+    ]
+
+
+def test_party_organisations_and_the_grids_they_cover(engine) -> None:
+    with db.write(engine) as conn:
+        ensure_community(conn, COMMUNITY, "三根松社区")
+        add_party_org(conn, "ZB01", "第1网格党支部", "网格党支部", COMMUNITY, [GENERAL_1])
+        add_party_org(
+            conn,
+            "XZ01",
+            "党小组",
+            "网格党小组",
+            COMMUNITY,
+            [MICRO_12, MICRO_11, MICRO_11],
+            parent_code="ZB01",
+        )
+    with db.read(engine) as conn:
+        orgs = party_orgs_of(conn, COMMUNITY)
+        covering = party_orgs_covering(conn, MICRO_11)
+    assert [(o["code"], o["grid_codes"]) for o in orgs] == [
+        ("XZ01", [MICRO_11, MICRO_12]),
+        ("ZB01", [GENERAL_1]),
+    ]
+    assert [o["code"] for o in covering] == ["XZ01"]
+    assert orgs[0]["parent_code"] == "ZB01"
