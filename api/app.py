@@ -15,7 +15,7 @@ from fastapi import FastAPI
 
 from api import errors
 from api.context import Context
-from api.demo import create_demo_accounts
+from api.demo import create_demo_accounts, holds_only_sample
 from api.limits import BodyLimits
 from api.settings import Settings
 from store import db
@@ -40,8 +40,8 @@ def prepare_database(settings: Settings | None = None) -> bool:
         seeded = False
         if settings.seed_sample:
             seeded = ensure_seeded(engine, settings.data_dir)
-            if seeded:
-                with db.write(engine) as conn:
+            with db.write(engine) as conn:
+                if seeded or holds_only_sample(conn):
                     create_demo_accounts(conn)
         return seeded
     finally:

@@ -28,12 +28,17 @@ def _fail(err: WeiwangError) -> None:
     sys.exit(2)
 
 
-def _engine(url: str | None) -> Any:
+@contextmanager
+def _engine(url: str | None) -> Iterator[Any]:
+    """An engine at the latest schema, disposed (connections closed) when the command ends."""
     from store.db import make_engine, upgrade
 
     engine = make_engine(url)
-    upgrade(engine)
-    return engine
+    try:
+        upgrade(engine)
+        yield engine
+    finally:
+        engine.dispose()
 
 
 def _when(value: datetime | date | None) -> str:
@@ -119,7 +124,8 @@ def db_seed(url: str | None, data_dir: Path) -> None:
     from store.seed import ensure_seeded
 
     try:
-        done = ensure_seeded(_engine(url), data_dir)
+        with _engine(url) as engine:
+            done = ensure_seeded(engine, data_dir)
     except WeiwangError as err:
         _fail(err)
         return
@@ -174,8 +180,7 @@ def import_cmd(
     }
     mapping = ColumnMapping(**fields) if any(fields.values()) else None
     try:
-        engine = _engine(url)
-        with _bars(enabled=True) as (on_read, on_write):
+        with _engine(url) as engine, _bars(enabled=True) as (on_read, on_write):
             result = import_layer(
                 engine,
                 path,
@@ -236,8 +241,7 @@ def publish(community_code: str, number: int, at_text: str | None, force: bool, 
 
     at = _parse_at(at_text)
     try:
-        engine = _engine(url)
-        with store_db.write(engine) as conn:
+        with _engine(url) as engine, store_db.write(engine) as conn:
             v = do_publish(conn, community_code, number, at=at, force=force)
     except WeiwangError as err:
         _fail(err)
@@ -254,7 +258,7 @@ def versions(community_code: str, url: str | None) -> None:
     from store.versions import list_versions
 
     try:
-        with store_db.read(_engine(url)) as conn:
+        with _engine(url) as engine, store_db.read(engine) as conn:
             rows = list_versions(conn, community_code)
     except WeiwangError as err:
         _fail(err)
@@ -287,9 +291,10 @@ def export_cmd(
     from store.exporting import export_version
 
     try:
-        v, n = export_version(
-            _engine(url), community_code, out_path, fmt, number=number, with_elements=not no_elements
-        )
+        with _engine(url) as engine:
+            v, n = export_version(
+                engine, community_code, out_path, fmt, number=number, with_elements=not no_elements
+            )
     except WeiwangError as err:
         _fail(err)
         return

@@ -14,7 +14,7 @@ from __future__ import annotations
 from sqlalchemy import Connection, select
 
 from api.tokens import hash_password
-from store.models import people, users
+from store.models import communities, people, users
 from store.users import create_user
 
 DEMO_ACCOUNTS = (
@@ -23,7 +23,14 @@ DEMO_ACCOUNTS = (
     ("planner", "planner-demo", "规划员"),
     ("viewer", "viewer-demo", "查看者"),
 )
+SAMPLE_COMMUNITIES = ("510116004001", "510116004002")
 WORKER_PASSWORD = "worker-demo"  # noqa: S105 (documented demo password, sample data only)
+
+
+def holds_only_sample(conn: Connection) -> bool:
+    """True when the database holds exactly the sample communities (so demo accounts may exist)."""
+    codes = {r[0] for r in conn.execute(select(communities.c.code))}
+    return codes == set(SAMPLE_COMMUNITIES)
 
 
 def create_demo_accounts(conn: Connection) -> int:

@@ -14,6 +14,8 @@ from collections.abc import Sequence
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
+from shapely.geometry import Point
+
 from api.access import Scope, User, actor_for, hidden
 from api.context import Context
 from dispatch import (
@@ -33,9 +35,9 @@ from dispatch import (
 from dispatch.deadlines import DEFAULT_TIME_LIMITS, TimeLimits, overdue
 from dispatch.errors import InvalidInput
 from dispatch.incident import INCIDENT_FIELDS
-from geo.crs import parse_crs, to_wgs84, validate_lonlat
+from geo.crs import parse_crs, to_local_metric, to_wgs84, validate_lonlat
 from geo.errors import InvalidCoordinates
-from geo.hierarchy import Hierarchy
+from geo.hierarchy import Grid, Hierarchy
 from geo.roles import Post, mask_phone
 from store import db
 from store.incidents import append_event, get_incident, insert_incident, list_events, list_incidents
@@ -45,6 +47,8 @@ CST = timezone(timedelta(hours=8), "CST")
 SYSTEM = Actor("system", AppRole.ADMIN)
 #: How far in the future a report time may lie (clock skew of phones).
 FUTURE_SLACK = timedelta(minutes=10)
+#: A point outside every grid but this close to a community goes to that community's 研判 queue.
+QUEUE_RADIUS_M = 2000.0
 
 
 def new_incident_id(at: datetime) -> str:
@@ -98,17 +102,33 @@ def locate_for_intake(
     return loc, h, wlon, wlat
 
 
+def nearest_community(h: Hierarchy, lon: float, lat: float) -> Grid | None:
+    """The community nearest a point outside every grid, if within :data:`QUEUE_RADIUS_M`."""
+    pt = to_local_metric(Point(lon, lat))
+    best: tuple[float, Grid] | None = None
+    for c in h.communities:
+        d = float(to_local_metric(c.geometry).distance(pt))
+        if d <= QUEUE_RADIUS_M and (best is None or d < best[0]):
+            best = (d, c)
+    return best[1] if best else None
+
+
 def intake(ctx: Context, user: User, body: dict[str, Any]) -> dict[str, Any]:
     """Create an incident from a report (see the module docstring); returns the stored row."""
     now = ctx.clock()
     at = aware(body.get("reported_at"), now)
     if at > now + FUTURE_SLACK:
         raise InvalidInput("上报时间不能晚于当前时间", "reported_at lies in the future", field="reported_at")
-    loc, _h, wlon, wlat = locate_for_intake(ctx, body["lon"], body["lat"], body.get("crs") or "wgs84", at)
+    loc, h, wlon, wlat = locate_for_intake(ctx, body["lon"], body["lat"], body.get("crs") or "wgs84", at)
     if loc.get("community_code") is None:
-        raise InvalidCoordinates(
-            "该点不在任何社区（村）范围内", "the point lies outside every community", field="lon"
-        )
+        near = nearest_community(h, wlon, wlat)
+        if near is None:
+            raise InvalidCoordinates(
+                f"该点距任何社区（村）都超过 {QUEUE_RADIUS_M:.0f} 米，无法受理",
+                f"the point lies more than {QUEUE_RADIUS_M:.0f} m from every community",
+                field="lon",
+            )
+        loc["community_code"], loc["community_name"] = near.code, near.name
     reporter_in = body.get("reporter") or {}
     day = at.astimezone(CST).date()
     reporter = actor_for(ctx, user, day)

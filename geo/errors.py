@@ -35,9 +35,12 @@ class InvalidCoordinates(WeiwangError):
 
 
 class UnknownCRS(WeiwangError):
-    """A CRS name or EPSG code we cannot use."""
+    """A CRS name or EPSG code we cannot use (the input field is ``crs`` unless said otherwise)."""
 
     code = "unknown_crs"
+
+    def __init__(self, zh: str, en: str, *, field: str | None = "crs", detail: dict | None = None) -> None:
+        super().__init__(zh, en, field=field, detail=detail)
 
 
 class InvalidHierarchy(WeiwangError):
