@@ -51,6 +51,8 @@ class LocateResult:
     micro code or None; ``on_boundary`` means covered but not strictly contained by that grid;
     ``snapped`` means outside every grid but within the snap tolerance of the grid returned;
     ``distance_m`` is 0 inside, the distance to the snapped grid, or to the nearest grid when outside.
+    ``general_code``/``community_code`` are computed on first access (the community of an outside
+    point needs a polygon test); the result keeps the input coordinate arrays for that, uncopied.
     """
 
     index: NDArray[np.int32]
