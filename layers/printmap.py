@@ -76,6 +76,7 @@ SHORT_DIGITS = 3
 FORMATS = ("pdf", "png")
 ROSTER_MIN_PT = 4.5
 PNG_ROSTER_MIN_PT = 3.5
+ROSTER_PAGE_PT = 6.5  # least font of a roster page of its own
 
 
 # --------------------------------------------------------------------------------------------------
@@ -157,9 +158,14 @@ def prepare(
     codes = {g.code for g in sub}
     mine = [p for p in posts if p.grid_code in codes]
     fills = dict(zip((g.code for g in generals), assign_fills([geom[g.code] for g in generals]), strict=True))
+    neighbours = [
+        (g, to_metric(g.geometry))
+        for g in h.communities
+        if g.code != community_code and g.geometry is not None and g.geometry.intersects(near)
+    ]
     c = comm_ll.centroid
     return CommunityData(
-        community, generals, micros, geom, context, mine, fills, meridian_convergence(c.x, c.y)
+        community, generals, micros, geom, context, mine, fills, meridian_convergence(c.x, c.y), neighbours
     )
 
 
@@ -582,7 +588,7 @@ def _map_page(
     frame = (x0 + 2 * m_per_mm, y0 + 2 * m_per_mm, x1 - 2 * m_per_mm, y1 - 2 * m_per_mm)
     view = box(*frame)
     items = [LabelItem(m.code, data.geom[m.code], _micro_variants(m)) for m in in_focus]
-    max_pt = 9.0 if focus is not None else 7.0
+    max_pt = 10.0 if focus is not None else 8.5
     placements = layout_labels(
         items,
         m_per_pt=m_per_pt,
@@ -601,7 +607,7 @@ def _map_page(
         variants = ((g.name,), (short,)) if short != g.name else ((g.name,),)
         g_items.append(LabelItem(g.code, data.geom[g.code].intersection(view), variants, weight="bold"))
     g_place = layout_labels(
-        g_items, m_per_pt=m_per_pt, obstacles=taken, max_pt=10.0, min_pt=6.0, callout=False
+        g_items, m_per_pt=m_per_pt, obstacles=taken, max_pt=11.0, min_pt=6.0, callout=False
     )
     taken += [box(*p.box) for p in g_place if p.kind != "none"]
     n_items = [
@@ -635,7 +641,7 @@ def _map_page(
         roster_box = (leg_w + GAP_MM, ph, pw - leg_w - GAP_MM, ph)
     rx, rtop, rw, rh = roster_box
     if rows:
-        fit = fit_roster(rows, rw, rh - 6.0, min_pt=roster_min_pt)
+        fit = fit_roster(rows, rw, rh - 6.0, max_pt=8.0, min_pt=roster_min_pt)
         if fit is not None:
             pax.text(
                 rx,
@@ -674,18 +680,23 @@ def _roster_page(
     data: CommunityData, rows: list[RosterRow], paper: str, title: str, footer_left: str, footer_right: str
 ) -> list[Page]:
     """Roster continuation pages (portrait), as many as the rows need."""
-    fig_rows: list[list[RosterRow]] = []
     W, H = (v * MM_PER_INCH for v in paper_size_in(paper, "portrait"))
     bottom = MARGIN_MM + FOOTER_MM
     top = H - MARGIN_MM - TITLE_MM
     avail = top - bottom - 6.0
-    start = 0
-    while start < len(rows):
-        end = len(rows)
-        while end > start + 1 and fit_roster(rows[start:end], W - 2 * MARGIN_MM, avail, min_pt=5.5) is None:
-            end -= 1
-        fig_rows.append(rows[start:end])
-        start = end
+    n_pages = 1
+    while (
+        fit_roster(rows[: math.ceil(len(rows) / n_pages)], W - 2 * MARGIN_MM, avail, min_pt=ROSTER_PAGE_PT)
+        is None
+    ):
+        if n_pages >= len(rows):
+            break
+        n_pages += 1
+    per_page = math.ceil(len(rows) / n_pages)
+    fig_rows = [rows[i : i + per_page] for i in range(0, len(rows), per_page)]
+    for i in range(len(fig_rows) - 1):  # a group heading never ends a page
+        while fig_rows[i] and fig_rows[i][-1].kind == "group":
+            fig_rows[i + 1].insert(0, fig_rows[i].pop())
     pages = []
     for i, chunk in enumerate(fig_rows):
         fig, W, H = _new_figure(paper, "portrait")

@@ -28,6 +28,7 @@ ROW_PITCH = 1.5  # least row height as a multiple of the font size
 ROW_PITCH_MAX = 2.0  # rows are stretched up to this to fill the box
 COL_GAP_EM = 1.2
 BLOCK_GAP_MM = 4.0
+MAX_STRETCH = 1.5  # columns are widened up to this to fill the box
 VACANT = "（空缺）"
 
 
@@ -132,7 +133,8 @@ def fit_roster(
         font_w = (width_mm - (ncol - 1) * BLOCK_GAP_MM) / ncol / (table_em * MM_PER_PT)
         font = math.floor(min(font_h, font_w, max_pt) * 4) / 4
         if font >= min_pt and (best is None or font > best.font_pt):
-            scale = max(1.0, group_em / sum(col_em))
+            fill_em = (width_mm - (ncol - 1) * BLOCK_GAP_MM) / ncol / (font * MM_PER_PT)
+            scale = max(1.0, group_em / sum(col_em), min(MAX_STRETCH, fill_em / sum(col_em)))
             pitch = min(height_mm / per_col, font * ROW_PITCH_MAX * MM_PER_PT)
             best = RosterFit(font, ncol, tuple(c * scale for c in col_em), pitch)
     return best

@@ -46,7 +46,7 @@ CONTEXT_LINES: dict[str, dict[str, object]] = {
     "主干道": {"color": "#a8a8a8", "linewidth": 3.2, "solid_capstyle": "round", "zorder": 3},
     "次干道": {"color": "#c2c2c2", "linewidth": 1.6, "solid_capstyle": "round", "zorder": 3},
     "绿道": {"color": "#3d9a50", "linewidth": 1.0, "linestyle": (0, (3, 2)), "zorder": 3.1},
-    "水系": {"color": "#4a90d9", "linewidth": 2.4, "solid_capstyle": "round", "zorder": 3.2},
+    "水系": {"color": "#4a90d9", "linewidth": 3.6, "solid_capstyle": "round", "zorder": 3.2},
 }
 CONTEXT_AREAS: dict[str, dict[str, object]] = {
     "公园": {"facecolor": "#b9dfa5", "edgecolor": "#6aab55", "linewidth": 0.4, "zorder": 2.2},
