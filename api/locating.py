@@ -172,7 +172,8 @@ def locate_csv(
         raise WeiwangError(f"文件不存在：{in_path}", f"no such file: {in_path}", field="in")
     parse_crs(crs)
     locator, h = _file_locator(layer, snap_m)
-    total = max(sum(1 for _ in in_path.open("rb")) - 1, 0)
+    with in_path.open("rb") as fh:
+        total = max(sum(1 for _ in fh) - 1, 0)
     bar = tqdm(total=total, unit="点", disable=not progress or total < 50_000, desc="定位 locating")
     written = 0
     tmp = out_path.with_suffix(out_path.suffix + ".part")
