@@ -165,7 +165,7 @@ def write_draft(
     progress: Callable[[int], None] | None = None,
 ) -> Version:
     """Store a prepared import as a new draft in the caller's transaction (creating the community
-    row if it is new); marks ``prepared`` committed with its version number."""
+    row if it is new) and records the draft's id and number in ``prepared``."""
     code = prepared.community_code
     ensure_community(conn, code, prepared.community_name, prepared.community_kind)
     validation = {
