@@ -35,6 +35,8 @@ LINE_PITCH = 1.2
 #: text background (``boxstyle`` pad) must not exceed it.
 PAD = 0.25
 SIZE_STEP = 0.5
+#: Raster output hints glyphs; at some dpi (100) a line comes out ~2 % wider than its vector width.
+WIDTH_SLACK = 1.03
 
 Kind = Literal["inside", "callout", "none"]
 
@@ -83,7 +85,7 @@ def text_width_em(line: str, weight: str = "normal") -> float:
 
 def box_size_pt(lines: Sequence[str], size_pt: float, weight: str = "normal") -> tuple[float, float]:
     """(width, height) in points of the padded box of a block of lines at ``size_pt``."""
-    width = max(text_width_em(s, weight) for s in lines) + 2 * PAD
+    width = max(text_width_em(s, weight) for s in lines) * WIDTH_SLACK + 2 * PAD
     height = LINE_PITCH * len(lines) + 2 * PAD - (LINE_PITCH - 1.0)
     return width * size_pt, height * size_pt
 
