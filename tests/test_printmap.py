@@ -539,3 +539,33 @@ def test_cli_refuses_an_unwritable_output(tmp_path, tiny_dir):
         print_cmd, ["--community", C, "--out", str(tmp_path / "nope" / "x.pdf"), "--data", str(tiny_dir)]
     )
     assert r.exit_code != 0 and "输出目录不存在" in r.output
+
+
+@needs_sample
+def test_every_character_on_the_sheet_has_a_glyph(sample):
+    """No missing-glyph boxes: every character drawn exists in Noto Sans CJK SC."""
+    from matplotlib.ft2font import FT2Font
+    from matplotlib.text import Text
+
+    from layers.fonts import cjk_font_path
+
+    h, el, posts = sample
+    font = FT2Font(cjk_font_path())
+    with matplotlib.rc_context(PRINT_RC):
+        pages = compose_pages(h, WY, elements=el, posts=posts, paper="A4", multipage=True)
+    chars = {
+        ch for page in pages for t in page.figure.findobj(Text) for ch in t.get_text() if not ch.isspace()
+    }
+    assert len(chars) > 100
+    missing = sorted(ch for ch in chars if font.get_char_index(ord(ch)) == 0)
+    assert missing == []
+
+
+@needs_sample
+def test_general_grids_get_distinct_fills(sample):
+    from layers.printmap import prepare
+
+    h, el, posts = sample
+    for community, n in ((SGS, 6), (WY, 9)):
+        data = prepare(h, community, el, posts)
+        assert len(set(data.fills.values())) == n
