@@ -769,7 +769,9 @@ def compose_pages(
         pages: list[Page] = []
         generals = [focus] if focus is not None else data.generals
         rows = roster_rows(generals, data.micros, data.posts, show_phones=show_phones, fills=data.fills)
-        if multipage:
+        if not any(r.kind == "row" for r in rows):
+            note = "暂无微网格"
+        elif multipage:
             note = "名册见各一般网格分页"
         elif fmt == "pdf":
             note = "微网格名册见下页"
@@ -787,7 +789,7 @@ def compose_pages(
             roster_note=note,
         )
         pages.append(first)
-        if not first.roster_on_page and fmt == "pdf" and not multipage:
+        if rows and not first.roster_on_page and fmt == "pdf" and not multipage:
             title = f"{focus.name if focus else data.community.name}微网格名册"
             pages.extend(_roster_page(data, rows, paper, title, footer_left, footer_right))
         if multipage and focus is None:

@@ -569,3 +569,12 @@ def test_general_grids_get_distinct_fills(sample):
     for community, n in ((SGS, 6), (WY, 9)):
         data = prepare(h, community, el, posts)
         assert len(set(data.fills.values())) == n
+
+
+def test_a_community_without_micro_grids_still_prints(tmp_path):
+    h = TINY[0]
+    bare = Hierarchy([h.get(C), h.get(G1)])
+    pdf = _pdf(tmp_path, render_sheet(bare, C, paper="A4"))
+    assert len(_page_sizes(pdf)) == 1
+    text = _run("pdftotext", str(pdf), "-").stdout
+    assert "测试社区微网格分布图" in text and "测试第1网格" in text
