@@ -277,7 +277,7 @@ def _draw_label(ax: Axes, p: Placement, color: str = INK, alpha: float = 0.7) ->
             Line2D([p.anchor[0], end.x], [p.anchor[1], end.y], color="#333333", linewidth=0.5, zorder=9)
         )
         ax.plot([p.anchor[0]], [p.anchor[1]], marker="o", markersize=1.6, color="#333333", zorder=9)
-    return ax.text(
+    return ax.figure.text(
         p.center[0],
         p.center[1],
         p.text,
@@ -289,6 +289,7 @@ def _draw_label(ax: Axes, p: Placement, color: str = INK, alpha: float = 0.7) ->
         linespacing=1.2,
         color=color,
         zorder=10,
+        transform=ax.transData,
         bbox={
             "boxstyle": f"square,pad={PAD * 0.6:.2f}",
             "facecolor": "white",

@@ -16,6 +16,7 @@ from typing import Literal
 from matplotlib.axes import Axes
 from matplotlib.collections import LineCollection
 from matplotlib.patches import Rectangle
+from matplotlib.text import Text
 
 from geo.hierarchy import Grid
 from geo.roles import Post, Role, mask_phone
@@ -140,6 +141,12 @@ def fit_roster(
     return best
 
 
+def _text(ax: Axes, x: float, y: float, s: str, **kw: object) -> Text:
+    """Text in the axes' data units, held by the figure: axes texts get a clip path each, which costs
+    more than the rest of the table and is not needed inside the panel."""
+    return ax.figure.text(x, y, s, transform=ax.transData, **kw)
+
+
 def draw_roster(
     ax: Axes, rows: Sequence[RosterRow], x: float, y_top: float, width_mm: float, fit: RosterFit
 ) -> float:
@@ -162,7 +169,8 @@ def draw_roster(
         )
         cx = bx
         for h, w in zip(HEADER, fit.col_em, strict=True):
-            ax.text(
+            _text(
+                ax,
                 cx + 0.4 * em,
                 y - pitch / 2,
                 h,
@@ -188,7 +196,8 @@ def draw_roster(
                         zorder=1,
                     )
                 )
-                ax.text(
+                _text(
+                    ax,
                     bx + 0.4 * em,
                     y - pitch / 2,
                     r.cells[0],
@@ -201,7 +210,8 @@ def draw_roster(
             else:
                 cx = bx
                 for c, w in zip(r.cells, fit.col_em, strict=True):
-                    ax.text(
+                    _text(
+                        ax,
                         cx + 0.4 * em,
                         y - pitch / 2,
                         c,
