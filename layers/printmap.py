@@ -188,6 +188,7 @@ class Page:
     label_polygons: dict[str, BaseGeometry] = field(default_factory=dict)
     label_artists: dict[str, Text] = field(default_factory=dict)
     roster_on_page: bool = False
+    title: str = ""
 
 
 def _orientation(orientation: str, geom: BaseGeometry) -> str:
@@ -674,6 +675,7 @@ def _map_page(
     _title_and_footer(
         fig, W, H, title, "　".join(subtitle_parts), f"{footer_left}　比例尺 1:{denom}", footer_right
     )
+    page.title = title
     return page
 
 
@@ -715,7 +717,7 @@ def _roster_page(
             footer_left,
             footer_right,
         )
-        pages.append(Page(fig, "roster", roster_on_page=True))
+        pages.append(Page(fig, "roster", roster_on_page=True, title=f"{title}{suffix}"))
     return pages
 
 
@@ -864,8 +866,11 @@ def render_sheet(
         if fmt.lower() == "png":
             pages[0].figure.savefig(buf, format="png", dpi=dpi, facecolor="white")
         else:
-            title = pages[0].figure.texts[0].get_text() if pages[0].figure.texts else "微网格分布图"
-            meta = {"Title": title, "Creator": "weiwang 微网实格", "Subject": "微网格分布图"}
+            meta = {
+                "Title": pages[0].title or "微网格分布图",
+                "Creator": "weiwang 微网实格",
+                "Subject": "微网格分布图",
+            }
             with PdfPages(buf, metadata=meta) as pdf:
                 for p in pages:
                     pdf.savefig(p.figure)

@@ -302,7 +302,8 @@ def test_general_grid_sheet_is_larger_scale():
         one = compose_pages(h, C, elements=el, posts=posts, paper="A4", general_code=G2)[0]
     assert one.denominator < overview.denominator
     assert {p.key for p in one.labels} == {G2 + "001", G2 + "002", G2 + "003"}
-    assert "测试第2网格微网格分布图" in one.figure.texts[0].get_text()
+    assert one.title == "测试第2网格微网格分布图"
+    assert one.title in [t.get_text() for t in one.figure.texts]
 
 
 def test_multipage_pdf_has_overview_then_one_page_per_general_grid(tmp_path):
@@ -578,3 +579,9 @@ def test_a_community_without_micro_grids_still_prints(tmp_path):
     assert len(_page_sizes(pdf)) == 1
     text = _run("pdftotext", str(pdf), "-").stdout
     assert "测试社区微网格分布图" in text and "测试第1网格" in text
+
+
+def test_pdf_title_metadata_is_the_sheet_title(tmp_path):
+    h, el, posts = TINY
+    pdf = _pdf(tmp_path, render_sheet(h, C, elements=el, posts=posts, paper="A4"))
+    assert "Title:           测试社区微网格分布图" in _run("pdfinfo", str(pdf)).stdout
