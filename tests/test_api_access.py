@@ -75,3 +75,12 @@ def test_passwords_are_stored_hashed(api: Api) -> None:
         row = get_user(conn, "dispatcher")
     assert row is not None and row["password_hash"].startswith("$argon2id$")
     assert "dispatch-demo" not in row["password_hash"]
+
+
+def test_docs_are_served_offline(api: Api) -> None:
+    page = api.client.get("/docs")
+    assert page.status_code == 200
+    assert "https://" not in page.text and "http://" not in page.text
+    assert api.client.get("/static/swagger/swagger-ui-bundle.js").status_code == 200
+    spec = api.client.get("/openapi.json").json()
+    assert "/api/v1/incidents" in spec["paths"] and "/api/v1/locate" in spec["paths"]
