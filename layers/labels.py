@@ -49,6 +49,8 @@ class LabelItem:
     polygon: BaseGeometry
     variants: tuple[tuple[str, ...], ...]
     weight: str = "normal"
+    #: Optional largest size per variant (e.g. keep a bare short code from shouting); None = max_pt.
+    variant_max_pt: tuple[float | None, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,7 +169,10 @@ def layout_labels(
         anchor = (float(cands[0, 0]), float(cands[0, 1]))
         done = False
         for vi, lines in enumerate(item.variants):
+            cap = item.variant_max_pt[vi] if vi < len(item.variant_max_pt) else None
             for size in sizes:
+                if cap is not None and size > cap:
+                    continue
                 wpt, hpt = box_size_pt(lines, size, item.weight)
                 boxes = _boxes(cands, wpt * m_per_pt, hpt * m_per_pt)
                 ok = shapely.contains_properly(poly, boxes) & _free(boxes, tree, placed)

@@ -257,17 +257,27 @@ def _lines(ax: Axes, geoms: Sequence[BaseGeometry], **kw: object) -> None:
         ax.add_collection(LineCollection(segs, **kw), autolim=False)
 
 
-def _micro_variants(m: Grid) -> tuple[tuple[str, ...], ...]:
+#: Largest size of abbreviated labels: short codes stay quieter than full labels.
+SHORT_MAX_PT = 6.5
+
+
+def _micro_item(m: Grid, geom: BaseGeometry) -> LabelItem:
+    """Label variants of a micro-grid, best first: code + name, code, short code + name, short code."""
     name = short_name(m.name)
     suffix = m.code[-SHORT_DIGITS:]
     variants: list[tuple[str, ...]] = []
+    caps: list[float | None] = []
     if name:
         variants.append((m.code, name))
+        caps.append(None)
     variants.append((m.code,))
+    caps.append(None)
     if name:
         variants.append((suffix, name))
+        caps.append(SHORT_MAX_PT)
     variants.append((suffix,))
-    return tuple(variants)
+    caps.append(SHORT_MAX_PT)
+    return LabelItem(m.code, geom, tuple(variants), variant_max_pt=tuple(caps))
 
 
 def _draw_label(ax: Axes, p: Placement, color: str = INK, alpha: float = 0.7) -> Text:
@@ -589,7 +599,7 @@ def _map_page(
     # Labels: micro-grids first (they matter most), then general-grid names in the space left.
     frame = (x0 + 2 * m_per_mm, y0 + 2 * m_per_mm, x1 - 2 * m_per_mm, y1 - 2 * m_per_mm)
     view = box(*frame)
-    items = [LabelItem(m.code, data.geom[m.code], _micro_variants(m)) for m in in_focus]
+    items = [_micro_item(m, data.geom[m.code]) for m in in_focus]
     max_pt = 10.0 if focus is not None else 8.5
     placements = layout_labels(
         items,

@@ -585,3 +585,8 @@ def test_pdf_title_metadata_is_the_sheet_title(tmp_path):
     h, el, posts = TINY
     pdf = _pdf(tmp_path, render_sheet(h, C, elements=el, posts=posts, paper="A4"))
     assert "Title:           测试社区微网格分布图" in _run("pdfinfo", str(pdf)).stdout
+
+
+def test_layout_labels_caps_the_size_of_a_variant():
+    item = LabelItem("a", box(0, 0, 500, 500), (("001",),), variant_max_pt=(6.0,))
+    assert layout_labels([item], m_per_pt=1.0, max_pt=9, min_pt=4.5)[0].size_pt == 6.0
