@@ -104,6 +104,19 @@ def ensure_seeded(engine: Engine, data_dir: str | Path = "data/boundaries") -> b
     return True
 
 
+def post_from_row(row: dict[str, str], *, valid_from: date | None = None) -> Post:
+    """A roster row of ``people.csv`` (``person_id,name,phone,role,grid_code,…``) as a :class:`Post`."""
+    return Post(
+        person_id=row["person_id"],
+        name=row.get("name") or "",
+        role=Role(row["role"]),
+        grid_code=row["grid_code"],
+        phone=row.get("phone") or None,
+        valid_from=valid_from,
+        note=row.get("note") or "",
+    )
+
+
 def _seed_people(conn: Any, rows: list[dict[str, str]]) -> None:
     by_community: dict[str | None, list[Post]] = {}
     for r in rows:
@@ -111,16 +124,6 @@ def _seed_people(conn: Any, rows: list[dict[str, str]]) -> None:
         upsert_person(
             conn, r["person_id"], r.get("name") or "", phone=r.get("phone") or None, community_code=community
         )
-        by_community.setdefault(community, []).append(
-            Post(
-                person_id=r["person_id"],
-                name=r.get("name") or "",
-                role=Role(r["role"]),
-                grid_code=r["grid_code"],
-                phone=r.get("phone") or None,
-                valid_from=SEED_VALID_FROM.date(),
-                note=r.get("note") or "",
-            )
-        )
+        by_community.setdefault(community, []).append(post_from_row(r, valid_from=SEED_VALID_FROM.date()))
     for community, posts in by_community.items():
         add_posts(conn, posts, community_code=community)
