@@ -61,10 +61,32 @@ def sample_is_synthetic(data_dir: Path | str) -> bool:
     return bool(fc.get("synthetic"))
 
 
+def _from_database(url: str | None, community: str, version: int | None):
+    """The sheet's data from the database, migrated and seeded with the sample on first use."""
+    from api.app import prepare_database
+    from api.printing import sheet_data
+    from api.settings import Settings
+    from store.db import make_engine
+
+    settings = Settings(database_url=url) if url else Settings()
+    prepare_database(settings)
+    engine = make_engine(settings.database_url)
+    try:
+        return sheet_data(engine, community, version)
+    finally:
+        engine.dispose()
+
+
 @click.command("print")
 @click.option("--community", required=True, help="社区/村代码 community code (12 digits)")
 @click.option("--grid", "general_code", default=None, help="只打印一个一般网格 one general grid (15 digits)")
-@click.option("--version", "version_label", default="", help="图层版本 layer version shown on the sheet")
+@click.option(
+    "--version",
+    "version",
+    type=click.IntRange(1),
+    default=None,
+    help="图层版本号 layer version (default: published)",
+)
 @click.option("--paper", default="A3", show_default=True, help="纸张 A4 | A3")
 @click.option(
     "--orientation",
@@ -85,15 +107,17 @@ def sample_is_synthetic(data_dir: Path | str) -> bool:
 @click.option(
     "--data",
     "data_dir",
-    default="data/boundaries",
-    show_default=True,
+    default=None,
     type=click.Path(file_okay=False, path_type=Path),
-    help="样例数据目录 sample data folder",
+    help="从样例目录而非数据库读取 read a sample-layout folder instead of the database",
+)
+@click.option(
+    "--url", default=None, help="数据库 database URL (default: WEIWANG_DATABASE_URL or data/weiwang.sqlite)"
 )
 def print_cmd(
     community: str,
     general_code: str | None,
-    version_label: str,
+    version: int | None,
     paper: str,
     orientation: str,
     fmt: str | None,
@@ -101,7 +125,8 @@ def print_cmd(
     out_path: Path,
     show_phones: bool,
     all_pages: bool,
-    data_dir: Path,
+    data_dir: Path | None,
+    url: str | None,
 ) -> None:
     """打印微网格分布图 — print the micro-grid map of a community (or one general grid) as PDF/PNG."""
     from layers.printmap import render_sheet
@@ -115,7 +140,13 @@ def print_cmd(
     if not out_path.parent.exists() or not out_path.parent.is_dir():
         raise click.ClickException(f"输出目录不存在：{out_path.parent} (no such folder)")
     try:
-        h, elements, posts = load_sample(data_dir)
+        if data_dir is not None:
+            h, elements, posts = load_sample(data_dir)
+            version_label, note = "", SAMPLE_NOTE if sample_is_synthetic(data_dir) else ""
+        else:
+            sheet = _from_database(url, community, version)
+            h, elements, posts = sheet.hierarchy, sheet.elements, sheet.posts
+            version_label, note = sheet.version_label, sheet.data_note
         data = render_sheet(
             h,
             community,
@@ -127,7 +158,7 @@ def print_cmd(
             fmt=fmt,
             dpi=dpi,
             version_label=version_label,
-            data_note=SAMPLE_NOTE if sample_is_synthetic(data_dir) else "",
+            data_note=note,
             show_phones=show_phones,
             multipage=all_pages,
         )

@@ -484,14 +484,12 @@ def test_cli_writes_pdf_and_png(tmp_path, tiny_dir):
             str(out_pdf),
             "--data",
             str(tiny_dir),
-            "--version",
-            "v2",
         ],
     )
     assert r.exit_code == 0, r.output
     assert out_pdf.read_bytes().startswith(b"%PDF")
     text = _run("pdftotext", str(out_pdf), "-").stdout
-    assert "示意数据（合成）" in text and "图层版本：v2" in text
+    assert "示意数据（合成）" in text
     r = runner.invoke(
         print_cmd,
         [
@@ -590,3 +588,16 @@ def test_pdf_title_metadata_is_the_sheet_title(tmp_path):
 def test_layout_labels_caps_the_size_of_a_variant():
     item = LabelItem("a", box(0, 0, 500, 500), (("001",),), variant_max_pt=(6.0,))
     assert layout_labels([item], m_per_pt=1.0, max_pt=9, min_pt=4.5)[0].size_pt == 6.0
+
+
+@needs_sample
+def test_cli_prints_a_stored_version(tmp_path, seeded_url):
+    """Without --data the sheet comes from the database: the published version, or --version N."""
+    out = tmp_path / "db.pdf"
+    args = ["--community", WY, "--paper", "A4", "--out", str(out), "--url", seeded_url]
+    r = CliRunner().invoke(print_cmd, [*args, "--version", "1"])
+    assert r.exit_code == 0, r.output
+    text = _run("pdftotext", str(out), "-").stdout
+    assert "瓦窑村微网格分布图" in text and "第 1 版（现行" in text and "示意数据（合成）" in text
+    r = CliRunner().invoke(print_cmd, [*args, "--version", "9"])
+    assert r.exit_code != 0 and "9" in r.output

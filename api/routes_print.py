@@ -1,0 +1,100 @@
+"""``/maps/print/{community}.pdf`` and ``.png``: the printable 微网格分布图 over HTTP."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import Response
+
+from api.access import User, ctx_of, current_user
+from api.printing import sheet_data
+from dispatch import AppRole
+
+router = APIRouter(prefix="/maps/print", tags=["打印 print"])
+
+MEDIA = {"pdf": "application/pdf", "png": "image/png"}
+
+
+def _render(request: Request, user: User, community: str, fmt: str, **opts: object) -> Response:
+    from layers.printmap import render_sheet
+
+    ctx = ctx_of(request)
+    data = sheet_data(ctx.engine, community[:32], opts.pop("version"))  # type: ignore[arg-type]
+    show = bool(opts.pop("show_phones")) and user.role is not AppRole.VIEWER
+    body = render_sheet(
+        data.hierarchy,
+        community[:32],
+        elements=data.elements,
+        posts=data.posts,
+        version_label=data.version_label,
+        data_note=data.data_note,
+        show_phones=show,
+        fmt=fmt,
+        **opts,  # type: ignore[arg-type]
+    )
+    name = f"{community[:32]}-weiwanggrid.{fmt}"
+    return Response(
+        body, media_type=MEDIA[fmt], headers={"Content-Disposition": f'inline; filename="{name}"'}
+    )
+
+
+Paper = Annotated[str, Query(pattern="^(A4|A3)$", description="纸张 A4 | A3")]
+Orientation = Annotated[str, Query(pattern="^(portrait|landscape|auto)$")]
+Version = Annotated[int | None, Query(ge=1, le=1_000_000, description="图层版本号 (default: published)")]
+Grid = Annotated[str | None, Query(max_length=32, description="一般网格编码 one general grid")]
+
+
+@router.get("/{community}.pdf", summary="打印 PDF print as PDF", response_class=Response)
+async def print_pdf(
+    community: str,
+    request: Request,
+    paper: Paper = "A3",
+    orientation: Orientation = "auto",
+    version: Version = None,
+    grid: Grid = None,
+    all_pages: bool = False,
+    show_phones: bool = False,
+    user: User = Depends(current_user),
+) -> Response:
+    return await run_in_threadpool(
+        _render,
+        request,
+        user,
+        community,
+        "pdf",
+        paper=paper,
+        orientation=orientation,
+        version=version,
+        general_code=grid,
+        multipage=all_pages,
+        show_phones=show_phones,
+    )
+
+
+@router.get("/{community}.png", summary="打印 PNG print as PNG", response_class=Response)
+async def print_png(
+    community: str,
+    request: Request,
+    paper: Paper = "A3",
+    orientation: Orientation = "auto",
+    version: Version = None,
+    grid: Grid = None,
+    dpi: Annotated[int, Query(ge=50, le=300)] = 150,
+    show_phones: bool = False,
+    user: User = Depends(current_user),
+) -> Response:
+    return await run_in_threadpool(
+        _render,
+        request,
+        user,
+        community,
+        "png",
+        paper=paper,
+        orientation=orientation,
+        version=version,
+        general_code=grid,
+        dpi=dpi,
+        show_phones=show_phones,
+    )
