@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
 from api.access import User, ctx_of, current_user
 from api.printing import sheet_data
 from dispatch import AppRole
+from dispatch.errors import InvalidInput
 
 router = APIRouter(prefix="/maps/print", tags=["打印 print"])
 
@@ -46,55 +47,34 @@ Version = Annotated[int | None, Query(ge=1, le=1_000_000, description="图层版
 Grid = Annotated[str | None, Query(max_length=32, description="一般网格编码 one general grid")]
 
 
-@router.get("/{community}.pdf", summary="打印 PDF print as PDF", response_class=Response)
-async def print_pdf(
+@router.get("/{community}.{fmt}", summary="打印微网格分布图 print as PDF or PNG", response_class=Response)
+async def print_sheet(
     community: str,
+    fmt: Annotated[Literal["pdf", "png"], Path(description="pdf | png")],
     request: Request,
     paper: Paper = "A3",
     orientation: Orientation = "auto",
     version: Version = None,
     grid: Grid = None,
-    all_pages: bool = False,
+    all_pages: Annotated[bool, Query(description="PDF: 总图 + 每个一般网格一页")] = False,
+    dpi: Annotated[int, Query(ge=50, le=300, description="PNG 分辨率")] = 150,
     show_phones: bool = False,
     user: User = Depends(current_user),
 ) -> Response:
+    """``/maps/print/{community}.pdf`` or ``.png``; phones stay masked for viewers."""
+    if all_pages and fmt == "png":
+        raise InvalidInput("多页仅支持 PDF", "all_pages is for PDF only", field="all_pages")
     return await run_in_threadpool(
         _render,
         request,
         user,
         community,
-        "pdf",
+        fmt,
         paper=paper,
         orientation=orientation,
         version=version,
         general_code=grid,
         multipage=all_pages,
-        show_phones=show_phones,
-    )
-
-
-@router.get("/{community}.png", summary="打印 PNG print as PNG", response_class=Response)
-async def print_png(
-    community: str,
-    request: Request,
-    paper: Paper = "A3",
-    orientation: Orientation = "auto",
-    version: Version = None,
-    grid: Grid = None,
-    dpi: Annotated[int, Query(ge=50, le=300)] = 150,
-    show_phones: bool = False,
-    user: User = Depends(current_user),
-) -> Response:
-    return await run_in_threadpool(
-        _render,
-        request,
-        user,
-        community,
-        "png",
-        paper=paper,
-        orientation=orientation,
-        version=version,
-        general_code=grid,
         dpi=dpi,
         show_phones=show_phones,
     )

@@ -24,3 +24,9 @@ def test_print_errors_are_4xx(api: Api) -> None:
     assert api.get("/maps/print/510116004002.pdf", params={"paper": "B5"}).status_code == 422
     assert api.get("/maps/print/510116004002.pdf", params={"version": 7}).status_code == 404
     assert api.client.get("/maps/print/510116004002.pdf").status_code == 401
+
+
+def test_multipage_png_is_refused(api: Api) -> None:
+    r = api.get("/maps/print/510116004002.png", params={"all_pages": True})
+    assert r.status_code == 422 and r.json()["error"]["field"] == "all_pages"
+    assert api.get("/maps/print/510116004002.svg").status_code == 422
