@@ -40,7 +40,14 @@ from geo.errors import InvalidCoordinates
 from geo.hierarchy import Grid, Hierarchy
 from geo.roles import Post, mask_phone
 from store import db
-from store.incidents import append_event, get_incident, insert_incident, list_events, list_incidents
+from store.incidents import (
+    append_event,
+    get_incident,
+    insert_incident,
+    list_events,
+    list_events_of,
+    list_incidents,
+)
 from store.models import time_limits
 
 CST = timezone(timedelta(hours=8), "CST")
@@ -341,10 +348,8 @@ def stats(
     """Indicators for ``[start, end)`` (Beijing dates) grouped by community/general/micro/handler."""
     rows = visible_rows(ctx, scope, community_code=community, limit=1_000_000)
     incidents = [_to_incident(r) for r in rows]
-    events: list[Event] = []
     with db.read(ctx.engine) as conn:
-        for r in rows:
-            events += [Event.from_dict(e) for e in list_events(conn, r["id"])]
+        events = [Event.from_dict(e) for e in list_events_of(conn, [r["id"] for r in rows])]
     ps = datetime.combine(start, datetime.min.time(), tzinfo=CST)
     pe = datetime.combine(end, datetime.min.time(), tzinfo=CST)
     result = indicators(incidents, events, ps, pe, now, group_by=group_by)

@@ -213,3 +213,18 @@ def list_events(conn: Connection, incident_id: str) -> list[dict[str, Any]]:
         .order_by(incident_events.c.seq)
     )
     return [dict(r._mapping) for r in rows]
+
+
+def list_events_of(conn: Connection, incident_ids: Sequence[str]) -> list[dict[str, Any]]:
+    """Events of many incidents at once (in chunks), ordered by incident and seq."""
+    ids = list(dict.fromkeys(incident_ids))
+    out: list[dict[str, Any]] = []
+    cols = [incident_events.c[n] for n in EVENT_COLUMNS]
+    for i in range(0, len(ids), 500):
+        rows = conn.execute(
+            select(*cols)
+            .where(incident_events.c.incident_id.in_(ids[i : i + 500]))
+            .order_by(incident_events.c.incident_id, incident_events.c.seq)
+        )
+        out.extend(dict(r._mapping) for r in rows)
+    return out
