@@ -218,6 +218,9 @@ function wwDispatch(map) {
   });
 
   window.wwFocusIncident = focusIncident;
-  window.wwReady = Promise.all([loadIncidents(), loadSupervision()]).then(function () { window.wwLoaded = true; });
+  window.wwReady = Promise.all([loadIncidents(), loadSupervision()]).then(function () {
+    window.wwLoadedMs = window.performance ? performance.now() : 0;
+    window.wwLoaded = true;
+  });
   return grids;
 }
