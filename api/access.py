@@ -66,8 +66,10 @@ def ctx_of(request: Request) -> Context:
 
 
 def current_user(request: Request, cred: HTTPAuthorizationCredentials | None = Depends(_bearer)) -> User:
-    """The caller from ``Authorization: Bearer`` (or the map pages' cookie)."""
-    token = cred.credentials if cred is not None else request.cookies.get(TOKEN_COOKIE)
+    """The caller from ``Authorization: Bearer``; reads (GET) also accept the map pages' cookie."""
+    token = cred.credentials if cred is not None else None
+    if token is None and request.method in ("GET", "HEAD"):
+        token = request.cookies.get(TOKEN_COOKIE)  # the map pages; writes need the header (no CSRF)
     if not token:
         raise Unauthorized("需要登录", "authentication required")
     ctx = ctx_of(request)

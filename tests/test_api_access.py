@@ -84,3 +84,14 @@ def test_docs_are_served_offline(api: Api) -> None:
     assert api.client.get("/static/swagger/swagger-ui-bundle.js").status_code == 200
     spec = api.client.get("/openapi.json").json()
     assert "/api/v1/incidents" in spec["paths"] and "/api/v1/locate" in spec["paths"]
+
+
+def test_cookie_is_accepted_for_reads_only(api: Api) -> None:
+    c = api.client
+    c.cookies.set("weiwang_token", api.token("dispatcher"))
+    try:
+        assert c.get("/api/v1/incidents").status_code == 200
+        body = {"lon": 104.08, "lat": 30.41, "category": "群众诉求", "description": "x"}
+        assert c.post("/api/v1/incidents", json=body).status_code == 401
+    finally:
+        c.cookies.clear()
