@@ -107,13 +107,8 @@ def _offline_docs(app: FastAPI) -> None:
 
 
 def _include_maps(app: FastAPI) -> None:
-    """Web maps and printable maps (their own routers)."""
-    import importlib.util
+    """Web maps (with their static assets) and printable maps."""
+    from api import routes_maps, routes_print
 
-    for name in ("api.routes_maps", "api.routes_print"):
-        if importlib.util.find_spec(name) is not None:
-            module = importlib.import_module(name)
-            if hasattr(module, "install"):
-                module.install(app)
-            else:
-                app.include_router(module.router)
+    routes_maps.install(app)
+    app.include_router(routes_print.router)
