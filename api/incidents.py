@@ -43,6 +43,7 @@ from store import db
 from store.incidents import (
     append_event,
     get_incident,
+    get_incident_or_none,
     insert_incident,
     list_events,
     list_events_of,
@@ -205,12 +206,40 @@ def act(
         if not scope.sees(row):
             raise hidden("事件", incident_id)
         inc = _to_incident(row)
+        _check_references(ctx, conn, scope, inc, action, payload)
         actor = actor_for(ctx, user, now.astimezone(CST).date())
         at = max(now, inc.updated_at)
         limits = time_limits_for(ctx, inc.community_code) if action == "assign" else DEFAULT_TIME_LIMITS
         _new, ev = apply(inc, action, actor, at, limits=limits, **payload)
         append_event(conn, inc.id, ev.to_dict(), expected_seq=inc.seq)
         return get_incident(conn, inc.id)
+
+
+def _check_references(
+    ctx: Context, conn: Any, scope: Scope, inc: Incident, action: str, payload: dict[str, Any]
+) -> None:
+    """What the pure loop cannot know: the assignee is a person on the roster; a merge target
+    exists, is visible, belongs to the same community and is not itself merged or void."""
+    if action == "assign" and isinstance(payload.get("assignee_id"), str):
+        known = {p.person_id for p in ctx.posts()}
+        if payload["assignee_id"] not in known:
+            raise InvalidInput(
+                f"承办人不存在：{payload['assignee_id'][:64]}",
+                "assignee_id is not a person on the roster",
+                field="assignee_id",
+            )
+    if action == "merge" and isinstance(payload.get("into"), str):
+        target = get_incident_or_none(conn, payload["into"][:64])
+        if target is None or not scope.sees(target):
+            raise InvalidInput(
+                "合并目标事件不存在", "the incident to merge into does not exist", field="into"
+            )
+        if target["community_code"] != inc.community_code or target["state"] in ("已合并", "无效"):
+            raise InvalidInput(
+                "只能合并到同一社区、未合并且有效的事件",
+                "merge only into a valid, unmerged incident of the same community",
+                field="into",
+            )
 
 
 def names_of(ctx: Context) -> dict[str, str]:

@@ -176,3 +176,19 @@ def test_indicators_match_a_hand_count(api: Api, clock: Clock) -> None:
     assert (row["due"], row["closed"], row["closed_on_time"], row["open"], row["overdue"]) == (3, 2, 1, 1, 1)
     assert row["close_rate"] == pytest.approx(2 / 3)
     assert row["on_time_rate"] == pytest.approx(1 / 3)
+
+
+def test_assign_and_merge_check_their_references(api: Api) -> None:
+    a = report(api, *inside_point(api, MICRO)).json()
+    community = api.client.app.state.ctx.grids.current_locator().hierarchy.get("510116004001")
+    minx, miny, _, _ = community.geometry.bounds
+    b = report(api, minx - 0.003, miny + 0.004).json()  # outside every grid: 已上报, in the queue
+    url = f"/api/v1/incidents/{b['id']}/actions"
+    r = api.post(url, json={"action": "merge", "into": "SJ-missing"})
+    assert r.status_code == 422 and r.json()["error"]["field"] == "into"
+    assert api.post(url, json={"action": "accept"}).json()["state"] == "已受理"
+    r = api.post(url, json={"action": "assign", "assignee_id": "NOBODY"})
+    assert r.status_code == 422 and r.json()["error"]["field"] == "assignee_id"
+    r = api.post(url, json={"action": "merge", "into": a["id"]})
+    assert r.status_code == 200, r.text
+    assert r.json()["state"] == "已合并" and r.json()["merged_into"] == a["id"]
