@@ -67,9 +67,9 @@ def create_app(
     app.state.ctx = Context(settings, engine, clock)
     errors.install(app)
 
-    from api import routes_auth, routes_grids, routes_incidents, routes_locate
+    from api import routes_auth, routes_grids, routes_incidents, routes_layers, routes_locate
 
-    for module in (routes_auth, routes_locate, routes_incidents, routes_grids):
+    for module in (routes_auth, routes_locate, routes_incidents, routes_grids, routes_layers):
         app.include_router(module.router)
     _include_maps(app)
     _offline_docs(app)
@@ -82,7 +82,12 @@ def create_app(
             published = fingerprint(conn)
         return {"status": "ok", "database": engine.dialect.name, "published_versions": list(published)}
 
-    app.add_middleware(BodyLimits, max_bytes=settings.max_body_bytes, max_depth=settings.max_json_depth)
+    app.add_middleware(
+        BodyLimits,
+        max_bytes=settings.max_body_bytes,
+        max_depth=settings.max_json_depth,
+        max_upload_bytes=settings.max_upload_bytes,
+    )
     return app
 
 

@@ -36,18 +36,22 @@ def json_depth_ok(body: bytes, max_depth: int) -> bool:
 class BodyLimits:
     """ASGI middleware: 413 for bodies over ``max_bytes``, 422 for JSON nested over ``max_depth``."""
 
-    def __init__(self, app: ASGIApp, *, max_bytes: int, max_depth: int) -> None:
+    def __init__(self, app: ASGIApp, *, max_bytes: int, max_depth: int, max_upload_bytes: int = 0) -> None:
         self.app = app
         self.max_bytes = max_bytes
         self.max_depth = max_depth
+        self.max_upload_bytes = max(max_upload_bytes, max_bytes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
             await self.app(scope, receive, send)
             return
         headers = dict(scope.get("headers") or [])
+        ctype = headers.get(b"content-type", b"")
+        multipart = ctype.startswith(b"multipart/form-data")
+        limit = self.max_upload_bytes + 65536 if multipart else self.max_bytes  # + the form's own fields
         declared = headers.get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+        if declared is not None and declared.isdigit() and int(declared) > limit:
             await self._refuse(send, 413, "payload_too_large", "请求体过大", "request body too large")
             return
         chunks: list[bytes] = []
@@ -59,13 +63,12 @@ class BodyLimits:
                 return
             chunk = msg.get("body", b"")
             size += len(chunk)
-            if size > self.max_bytes:
+            if size > limit:
                 await self._refuse(send, 413, "payload_too_large", "请求体过大", "request body too large")
                 return
             chunks.append(chunk)
             more = msg.get("more_body", False)
         body = b"".join(chunks)
-        ctype = headers.get(b"content-type", b"")
         if b"json" in ctype and not json_depth_ok(body, self.max_depth):
             await self._refuse(send, 422, "invalid_input", "JSON 嵌套过深", "JSON nested too deeply")
             return

@@ -24,6 +24,8 @@ class Settings(BaseSettings):
     secret_key: str = Field(default_factory=lambda: secrets.token_urlsafe(32))
     token_ttl_s: int = 8 * 3600
     max_body_bytes: int = 1_000_000
+    #: Layer uploads (multipart) may be this large; other bodies stay under ``max_body_bytes``.
+    max_upload_bytes: int = 50 * 2**20
     max_json_depth: int = 20
     max_batch_points: int = 10_000
     snap_tolerance_m: float = 30.0
