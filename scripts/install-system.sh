@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
 # Install the Debian packages weiwang needs: SpatiaLite, PostgreSQL+PostGIS, Chromium, CJK fonts,
 # poppler (pdftotext). Idempotent; skips apt when everything is present.
+#   --runtime  only what the service needs at run time (SpatiaLite, CJK fonts)
+#   --bench    everything, plus wrk (the HTTP load generator bench/bench_api.py drives)
 set -euo pipefail
 pkgs=(libsqlite3-mod-spatialite postgresql postgresql-15-postgis-3 chromium fonts-noto-cjk poppler-utils)
 if [ "${1:-}" = "--runtime" ]; then
   pkgs=(libsqlite3-mod-spatialite fonts-noto-cjk)
+elif [ "${1:-}" = "--bench" ]; then
+  pkgs+=(wrk)
 fi
 missing=()
 for p in "${pkgs[@]}"; do
