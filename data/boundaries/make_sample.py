@@ -4,12 +4,14 @@ Two places of Xinglong Street (兴隆街道, Tianfu New Area, Chengdu) are drawn
 83 微网格) and 瓦窑村 (9 专属网格, 21 微网格), the numbers of the source article. The real boundaries
 are not public, so everything here is invented but shaped like a planner's work:
 
-1. A synthetic road network (gently curving main roads, secondary roads, a meandering stream) is laid
-   out in a local metric CRS (EPSG:4544, CGCS2000 3-degree Gauss-Krüger, CM 105E) and polygonized into
-   blocks. In 三根松 the blocks are the six general grids; in 瓦窑村 they are split along field roads.
-2. Each general grid is split into micro-grids: street-front strips along the commercial main road,
-   then compounds / office parks (area-weighted cuts across the long axis, jittered, sometimes kinked),
-   then building groups. Village cuts wander like field edges.
+1. A synthetic road network (a north-south avenue crossed by a diagonal one, side roads ending in
+   T-junctions, a lake shore, streams, field edges) is laid out in a local metric CRS (EPSG:4544,
+   CGCS2000 3-degree Gauss-Kruger, CM 105E) and polygonized into blocks. In 三根松 the blocks are the
+   six general grids; in 瓦窑村 they are apportioned the nine 专属网格.
+2. Each general grid is split into micro-grids: shop-front strips along the commercial avenue, a park
+   band along the lake, then compounds / office parks and building groups. Every cut runs along one
+   of the piece's own street fronts and is straight, a dog-leg, kinked or an L-shaped corner lot, so
+   blocks differ in size, shape and orientation. Village cuts follow field edges.
 3. All micro-grid outlines are transformed to WGS84 lon/lat, snap-rounded to a 1e-7 degree grid and
    noded together (``unary_union(..., grid_size=1e-7)``), then polygonized again. Every grid polygon is
    a union of those faces, so neighbours share edges exactly: no slivers, no gaps, no overlaps.
@@ -33,6 +35,7 @@ from typing import Any
 
 import numpy as np
 import shapely
+import shapely.ops
 from pyproj import Transformer
 from shapely.geometry import LineString, Point, Polygon
 from shapely.geometry.base import BaseGeometry
@@ -61,7 +64,6 @@ WY_GENERALS, WY_MICROS = 9, 21
 ROW_BAND_M = {"general": 500.0, "micro": 150.0}
 
 HOUSEHOLDS_MIN, HOUSEHOLDS_MAX = 30, 100  # per micro-grid (Chengdu practice)
-STREET_DEPTH_M = 45.0  # depth of the shop-front strips along 松林大道
 
 NOTE = (
     "SYNTHETIC sample data: grid boundaries, elements, people and party organisations are invented "
@@ -329,15 +331,13 @@ def random_point_in(poly: BaseGeometry, rng: np.random.Generator, tries: int = 5
 
 
 # --------------------------------------------------------------------------------------------------
-# Area-weighted splitting along jittered (kinked / wavy) cut lines
+# Area-weighted splitting across the long axis (shop-front strips, element footprints)
 # --------------------------------------------------------------------------------------------------
 
 STYLES = {
-    # angle jitter (deg), probability of a kink, wave amplitude (m), retries
-    "urban": (10.0, 0.45, 0.0, 6),
-    "fine": (14.0, 0.3, 0.0, 6),
-    "strip": (3.0, 0.0, 0.0, 3),
-    "rural": (16.0, 0.3, 25.0, 6),
+    # angle jitter (deg), probability of a kink, retries
+    "fine": (14.0, 0.3, 6),
+    "strip": (3.0, 0.0, 3),
 }
 
 
@@ -345,7 +345,7 @@ def _cut_candidate(
     poly: Polygon, frac: float, rng: np.random.Generator, style: str
 ) -> tuple[BaseGeometry, BaseGeometry, LineString] | None:
     """One cut across the long axis of ``poly`` leaving ``frac`` of its area on the low side."""
-    jitter, p_kink, wave, _ = STYLES[style]
+    jitter, p_kink, _ = STYLES[style]
     mrr = np.asarray(shapely.minimum_rotated_rectangle(poly).exterior.coords)
     e0, e1 = mrr[1] - mrr[0], mrr[2] - mrr[1]
     axis = e0 if np.hypot(*e0) >= np.hypot(*e1) else e1
@@ -356,14 +356,8 @@ def _cut_candidate(
     xy = np.asarray(poly.exterior.coords) - c
     span = float(np.hypot(*(xy.max(0) - xy.min(0)))) + 50.0
     half = 3.0 * span
-    if wave:  # field edges: straight runs of 120-260 m with small turns between them
-        steps = rng.uniform(120, 260, size=int(2 * half / 120) + 2)
-        ts = -half + np.concatenate([[0.0], np.cumsum(steps)])
-        ts = np.append(ts[ts < half], half)
-        w = rng.uniform(-wave, wave, size=len(ts))
-    else:
-        ts = np.linspace(-half, half, 9)
-        w = np.zeros_like(ts)
+    ts = np.linspace(-half, half, 9)
+    w = np.zeros_like(ts)
     if rng.random() < p_kink:  # an angled street: the cut bends once
         tv = xy @ v
         t0 = rng.uniform(np.quantile(tv, 0.3), np.quantile(tv, 0.7))
@@ -417,7 +411,7 @@ def split_weighted(
     k = int(np.argmin(np.abs(prefix - total / 2))) + 1
     frac = float(prefix[k - 1] / total)
     best: tuple[float, tuple[BaseGeometry, BaseGeometry, LineString]] | None = None
-    for _ in range(STYLES[style][3]):
+    for _ in range(STYLES[style][2]):
         cand = _cut_candidate(poly, frac, rng, style)
         if cand is None:
             continue
@@ -430,6 +424,159 @@ def split_weighted(
     if cuts is not None:
         cuts.append(cut)
     return split_weighted(a, weights[:k], rng, style, cuts) + split_weighted(b, weights[k:], rng, style, cuts)
+
+
+# --------------------------------------------------------------------------------------------------
+# Urban cuts: along the piece's own street fronts, straight / dog-leg / kinked / corner (L-shaped)
+# --------------------------------------------------------------------------------------------------
+
+URBAN = {
+    # probabilities of (straight, dog-leg, kink, corner), angle jitter (deg), candidates, min half-width (m)
+    "block": ((0.30, 0.45, 0.25, 0.00), 3.0, 8, 18.0),
+    "group": ((0.30, 0.30, 0.10, 0.30), 4.0, 8, 11.0),
+    "field": ((0.15, 0.45, 0.40, 0.00), 8.0, 8, 45.0),
+    "plot": ((0.2, 0.4, 0.25, 0.15), 8.0, 8, 40.0),
+}
+CUT_KINDS = ("straight", "dogleg", "kink", "corner")
+
+
+def _fronts(poly: Polygon) -> tuple[np.ndarray, np.ndarray]:
+    """Directions (rad) and lengths of the piece's edges after simplification: its street fronts."""
+    xy = np.asarray(poly.simplify(10.0).exterior.coords)
+    d = np.diff(xy, axis=0)
+    return np.arctan2(d[:, 1], d[:, 0]), np.hypot(d[:, 0], d[:, 1])
+
+
+def _wide(p: BaseGeometry, half_width: float) -> bool:
+    """A single polygon that stays one non-empty piece when shrunk by ``half_width`` (no slivers/necks)."""
+    if not isinstance(p, Polygon) or p.is_empty:
+        return False
+    core = p.buffer(-half_width)
+    return isinstance(core, Polygon) and not core.is_empty
+
+
+def _urban_candidate(
+    poly: Polygon, frac: float, rng: np.random.Generator, style: str, kind: str
+) -> tuple[BaseGeometry, BaseGeometry, BaseGeometry] | None:
+    """One cut of ``poly`` parallel or perpendicular to one of its fronts, ``frac`` of the area first.
+
+    ``kind``: ``straight``; ``dogleg`` (the cut steps sideways 15-40 m where a compound wall steps);
+    ``kink`` (bends once); ``corner`` (an L-shaped cut taking a corner lot, leaving an L-shaped rest).
+    """
+    _, jitter, _, min_half = URBAN[style]
+    angs, lens = _fronts(poly)
+    theta = float(angs[int(rng.choice(len(angs), p=lens**2 / (lens**2).sum()))])
+    theta += (math.pi / 2 if rng.random() < 0.5 else 0.0) + math.radians(rng.uniform(-jitter, jitter))
+    v = np.array([math.cos(theta), math.sin(theta)])  # along the cut
+    u = np.array([-v[1], v[0]])  # across the cut (the sweep direction)
+    c = np.asarray(poly.centroid.coords[0])
+    xy = np.asarray(poly.exterior.coords) - c
+    pu, pv = xy @ u, xy @ v
+    span = float(np.hypot(*(xy.max(0) - xy.min(0)))) + 50.0
+    area = poly.area
+
+    def frame(us: Sequence[float], vs: Sequence[float]) -> np.ndarray:
+        return c + np.outer(us, u) + np.outer(vs, v)
+
+    if kind == "corner":
+        su, sv = (float(s) for s in rng.choice([-1.0, 1.0], size=2))
+        ra, rb = (float(r) for r in rng.uniform(0.4, 0.85, size=2))
+        lu, lv = float(np.ptp(pu)), float(np.ptp(pv))
+        eu = float(pu.max() if su > 0 else pu.min())
+        ev = float(pv.max() if sv > 0 else pv.min())
+
+        def corner_box(s: float) -> Polygon:
+            u0, v0 = eu - su * s * ra * lu, ev - sv * s * rb * lv
+            u1, v1 = eu + su * 10.0, ev + sv * 10.0
+            return Polygon(frame([u0, u1, u1, u0], [v0, v0, v1, v1]))
+
+        if poly.intersection(corner_box(1.0)).area / area < frac:
+            return None
+        lo, hi = 0.0, 1.0
+        for _ in range(34):
+            mid = 0.5 * (lo + hi)
+            if poly.intersection(corner_box(mid)).area / area < frac:
+                lo = mid
+            else:
+                hi = mid
+        s = 0.5 * (lo + hi)
+        if s * ra > 0.8 or s * rb > 0.8:
+            return None
+        box = corner_box(s)
+        a, b = poly.intersection(box), poly.difference(box)
+        cut: BaseGeometry = box.boundary.intersection(poly)
+    else:
+        half = 3.0 * span
+        ts = np.array([-half, half])
+        w = np.zeros(2)
+        t0 = float(rng.uniform(np.quantile(pv, 0.3), np.quantile(pv, 0.7)))
+        if kind == "dogleg":
+            jog = float(rng.uniform(15.0, 40.0) * rng.choice([-1.0, 1.0]))
+            ts, w = np.array([-half, t0, t0, half]), np.array([0.0, 0.0, jog, jog])
+        elif kind == "kink":
+            slope = float(rng.uniform(0.15, 0.35) * rng.choice([-1.0, 1.0]))
+            ts, w = np.array([-half, t0, half]), np.array([0.0, 0.0, slope * (half - t0)])
+        wmax = float(np.abs(w).max())
+        lo, hi = float(pu.min() - wmax - 1), float(pu.max() + wmax + 1)
+
+        def halfplane(off: float) -> Polygon:
+            far = off - 4 * span
+            return Polygon(np.vstack([frame(off + w, ts), frame([far, far], [half, -half])]))
+
+        for _ in range(34):
+            mid = 0.5 * (lo + hi)
+            if poly.intersection(halfplane(mid)).area / area < frac:
+                lo = mid
+            else:
+                hi = mid
+        off = 0.5 * (lo + hi)
+        hp = halfplane(off)
+        a, b = poly.intersection(hp), poly.difference(hp)
+        cut = LineString(frame(off + w, ts)).intersection(poly)
+    if not (_wide(a, min_half) and _wide(b, min_half)):
+        return None
+    return a, b, cut
+
+
+def split_urban(
+    poly: BaseGeometry,
+    weights: Sequence[float],
+    rng: np.random.Generator,
+    style: str,
+    cuts: list[BaseGeometry] | None = None,
+) -> list[BaseGeometry]:
+    """Split ``poly`` into ``len(weights)`` polygons with areas ∝ weights (same order), recursively.
+
+    Each step draws a cut kind (URBAN probabilities), tries several cuts of that kind along the
+    piece's own fronts and keeps the most compact; if none is wide enough it falls back to straight
+    cuts. So cuts follow the streets that bound each piece (different orientations across the map),
+    with dog-legs, bends and L-shaped corner lots. ``cuts`` collects the cut lines (支路 roads).
+    """
+    if len(weights) == 1:
+        return [poly]
+    probs, _, tries, _ = URBAN[style]
+    total = float(sum(weights))
+    prefix = np.cumsum(weights)[:-1]
+    k = int(np.argmin(np.abs(prefix - total / 2))) + 1
+    frac = float(prefix[k - 1] / total)
+    kind = CUT_KINDS[int(rng.choice(len(CUT_KINDS), p=probs))]
+    best: tuple[float, tuple[BaseGeometry, BaseGeometry, BaseGeometry]] | None = None
+    for kind_now in (kind, "straight", "straight"):
+        for _ in range(tries):
+            cand = _urban_candidate(poly, frac, rng, style, kind_now)
+            if cand is None:
+                continue
+            score = min(polsby_popper(cand[0]), polsby_popper(cand[1]))
+            if best is None or score > best[0]:
+                best = (score, cand)
+        if best is not None:
+            break
+    if best is None:
+        return split_weighted(poly, weights, rng, "fine", cuts)
+    a, b, cut = best[1]
+    if cuts is not None:
+        cuts.append(cut)
+    return split_urban(a, weights[:k], rng, style, cuts) + split_urban(b, weights[k:], rng, style, cuts)
 
 
 def allocate(total: int, areas: Sequence[float], lo: int = 1) -> list[int]:
@@ -455,18 +602,45 @@ def faces(outline: Polygon, lines: Iterable[BaseGeometry]) -> list[Polygon]:
 # --------------------------------------------------------------------------------------------------
 
 SHARED_BORDER = chaikin([(1700, 60), (1650, 520), (1690, 1000), (1760, 1400), (1780, 1780)])
-SGS_SOUTH = chaikin(
-    [(0, 0), (300, -80), (700, -20), (1000, -90), (1400, 20), (1700, 60)]
-)  # the lake-side edge
+
+
+def _sangensong_river() -> list[tuple[float, float]]:
+    """松溪河: a small river meandering north → south down the west edge of 三根松 into 兴隆湖."""
+    ys = np.arange(1720.0, -1.0, -20.0)
+    xs = -40 + 45 * np.sin(ys / 170.0 + 0.5) + 18 * np.sin(ys / 67.0)
+    return [(float(x), float(y)) for x, y in np.round(np.column_stack([xs, ys]), 3)]
+
+
+SGS_RIVER = _sangensong_river()
+#: The lake shore: a bay west of 松林大道, a point to the east.
+SGS_SOUTH = [
+    SGS_RIVER[-1],
+    *chaikin(
+        [(60, -30), (300, -150), (560, -190), (780, -120), (980, -10), (1180, -60), (1450, -20), (1700, 60)]
+    ),
+]
+#: Field edges: straight runs with sharp turns and steps where one field ends and the next begins.
+SGS_NORTH = [
+    (1780.0, 1780.0),
+    (1560.0, 1805.0),
+    (1545.0, 1880.0),
+    (1240.0, 1905.0),
+    (1090.0, 1790.0),
+    (860.0, 1815.0),
+    (700.0, 1760.0),
+    (690.0, 1835.0),
+    (420.0, 1850.0),
+    (250.0, 1770.0),
+    SGS_RIVER[0],
+]
 
 
 def sangensong_outline() -> Polygon:
-    """三根松社区: about 1.75 km x 1.75 km north of 兴隆湖; its east edge is shared with 瓦窑村."""
-    north = chaikin(
-        [(1780, 1780), (1400, 1850), (1150, 1790), (900, 1830), (650, 1700), (300, 1760), (-20, 1680)]
-    )
-    west = chaikin([(-20, 1680), (-90, 1300), (40, 1050), (-40, 700), (60, 320), (0, 0)])
-    return ring(SGS_SOUTH, SHARED_BORDER, north, west)
+    """三根松社区: about 1.8 km x 1.9 km north of 兴隆湖; its east edge (松瓦路) is shared with 瓦窑村.
+
+    Lake shore in the south, 松溪河 in the west, field edges in the north.
+    """
+    return ring(SGS_SOUTH, SHARED_BORDER, SGS_NORTH, SGS_RIVER)
 
 
 def wayao_outline() -> Polygon:
@@ -479,17 +653,24 @@ def wayao_outline() -> Polygon:
 
 
 def sangensong_roads() -> dict[str, tuple[str, LineString]]:
-    """Named roads of 三根松 (type, line). Their crossings cut the community into six general grids."""
+    """Named roads and the river of 三根松 (type, line); their crossings make the six general grids.
+
+    松林大道 runs north → south, 松湖大道 crosses it diagonally (south-west → north-east); 兴科路 and
+    三根松路 end in T-junctions on 松林大道 from the west and the east at different places.
+    """
     return {
         "松林大道": (
             "主干道",
-            LineString(chaikin([(820, -200), (900, 400), (830, 1000), (930, 1500), (880, 2000)])),
+            LineString(chaikin([(820, -300), (900, 400), (840, 1000), (920, 1500), (880, 2050)])),
         ),
-        "湖畔路": ("主干道", LineString(chaikin([(-150, 560), (200, 640), (500, 560), (950, 650)]))),
-        "兴科路": ("次干道", LineString(chaikin([(-150, 1150), (350, 1330), (950, 1240)]))),
-        "三根松路": ("次干道", LineString(chaikin([(780, 420), (1250, 560), (1850, 470)]))),
-        "兴科东路": ("次干道", LineString(chaikin([(780, 1000), (1300, 1200), (1850, 1350)]))),
+        "松湖大道": (
+            "主干道",
+            LineString(chaikin([(-200, 190), (400, 640), (870, 1010), (1300, 1290), (1850, 1560)])),
+        ),
+        "兴科路": ("次干道", LineString(chaikin([(-200, 1240), (250, 1370), (600, 1290), (940, 1355)]))),
+        "三根松路": ("次干道", LineString(chaikin([(850, 455), (1150, 560), (1420, 410), (1850, 500)]))),
         "松瓦路": ("主干道", LineString(SHARED_BORDER)),
+        "松溪河": ("水系", LineString(SGS_RIVER)),
     }
 
 
@@ -501,14 +682,22 @@ def wayao_stream() -> LineString:
 
 
 def wayao_roads() -> dict[str, tuple[str, LineString]]:
-    """Village roads of 瓦窑村 (type, line) plus the stream."""
+    """Village roads of 瓦窑村 (type, line) plus the stream.
+
+    窑坝路 runs north → south; 瓦窑路 (north) and 石桥路 (south) come from 松瓦路, cross 瓦窑溪 and end
+    in T-junctions on 窑坝路; 竹林路 leaves 窑坝路 eastwards between them, so no crossing is a full grid.
+    """
     return {
         "瓦窑路": (
             "次干道",
-            LineString(chaikin([(1600, 820), (2100, 700), (2700, 820), (3300, 650), (4200, 760)])),
+            LineString(chaikin([(1600, 900), (2100, 760), (2700, 880), (3200, 700), (3520, 640)])),
         ),
         "窑坝路": ("次干道", LineString(chaikin([(3200, 2050), (3550, 1200), (3350, 500), (3650, -850)]))),
-        "石桥路": ("次干道", LineString(chaikin([(1550, -120), (2050, -250), (2700, -100)]))),
+        "石桥路": (
+            "次干道",
+            LineString(chaikin([(1500, -280), (2100, -120), (2800, -200), (3300, -120), (3620, -60)])),
+        ),
+        "竹林路": ("次干道", LineString(chaikin([(3300, 180), (3700, 420), (4250, 950)]))),
         "瓦窑溪": ("水系", wayao_stream()),
     }
 
@@ -518,8 +707,10 @@ def wayao_roads() -> dict[str, tuple[str, LineString]]:
 # --------------------------------------------------------------------------------------------------
 
 
-def street_strip(grid: BaseGeometry, road: LineString) -> tuple[BaseGeometry, BaseGeometry] | None:
-    """Peel the shop-front strip (STREET_DEPTH_M deep) along ``road`` off a general grid."""
+def street_strip(
+    grid: BaseGeometry, road: LineString, depth: float
+) -> tuple[BaseGeometry, BaseGeometry] | None:
+    """Peel the shop-front strip (``depth`` metres deep) along ``road`` off a general grid."""
     sec = shapely.line_merge(grid.boundary.intersection(road.buffer(0.05)))
     sec = max(shapely.get_parts(sec), key=lambda g: g.length)
     if sec.length < 200:
@@ -531,24 +722,48 @@ def street_strip(grid: BaseGeometry, road: LineString) -> tuple[BaseGeometry, Ba
     d1 = (pts[-1] - back1) / np.hypot(*(pts[-1] - back1))
     for ext in (150.0, 0.0):
         line = LineString(np.vstack([pts[0] + ext * d0, pts, pts[-1] + ext * d1]))
-        band = line.buffer(STREET_DEPTH_M, cap_style="flat", join_style="mitre", mitre_limit=3)
+        band = line.buffer(depth, cap_style="flat", join_style="mitre", mitre_limit=3)
         strip, rest = grid.intersection(band), grid.difference(band)
         if isinstance(strip, Polygon) and isinstance(rest, Polygon):
             return strip, rest
     return None
 
 
+def lake_park(
+    grid: BaseGeometry, shore: LineString, rng: np.random.Generator
+) -> tuple[BaseGeometry, BaseGeometry] | None:
+    """Peel a park band (120-170 m deep, up to 560 m long) off ``grid`` along the lake shore."""
+    sec = shapely.line_merge(grid.boundary.intersection(shore.buffer(0.05)))
+    sec = max(shapely.get_parts(sec), key=lambda g: g.length)
+    if sec.length < 250:
+        return None
+    length = min(560.0, sec.length - 60.0)
+    start = float(rng.uniform(30.0, sec.length - 30.0 - length)) if sec.length - 60.0 > length else 30.0
+    part = shapely.ops.substring(sec, start, start + length)
+    for depth in (float(rng.uniform(120.0, 170.0)), 90.0):
+        band = part.buffer(depth, cap_style="flat", join_style="round")
+        park, rest = grid.intersection(band), grid.difference(band)
+        if _wide(park, 25.0) and _wide(rest, 20.0):
+            return park, rest
+    return None
+
+
 def block_sizes(n: int, rng: np.random.Generator) -> list[int]:
-    """Partition ``n`` micro-grids into compound blocks of 1-4 micro-grids."""
+    """Partition ``n`` micro-grids into compound blocks of 1-5 micro-grids (small to large estates)."""
     sizes: list[int] = []
     while sum(sizes) < n:
-        s = int(rng.choice([2, 3, 3, 4]))
+        s = int(rng.choice([1, 2, 2, 3, 3, 3, 4, 5]))
         sizes.append(min(s, n - sum(sizes)))
     return sizes
 
 
 def build_sangensong(rng: np.random.Generator) -> tuple[Grid, list[BaseGeometry]]:
-    """三根松: 6 general grids from the road network, 83 micro-grids (strips, compounds, parks)."""
+    """三根松: 6 general grids from the road network, 83 micro-grids (strips, compounds, parks).
+
+    Per general grid: a shop-front strip along 松林大道 (36-58 m deep, cut into 2-3 shop fronts), then
+    compound blocks of clearly different sizes (1-5 building groups, area weight x0.55-1.7) cut along
+    the piece's own fronts, then building groups inside each block (some L-shaped corner lots).
+    """
     outline = sangensong_outline()
     roads = sangensong_roads()
     community = Grid("community", SGS_CODE, outline, kind="社区", name="三根松社区")
@@ -556,12 +771,14 @@ def build_sangensong(rng: np.random.Generator) -> tuple[Grid, list[BaseGeometry]
     assert len(gens) == SGS_GENERALS, len(gens)
     counts = allocate(SGS_MICROS, [g.area for g in gens])
     songlin = roads["松林大道"][1]
+    shore = LineString(SGS_SOUTH)
+    park_at = max(range(len(gens)), key=lambda i: gens[i].boundary.intersection(shore.buffer(0.05)).length)
     branch_cuts: list[BaseGeometry] = []
-    blocks: list[tuple[Grid, list[Grid]]] = []
-    for gpoly, n in zip(gens, counts, strict=True):
+    blocks: list[tuple[Grid, list[Grid], BaseGeometry]] = []
+    for gi, (gpoly, n) in enumerate(zip(gens, counts, strict=True)):
         general = Grid("general", SGS_CODE, gpoly, parent=community, kind="一般网格")
         community.children.append(general)
-        peeled = street_strip(gpoly, songlin)
+        peeled = street_strip(gpoly, songlin, float(rng.uniform(36.0, 58.0)))
         rest = gpoly
         if peeled is not None:
             strip, rest = peeled
@@ -572,36 +789,49 @@ def build_sangensong(rng: np.random.Generator) -> tuple[Grid, list[BaseGeometry]
                     Grid("micro", SGS_CODE, piece, parent=general, theme="street", label={"side": side})
                 )
             n -= n_strip
+        park = lake_park(rest, shore, rng) if gi == park_at else None
+        if park is not None:
+            general.children.append(
+                Grid("micro", SGS_CODE, park[0], parent=general, theme="park", label={"park": "松林湖畔公园"})
+            )
+            rest, n = park[1], n - 1
+        assert gi != park_at or park is not None, "no room for the lake-side park"
         sizes = block_sizes(n, rng)
-        for bpoly, size in zip(split_weighted(rest, sizes, rng, "urban", branch_cuts), sizes, strict=True):
+        weights = [s * float(rng.uniform(0.55, 1.7)) for s in sizes]
+        for bpoly, size in zip(split_urban(rest, weights, rng, "block", branch_cuts), sizes, strict=True):
+            groups = [float(x) for x in rng.uniform(0.7, 1.4, size=size)]
             members = [
                 Grid("micro", SGS_CODE, p, parent=general, theme="compound")
-                for p in split_weighted(bpoly, [1] * size, rng, "fine")
+                for p in split_urban(bpoly, groups, rng, "group")
             ]
             general.children.extend(members)
-            blocks.append((general, members))
-    _assign_sangensong_themes(blocks, rng)
+            blocks.append((general, members, bpoly))
+    _assign_sangensong_themes(blocks)
     assert sum(len(g.children) for g in community.children) == SGS_MICROS
     return community, branch_cuts
 
 
-def _assign_sangensong_themes(blocks: list[tuple[Grid, list[Grid]]], rng: np.random.Generator) -> None:
-    """Make four blocks office parks and the southernmost small block a park; label compounds."""
-    office_candidates = [i for i, (_, m) in enumerate(blocks) if len(m) in (2, 3)]
-    office = sorted(int(i) for i in rng.choice(office_candidates, size=4, replace=False))
-    rest = [i for i, (_, m) in enumerate(blocks) if i not in office and len(m) <= 2]
-    park = min(rest, key=lambda i: shapely.union_all([m.geom_m for m in blocks[i][1]]).centroid.y)
+def _assign_sangensong_themes(blocks: list[tuple[Grid, list[Grid], BaseGeometry]]) -> None:
+    """Office parks and compound names.
+
+    The four roomiest blocks of 2-3 building groups (area per group), at most one per general grid,
+    become office parks; the rest are residential compounds named from COMPOUND_NAMES.
+    """
+    roomy = sorted(
+        (i for i, (_, m, _) in enumerate(blocks) if len(m) in (2, 3)),
+        key=lambda i: -blocks[i][2].area / len(blocks[i][1]),
+    )
+    office: list[int] = []
+    for i in roomy:
+        if len(office) < 4 and all(blocks[j][0] is not blocks[i][0] for j in office):
+            office.append(i)
     names = iter(COMPOUND_NAMES)
-    parks = iter(OFFICE_PARKS)
-    for i, (_, members) in enumerate(blocks):
+    parks = iter(sorted(OFFICE_PARKS[: len(office)]))
+    for i, (_, members, _) in enumerate(blocks):
         if i in office:
             pname = next(parks)
             for m in members:
                 m.theme, m.label = "office", {"park": pname}
-        elif i == park:
-            members[0].theme, members[0].label = "park", {"park": "松林湖畔公园"}
-            for m in members[1:]:
-                m.label = {"compound": "湖畔安置小区"}
         else:
             cname = next(names)
             for m in members:
@@ -609,13 +839,13 @@ def _assign_sangensong_themes(blocks: list[tuple[Grid, list[Grid]]], rng: np.ran
 
 
 def build_wayao(rng: np.random.Generator) -> Grid:
-    """瓦窑村: 7 blocks between stream and village roads → 9 专属网格 → 21 micro-grids (field edges)."""
+    """瓦窑村: 8 blocks between stream and village roads → 9 专属网格 → 21 micro-grids (field edges)."""
     outline = wayao_outline()
     village = Grid("community", WY_CODE, outline, kind="村", name="瓦窑村")
     blocks = faces(outline, [ln for _, ln in wayao_roads().values()])
     per_block = allocate(WY_GENERALS, [b.area for b in blocks])
     gen_polys = [
-        p for b, n in zip(blocks, per_block, strict=True) for p in split_weighted(b, [1] * n, rng, "rural")
+        p for b, n in zip(blocks, per_block, strict=True) for p in split_urban(b, [1] * n, rng, "field")
     ]
     order = np.argsort([-p.area for p in gen_polys], kind="stable")
     micro_counts = [2] * len(gen_polys)
@@ -624,7 +854,7 @@ def build_wayao(rng: np.random.Generator) -> Grid:
     for gpoly, n in zip(gen_polys, micro_counts, strict=True):
         general = Grid("general", WY_CODE, gpoly, parent=village, kind="专属网格")
         village.children.append(general)
-        for p in split_weighted(gpoly, [1] * n, rng, "rural"):
+        for p in split_urban(gpoly, [float(x) for x in rng.uniform(0.7, 1.4, size=n)], rng, "plot"):
             general.children.append(Grid("micro", WY_CODE, p, parent=general, theme="courtyard"))
     assert len(village.children) == WY_GENERALS
     assert sum(len(g.children) for g in village.children) == WY_MICROS
@@ -645,22 +875,29 @@ def snap_and_polygonize(places: Sequence[Grid]) -> BaseGeometry:
 
     All micro-grid outlines go to lon/lat and are noded together on a 1e-7° grid; polygonizing that
     network yields faces whose shared edges are identical coordinate sequences. Each face belongs to
-    the micro-grid containing its representative point; general grids and communities are coverage
-    unions of their micro-grids' faces. Returns the noded network (road elements are cut from it).
+    the micro-grid containing its representative point (the one it overlaps most if that is
+    ambiguous); a micro-grid is the coverage union of its faces, so centimetre slivers left where two
+    drafts computed the same cut vertex slightly differently join one neighbour instead of becoming
+    gaps. General grids and communities are coverage unions of their micro-grids. Returns the noded
+    network (road elements are cut from it).
     """
     micros = micros_of(places)
     drafts = [to_lonlat(m.geom_m) for m in micros]
     network = shapely.unary_union([d.exterior for d in drafts], grid_size=GRID_DEG)
     polys = list(shapely.get_parts(shapely.polygonize(shapely.get_parts(network))))
     tree = shapely.STRtree(drafts)
-    owner: dict[int, Grid] = {}
+    owned: dict[int, list[BaseGeometry]] = {}
     for face in polys:
         hits = [int(i) for i in tree.query(face.point_on_surface(), predicate="within")]
-        assert len(hits) == 1, "face without a unique micro-grid"
-        assert hits[0] not in owner, "micro-grid split into several faces"
-        owner[hits[0]] = micros[hits[0]]
-        micros[hits[0]].geom = shapely.orient_polygons(face, exterior_cw=False)
-    assert len(owner) == len(micros), "micro-grid without a face"
+        if len(hits) != 1:
+            hits = [int(i) for i in tree.query(face, predicate="intersects")]
+            hits = [max(hits, key=lambda i: drafts[i].intersection(face).area)]
+        owned.setdefault(hits[0], []).append(face)
+    assert len(owned) == len(micros), "micro-grid without a face"
+    for i, fs in owned.items():
+        geom = _union(fs)
+        assert geom.geom_type == "Polygon" and not geom.interiors, "micro-grid not one simple polygon"
+        micros[i].geom = geom
     for place in places:
         for general in place.children:
             general.geom = _union(m.geom for m in general.children)
@@ -780,9 +1017,8 @@ def sangensong_elements(place: Grid, rng: np.random.Generator) -> list[Element]:
             m.name = "松林湖畔公园片区微网格"
             hh = int(rng.integers(HOUSEHOLDS_MIN, 81))
             a, b = split_weighted(inner(m.geom_m, 6), [0.7, 0.3], rng, "fine")
-            park, home = (a, b) if a.centroid.y < b.centroid.y else (b, a)
-            out.append(Element("公园", "松林湖畔公园", inner(park, 4), code, m))
-            out.append(Element("小区", "湖畔安置小区", inner(home, 4), code, m, hh))
+            out.append(Element("公园", "松林湖畔公园", inner(a, 4), code, m))
+            out.append(Element("小区", "湖畔安置小区", inner(b, 4), code, m, hh))
         elif m.theme == "street":
             side = m.label["side"]
             street_seq[side] = street_seq.get(side, 0) + 1
@@ -943,7 +1179,7 @@ def line_elements(
     out = []
     for etype, name, line, code in specs:
         zone = to_lonlat(line).buffer(3e-6)
-        picked = [e for e in edges if e.within(zone) and e.within(cover)]
+        picked = [e for e in edges if e.within(zone) and e.covered_by(cover)]
         if not picked:
             continue
         merged = shapely.line_merge(shapely.union_all(picked))
@@ -952,12 +1188,13 @@ def line_elements(
 
 
 def greenways(sgs: Grid, wy: Grid) -> list[Element]:
-    """Greenways: along 湖畔路, along the lake-side south edge of 三根松, and beside 瓦窑溪."""
+    """Greenways: beside 松湖大道, along the lake shore and 松溪河 in 三根松, and beside 瓦窑溪."""
     roads = sangensong_roads()
     sgs_in = sgs.geom_m.buffer(-5)
     wy_in = wy.geom_m.buffer(-5)
     specs = [
-        ("湖畔绿道", roads["湖畔路"][1].offset_curve(18).intersection(sgs_in), SGS_CODE),
+        ("松湖绿道", roads["松湖大道"][1].offset_curve(18).intersection(sgs_in), SGS_CODE),
+        ("松溪河绿道", LineString(SGS_RIVER).offset_curve(22).intersection(sgs_in), SGS_CODE),
         ("兴隆湖北岸绿道", LineString(SGS_SOUTH).offset_curve(25).intersection(sgs_in), SGS_CODE),
         ("瓦窑溪绿道", wayao_stream().offset_curve(-20).intersection(wy_in), WY_CODE),
     ]
