@@ -12,7 +12,7 @@ from sqlalchemy import delete
 from geo.crs import from_wgs84
 from tests.api_fixtures import Api, Clock
 
-MICRO = "510116004001003012"  # 松韵苑7-9栋微网格 (sample data)
+MICRO = "510116004001003012"  # a micro-grid of 三根松 (sample data)
 
 
 def inside_point(api: Api, code: str) -> tuple[float, float]:
