@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import html
 import json
+import math
 from collections.abc import Mapping, Sequence
 from datetime import date
 from typing import Any
@@ -92,21 +93,43 @@ def _largest(geom: BaseGeometry) -> BaseGeometry:
     return geom
 
 
-def _chord(poly: BaseGeometry, p: Point, dx: float, dy: float) -> float:
-    """Length (m) of the straight chord of ``poly`` through ``p`` in direction (dx, dy)."""
+def _segment(poly: BaseGeometry, p: Point, dx: float, dy: float) -> LineString | None:
+    """The piece of the straight line through ``p`` in direction (dx, dy) inside ``poly`` that holds ``p``."""
     minx, miny, maxx, maxy = poly.bounds
     reach = (maxx - minx) + (maxy - miny) + 1.0
     line = LineString([(p.x - dx * reach, p.y - dy * reach), (p.x + dx * reach, p.y + dy * reach)])
     cut = poly.intersection(line)
-    parts = getattr(cut, "geoms", [cut])
-    return max((g.length for g in parts if g.distance(p) < 1e-6), default=0.0)
+    parts = [g for g in getattr(cut, "geoms", [cut]) if g.distance(p) < 1e-6 and g.length > 0]
+    return max(parts, key=lambda g: g.length) if parts else None
+
+
+def _chord(poly: BaseGeometry, p: Point, dx: float, dy: float) -> float:
+    """Room (m) for a label centred on ``p`` along direction (dx, dy): twice the shorter of the two
+    half-chords from ``p``, so a centred label never crosses the boundary."""
+    seg = _segment(poly, p, dx, dy)
+    if seg is None:
+        return 0.0
+    (x0, y0), (x1, y1) = seg.coords[0], seg.coords[-1]
+    return 2.0 * min(math.hypot(x0 - p.x, y0 - p.y), math.hypot(x1 - p.x, y1 - p.y))
+
+
+def _centre(poly: BaseGeometry, p: Point) -> Point:
+    """Move ``p`` to the middle of its horizontal, then its vertical chord (if still inside)."""
+    for dx, dy in ((1.0, 0.0), (0.0, 1.0)):
+        seg = _segment(poly, p, dx, dy)
+        if seg is not None:
+            mid = seg.interpolate(0.5, normalized=True)
+            if poly.contains(mid):
+                p = Point(mid.x, mid.y)
+    return p
 
 
 def label_fit(geom: BaseGeometry) -> tuple[tuple[float, float], float, float]:
     """Where a grid's label goes and how much room it has: ``((lon, lat), width_m, height_m)``.
 
-    The point is the pole of inaccessibility of the largest part (``polylabel``, 1 m tolerance), the
-    room the horizontal and vertical chords through it, in EPSG:4544 metres. The page shows the full
+    The point is the pole of inaccessibility of the largest part (``polylabel``, 1 m tolerance) moved
+    to the middle of its chords; the room is twice the shorter half-chord across and up, in EPSG:4544
+    metres, so a label centred there stays inside. The page shows the full
     code when it fits in that room at the current zoom, the short code (``003-007``) when only that
     fits, nothing otherwise.
     """
@@ -114,7 +137,7 @@ def label_fit(geom: BaseGeometry) -> tuple[tuple[float, float], float, float]:
     if poly.is_empty or poly.geom_type != "Polygon":
         c = geom.representative_point() if not geom.is_empty else Point(0, 0)
         return (c.x, c.y), 0.0, 0.0
-    p = polylabel(poly, tolerance=1.0)
+    p = _centre(poly, polylabel(poly, tolerance=1.0))
     w, h = _chord(poly, p, 1.0, 0.0), _chord(poly, p, 0.0, 1.0)
     ll = from_local_metric(p)
     return (ll.x, ll.y), round(w, 1), round(h, 1)
