@@ -23,7 +23,6 @@ from geo.errors import NotFound, WeiwangError
 from geo.hierarchy import Hierarchy, Level
 from geo.roles import Post
 from store import db
-from store.models import users
 from store.people import posts as load_posts
 
 _bearer = HTTPBearer(auto_error=False)
@@ -74,8 +73,7 @@ def current_user(request: Request, cred: HTTPAuthorizationCredentials | None = D
         raise Unauthorized("需要登录", "authentication required")
     ctx = ctx_of(request)
     claims = read_token(ctx.settings.secret_key, token)
-    with db.read(ctx.engine) as conn:
-        row = conn.execute(users.select().where(users.c.id == claims.user_id)).first()
+    row = ctx.account(claims.user_id)
     if row is None or not row.active:
         raise Unauthorized("账号不存在或已停用", "account unknown or disabled")
     return User(row.id, row.username, AppRole(row.app_role), row.person_id)

@@ -10,6 +10,7 @@ its first events in one transaction: 上报 by the reporter, then — when a han
 from __future__ import annotations
 
 import secrets
+import threading
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
@@ -72,14 +73,19 @@ def aware(at: datetime | None, now: datetime) -> datetime:
 
 
 def time_limits_for(ctx: Context, community_code: str | None) -> TimeLimits:
-    """The community's configured limits (table ``time_limits``) over the defaults."""
+    """The community's configured limits (table ``time_limits``) over the defaults; cached like
+    the roster (:attr:`Context.roster_ttl_s`)."""
     if community_code is None:
         return DEFAULT_TIME_LIMITS
-    with db.read(ctx.engine) as conn:
-        rows = conn.execute(time_limits.select().where(time_limits.c.community_code == community_code)).all()
-    if not rows:
-        return DEFAULT_TIME_LIMITS
-    return TimeLimits.from_mapping({r.category: r.hours for r in rows})
+
+    def load() -> TimeLimits:
+        with db.read(ctx.engine) as conn:
+            rows = conn.execute(
+                time_limits.select().where(time_limits.c.community_code == community_code)
+            ).all()
+        return TimeLimits.from_mapping({r.category: r.hours for r in rows}) if rows else DEFAULT_TIME_LIMITS
+
+    return ctx.cached(("time_limits", community_code), load, ctx.roster_ttl_s)
 
 
 def _to_incident(row: dict[str, Any]) -> Incident:
@@ -121,8 +127,19 @@ def nearest_community(h: Hierarchy, lon: float, lat: float) -> Grid | None:
     return best[1] if best else None
 
 
+#: Reports processed at once in one worker; more wait for a slot. Under overload, unbounded
+#: concurrency made the connection pool open and drop overflow connections and the threads fight
+#: over the GIL: throughput fell as the backlog grew (bench/bench_api.py).
+INTAKE_SLOTS = threading.BoundedSemaphore(4)
+
+
 def intake(ctx: Context, user: User, body: dict[str, Any]) -> dict[str, Any]:
     """Create an incident from a report (see the module docstring); returns the stored row."""
+    with INTAKE_SLOTS:
+        return _intake(ctx, user, body)
+
+
+def _intake(ctx: Context, user: User, body: dict[str, Any]) -> dict[str, Any]:
     now = ctx.clock()
     at = aware(body.get("reported_at"), now)
     if at > now + FUTURE_SLACK:
