@@ -91,15 +91,40 @@ def _cpu_times() -> tuple[float, float]:
     return sum(parts) - idle, sum(parts)
 
 
+def _worker_cpu(server_pid: int | None) -> dict[int, float]:
+    """CPU seconds (user + system) used so far by each uvicorn worker of ``server_pid``."""
+    out: dict[int, float] = {}
+    if server_pid is None:
+        return out
+    tick = os.sysconf("SC_CLK_TCK")
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+            if int(fields[1]) != server_pid:
+                continue
+            if b"spawn_main" not in Path(f"/proc/{entry}/cmdline").read_bytes():
+                continue
+        except OSError:
+            continue
+        out[int(entry)] = (int(fields[11]) + int(fields[12])) / tick
+    return out
+
+
 @contextmanager
-def machine_use(into: dict[str, Any]) -> Iterator[None]:
-    """Record load average and machine-wide CPU busy % over the block into ``into``."""
+def machine_use(into: dict[str, Any], server_pid: int | None = None) -> Iterator[None]:
+    """Record load average, machine-wide CPU busy % and each server worker's CPU seconds over the
+    block into ``into`` (uneven worker CPU means the kernel spread the connections unevenly)."""
     b0, t0 = _cpu_times()
+    w0 = _worker_cpu(server_pid)
     into["load_before"] = [round(v, 2) for v in os.getloadavg()]
     yield
     b1, t1 = _cpu_times()
+    w1 = _worker_cpu(server_pid)
     into["load_after"] = [round(v, 2) for v in os.getloadavg()]
     into["machine_cpu_busy_pct"] = round(100.0 * (b1 - b0) / max(t1 - t0, 1.0), 1)
+    into["worker_cpu_s"] = [round(w1[p] - w0.get(p, 0.0), 2) for p in sorted(w1)]
 
 
 def free_port() -> int:
@@ -123,8 +148,8 @@ def http_json(port: int, method: str, path: str, body: dict | None = None, token
 
 
 @contextmanager
-def served(url: str, workers: int, log_path: Path) -> Iterator[int]:
-    """``weiwang serve`` on a free loopback port until the block ends; yields the port."""
+def served(url: str, workers: int, log_path: Path) -> Iterator[tuple[int, int]]:
+    """``weiwang serve`` on a free loopback port until the block ends; yields (port, its pid)."""
     port = free_port()
     env = dict(os.environ, WEIWANG_DATABASE_URL=url, WEIWANG_SECRET_KEY=secrets.token_urlsafe(32))
     weiwang = str(Path(PYTHON).parent / "weiwang")
@@ -146,7 +171,7 @@ def served(url: str, workers: int, log_path: Path) -> Iterator[int]:
             if time.monotonic() > deadline:
                 raise RuntimeError("weiwang serve did not answer /health within 300 s")
             time.sleep(0.2)
-        yield port
+        yield port, proc.pid
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGTERM)
@@ -314,7 +339,7 @@ def bench_engine(kind: str, args: argparse.Namespace, work: Path) -> dict:
             url = server.create_database("weiwang_bench")
         t = time.perf_counter()
         OUT.mkdir(parents=True, exist_ok=True)
-        with served(url, args.workers, OUT / f"serve-{kind}.log") as port:
+        with served(url, args.workers, OUT / f"serve-{kind}.log") as (port, pid):
             result["startup_s"] = round(time.perf_counter() - t, 1)
             token = http_json(
                 port, "POST", "/api/v1/auth/login", {"username": "dispatcher", "password": "dispatch-demo"}
@@ -340,19 +365,19 @@ def bench_engine(kind: str, args: argparse.Namespace, work: Path) -> dict:
                 )
 
             phase = {}
-            with machine_use(phase):
+            with machine_use(phase, pid):
                 phase |= run_wrk(port, token, bbox, args.seconds, args.clients, work / "locate.lua")
             result["locate"] = phase
             print(
                 f"定位 / locate: {phase['rps']} req/s, p50 {phase['latency_ms']['p50']} ms, "
                 f"p99 {phase['latency_ms']['p99']} ms, errors {phase['errors']}  "
-                f"(CPU {phase['machine_cpu_busy_pct']} %)",
+                f"(CPU {phase['machine_cpu_busy_pct']} %, workers {phase['worker_cpu_s']} s)",
                 flush=True,
             )
 
             phase = {}
             n0 = count_incidents(url)
-            with machine_use(phase):
+            with machine_use(phase, pid):
                 phase |= run_intake(port, token, bbox, args.rate, args.seconds)
             phase["stored"] = count_incidents(url) - n0
             phase["stored_matches_201"] = phase["stored"] == phase["statuses"].get("201", 0)
@@ -362,7 +387,7 @@ def bench_engine(kind: str, args: argparse.Namespace, work: Path) -> dict:
             print(
                 f"上报 / intake: {phase['achieved_rate']} req/s of {args.rate:g}, p50 {lat['p50']} ms, "
                 f"p99 {lat['p99']} ms, errors {phase['errors']}, stored {phase['stored']}  "
-                f"(CPU {phase['machine_cpu_busy_pct']} %)",
+                f"(CPU {phase['machine_cpu_busy_pct']} %, workers {phase['worker_cpu_s']} s)",
                 flush=True,
             )
     finally:

@@ -9,8 +9,9 @@ latency is measured from that scheduled instant, not from when it was sent: if t
 server falls behind, the wait counts (no coordinated omission). Requests go over a pool of
 keep-alive HTTP/1.1 connections (asyncio streams, a minimal HTTP/1.1 client: the generator must cost
 far less CPU than the server it drives). ``connections`` of them are opened before the clock starts
-and used in turn (like many clients, and so spread over every server worker: one hot connection
-would land on one worker only); another opens only when every open one is busy.
+10 ms apart and used in turn (like many clients, and so spread over the server's workers: uvicorn
+workers share one listening socket, and a burst of connections, like one hot connection, tends to
+land on a single worker); another opens only when every open one is busy.
 A request that fails to connect, times out, breaks the connection or answers non-2xx is an error.
 """
 
@@ -148,8 +149,9 @@ async def run_paced_async(
     n = int(rate * seconds)
     res = PacedResult(rate, seconds, n)
     idle: deque[_Conn] = deque()
-    for _ in range(connections):
+    for _ in range(connections):  # one at a time: a burst would be accepted by one worker
         idle.append(_Conn(*await asyncio.wait_for(asyncio.open_connection(host, port), timeout_s)))
+        await asyncio.sleep(0.01)
     opened = connections
     slot = asyncio.Semaphore(max_connections)
     hostport = f"{host}:{port}"
