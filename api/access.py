@@ -64,8 +64,14 @@ def ctx_of(request: Request) -> Context:
     return request.app.state.ctx
 
 
-def current_user(request: Request, cred: HTTPAuthorizationCredentials | None = Depends(_bearer)) -> User:
-    """The caller from ``Authorization: Bearer``; reads (GET) also accept the map pages' cookie."""
+async def current_user(
+    request: Request, cred: HTTPAuthorizationCredentials | None = Depends(_bearer)
+) -> User:
+    """The caller from ``Authorization: Bearer``; reads (GET) also accept the map pages' cookie.
+
+    ``async`` although it does no awaiting: an HMAC check and a cached account row (a database
+    read at most every :data:`~api.context.ACCOUNT_TTL_S`) cost less than the hop to the thread
+    pool a plain ``def`` dependency takes on every request."""
     token = cred.credentials if cred is not None else None
     if token is None and request.method in ("GET", "HEAD"):
         token = request.cookies.get(TOKEN_COOKIE)  # the map pages; writes need the header (no CSRF)
@@ -82,7 +88,7 @@ def current_user(request: Request, cred: HTTPAuthorizationCredentials | None = D
 def require(*roles: AppRole):
     """A dependency that lets only these app roles through (403 otherwise)."""
 
-    def check(user: User = Depends(current_user)) -> User:
+    async def check(user: User = Depends(current_user)) -> User:
         if user.role not in roles:
             names = "、".join(r.value for r in roles)
             raise Forbidden(

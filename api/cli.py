@@ -167,7 +167,13 @@ def grids(layer_path: str | None, as_json: bool) -> None:
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64))
 @click.option("--database-url", default=None, help="overrides WEIWANG_DATABASE_URL")
-def serve(host: str, port: int, workers: int, database_url: str | None) -> None:
+@click.option(
+    "--access-log/--no-access-log",
+    default=False,
+    show_default=True,
+    help="log every request (costs CPU under load; errors are always logged)",
+)
+def serve(host: str, port: int, workers: int, database_url: str | None, access_log: bool) -> None:
     """启动服务 — run the HTTP service (OpenAPI docs at /docs)."""
     import os
 
@@ -179,7 +185,14 @@ def serve(host: str, port: int, workers: int, database_url: str | None) -> None:
 
     prepare_database()
     click.echo(f"weiwang: http://{host}:{port}/  (docs: /docs)", err=True)
-    uvicorn.run("api.app:create_app", factory=True, host=host, port=port, workers=workers)
+    uvicorn.run(
+        "api.app:create_served_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        access_log=access_log,
+    )
 
 
 def _register_optional() -> None:

@@ -127,10 +127,11 @@ def nearest_community(h: Hierarchy, lon: float, lat: float) -> Grid | None:
     return best[1] if best else None
 
 
-#: One report at a time per worker (a lock; more wait their turn). Intake is CPU-bound Python, so
-#: threads running it side by side only fight over the GIL, and on SQLite over the write lock, whose
-#: waiters poll with growing sleeps. Measured with bench/bench_api.py at 150 reports/s, 2 workers:
-#: p50/p99 10/77 ms on PostGIS with this lock, 1,000/2,800 ms without; SpatiaLite 8/820 vs 340/2,970 ms.
+#: One report at a time per worker. The HTTP route runs intake on the event loop (see
+#: ``api.routes_incidents.create_incident``), so there it is never contended; it keeps other callers
+#: (threads of the map pages, tests) from interleaving. Threads running intake side by side only
+#: fought over the GIL and the SQLite write lock (bench/bench_api.py, 150 reports/s, 2 workers:
+#: p99 2,800 ms without a lock, 77 ms with one, 10 ms on the event loop at 200/s).
 INTAKE_LOCK = threading.Lock()
 
 
@@ -205,12 +206,9 @@ def _intake(ctx: Context, user: User, body: dict[str, Any]) -> dict[str, Any]:
         "resident_name": resident_name,
         "resident_phone": resident_phone,
     }
-    record["seq"] = 1
+    record["seq"] = first.seq + len(events)
     with db.write(ctx.engine) as conn:
-        insert_incident(conn, record, first.to_dict())
-        seq = 1
-        for ev in events:
-            seq = append_event(conn, inc.id, ev.to_dict(), expected_seq=seq)
+        insert_incident(conn, record, first.to_dict(), *(ev.to_dict() for ev in events))
         return get_incident(conn, inc.id)
 
 
@@ -261,17 +259,25 @@ def _check_references(
 
 
 def names_of(ctx: Context) -> dict[str, str]:
-    names: dict[str, str] = {}
-    for pub in ctx.published().values():
-        names.update({g.code: g.name for g in pub.hierarchy})
-    return names
+    """Grid code → name over the published versions (rebuilt only when they change)."""
+    published = ctx.published()
+    key = ("grid_names", tuple(sorted(p.version_id for p in published.values())))
+
+    def build() -> dict[str, str]:
+        return {g.code: g.name for pub in published.values() for g in pub.hierarchy}
+
+    return ctx.cached(key, build, float("inf"))
+
+
+def people_of(posts: Sequence[Post]) -> dict[str, Post]:
+    """Person id → one of their posts (for names and phones)."""
+    return {p.person_id: p for p in posts}
 
 
 def present(
-    row: dict[str, Any], *, posts: Sequence[Post], names: dict[str, str], mask: bool, now: datetime
+    row: dict[str, Any], *, people: dict[str, Post], names: dict[str, str], mask: bool, now: datetime
 ) -> dict[str, Any]:
     """The incident as the API shows it (phones masked for viewers)."""
-    people = {p.person_id: p for p in posts}
     assignee = None
     if row.get("assignee_id"):
         p = people.get(row["assignee_id"])

@@ -6,18 +6,27 @@ One code path serves both. The URL decides:
   relative to the **current directory** (created with its folder on first use). The API passes its
   URL explicitly; the fallback exists for the CLI run from a checkout.
 * ``sqlite:///path`` → SpatiaLite through ``sqlean`` (a DB-API module that can load extensions; the
-  stdlib module here cannot). WAL journal + ``busy_timeout`` so readers never block on a writer.
+  stdlib module here cannot). WAL journal + ``busy_timeout`` so readers never block on a writer;
+  ``synchronous = NORMAL`` (the setting SQLite recommends with WAL: a commit does not wait for
+  fsync; the file is never corrupted, but a power cut may lose the last commits).
 * ``postgresql+psycopg://…`` (``postgresql://`` is rewritten to it) → PostGIS via psycopg 3.
 
 Transactions: :func:`read` and :func:`write` open one transaction each. On SQLite ``write`` starts
-with ``BEGIN IMMEDIATE`` (the write lock up front, so two writers queue on ``busy_timeout`` instead
-of failing on a lock upgrade); reads start with a deferred ``BEGIN`` and so see one snapshot.
+with ``BEGIN IMMEDIATE`` (the write lock up front, so two writers never fail on a lock upgrade);
+reads start with a deferred ``BEGIN`` and so see one snapshot. Writers of one file first queue on
+an advisory lock (``flock`` on ``<file>-writer``, plus a thread lock within a process): SQLite's
+own busy handler waits by sleeping up to 100 ms at a time, which under concurrent reports from
+several workers put hundreds of milliseconds on the slowest requests; the queue hands the lock
+straight to the next writer. Other programs writing the file still meet ``busy_timeout``.
 On PostgreSQL both are ordinary READ COMMITTED transactions; writers that must serialise lock a row.
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
+import threading
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -42,6 +51,8 @@ BUSY_TIMEOUT_MS = 30_000
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
 _WRITE_OPTION = "weiwang_write"
+#: The writer queue of each SpatiaLite engine (see the module docstring).
+_WRITERS: weakref.WeakKeyDictionary[Engine, _WriterQueue] = weakref.WeakKeyDictionary()
 
 
 class BadDatabaseURL(WeiwangError):
@@ -111,6 +122,7 @@ def _spatialite_engine(url: str, **kwargs: Any) -> Engine:
         dbapi_conn.execute("PRAGMA foreign_keys = ON")
         if dbapi_conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
             dbapi_conn.execute("PRAGMA journal_mode = WAL")
+        dbapi_conn.execute("PRAGMA synchronous = NORMAL")
         load_spatialite(dbapi_conn, transaction=True, init_mode="WGS84")
 
     @event.listens_for(engine, "begin")
@@ -118,12 +130,52 @@ def _spatialite_engine(url: str, **kwargs: Any) -> Engine:
         immediate = conn.get_execution_options().get(_WRITE_OPTION, False)
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
+    _WRITERS[engine] = _WriterQueue(Path(database).with_name(Path(database).name + "-writer"))
     return engine
+
+
+class _WriterQueue:
+    """Writers of one SQLite file, one at a time: a thread lock, then ``flock`` on a lock file
+    (opened per process; closing it on exit releases the lock)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._thread_lock = threading.RLock()  # re-entrant: a nested write fails as SQLite decides
+        self._depth = 0
+        self._fd: int | None = None
+        self._pid = 0
+
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        with self._thread_lock:
+            if self._fd is None or self._pid != os.getpid():  # a forked worker opens its own
+                self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+                self._pid = os.getpid()
+            if self._depth == 0:
+                fcntl.flock(self._fd, fcntl.LOCK_EX)
+            self._depth += 1
+            try:
+                yield
+            finally:
+                self._depth -= 1
+                if self._depth == 0:
+                    fcntl.flock(self._fd, fcntl.LOCK_UN)
 
 
 @contextmanager
 def write(engine: Engine) -> Iterator[Connection]:
     """One write transaction: committed when the block ends, rolled back (all of it) on any error."""
+    queue = _WRITERS.get(engine)
+    if queue is not None:
+        with queue.held(), _write_tx(engine) as conn:
+            yield conn
+    else:
+        with _write_tx(engine) as conn:
+            yield conn
+
+
+@contextmanager
+def _write_tx(engine: Engine) -> Iterator[Connection]:
     with engine.connect().execution_options(**{_WRITE_OPTION: True}) as conn, conn.begin():
         yield conn
 

@@ -4,8 +4,8 @@ The column names are the field names of ``dispatch.incident.Incident`` (plus sto
 point and CRS, layer version, on_boundary/snapped/distance_m, resident name/phone, created_at), and
 an event dict is ``dispatch.events.Event.to_dict()``. So the API does::
 
-    with store.db.write(engine) as conn:          # report
-        insert_incident(conn, to_record(inc) | extras, event.to_dict())
+    with store.db.write(engine) as conn:          # report (and any automatic first steps)
+        insert_incident(conn, to_record(inc) | extras, event.to_dict(), *later_events)
     with store.db.write(engine) as conn:          # any later action
         cur = get_incident(conn, id)                       # read seq
         ...                                                # dispatch decides: new event
@@ -25,7 +25,7 @@ from enum import Enum
 from typing import Any
 
 from shapely.geometry import Point
-from sqlalchemy import Connection, func, insert, or_, select, update
+from sqlalchemy import Connection, bindparam, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from geo.errors import NotFound
@@ -67,28 +67,48 @@ def _event_values(incident_id: str, event: Mapping[str, Any]) -> dict[str, Any]:
     return values
 
 
-def insert_incident(conn: Connection, record: Mapping[str, Any], first_event: Mapping[str, Any]) -> None:
-    """Insert a new incident and its first event (seq 1) in the caller's transaction.
+#: Statements built once: values travel as execute parameters, so SQLAlchemy reuses the compiled
+#: form instead of building bind parameters and a cache key per call (that was most of the cost of
+#: an intake under load).
+_INSERT_INCIDENT = insert(incidents)
+_INSERT_EVENT = insert(incident_events)
+_UPDATE_AT_SEQ = update(incidents).where(
+    incidents.c.id == bindparam("_where_id"), incidents.c.seq == bindparam("_where_seq")
+)
 
-    ``record`` holds incident columns (unknown keys are refused with ValueError); ``seq`` defaults
-    to the event's seq, ``created_at`` to now. A duplicate id raises :class:`Conflict`.
+
+def insert_incident(
+    conn: Connection,
+    record: Mapping[str, Any],
+    first_event: Mapping[str, Any],
+    *later_events: Mapping[str, Any],
+) -> None:
+    """Insert a new incident and its events in the caller's transaction.
+
+    ``record`` holds incident columns (unknown keys are refused with ValueError) and describes the
+    incident *after* every given event; ``first_event`` has seq 1 and ``later_events`` (e.g. the
+    automatic 受理 and 交办 of an intake) follow it with seq 2, 3, …. ``seq`` defaults to the last
+    event's seq, ``created_at`` to now. A duplicate id raises :class:`Conflict`.
     """
     values = _incident_values(record)
-    ev = _event_values(str(values["id"]), first_event)
-    values.setdefault("seq", ev["seq"])
+    incident_id = str(values["id"])
+    events = [_event_values(incident_id, e) for e in (first_event, *later_events)]
+    if [e["seq"] for e in events] != list(range(events[0]["seq"], events[0]["seq"] + len(events))):
+        raise ValueError("event seqs must be consecutive")
+    values.setdefault("seq", events[-1]["seq"])
     values.setdefault("created_at", datetime.now(UTC))
-    if values["seq"] != ev["seq"]:
-        raise ValueError("incident seq must equal its first event's seq")
+    if values["seq"] != events[-1]["seq"]:
+        raise ValueError("incident seq must equal its last event's seq")
     try:
         with conn.begin_nested():
-            conn.execute(insert(incidents).values(**values))
+            conn.execute(_INSERT_INCIDENT, values)
     except IntegrityError as exc:
-        if get_incident_or_none(conn, str(values["id"])) is not None:
+        if get_incident_or_none(conn, incident_id) is not None:
             raise Conflict(
-                f"事件编号已存在：{values['id']}", f"incident {values['id']} already exists", field="id"
+                f"事件编号已存在：{incident_id}", f"incident {incident_id} already exists", field="id"
             ) from exc
         raise
-    conn.execute(insert(incident_events).values(**ev))
+    conn.execute(_INSERT_EVENT, events)
 
 
 def append_event(conn: Connection, incident_id: str, event: Mapping[str, Any], *, expected_seq: int) -> int:
@@ -105,11 +125,7 @@ def append_event(conn: Connection, incident_id: str, event: Mapping[str, Any], *
     changes = _incident_values({k: v for k, v in dict(event.get("after") or {}).items() if k != "seq"})
     changes["seq"] = new_seq
     changes.setdefault("updated_at", ev["at"])
-    result = conn.execute(
-        update(incidents)
-        .where(incidents.c.id == incident_id, incidents.c.seq == expected_seq)
-        .values(**changes)
-    )
+    result = conn.execute(_UPDATE_AT_SEQ, changes | {"_where_id": incident_id, "_where_seq": expected_seq})
     if result.rowcount != 1:
         current = get_incident(conn, incident_id)  # NotFound if it does not exist
         raise Conflict(
@@ -119,15 +135,18 @@ def append_event(conn: Connection, incident_id: str, event: Mapping[str, Any], *
             field="seq",
             detail={"expected_seq": expected_seq, "current_seq": current["seq"]},
         )
-    conn.execute(insert(incident_events).values(**ev))
+    conn.execute(_INSERT_EVENT, ev)
     return new_seq
 
 
 _SELECT = select(*(incidents.c[n] for n in INCIDENT_COLUMNS))
 
 
+_BY_ID = _SELECT.where(incidents.c.id == bindparam("_where_id"))
+
+
 def get_incident_or_none(conn: Connection, incident_id: str) -> dict[str, Any] | None:
-    row = conn.execute(_SELECT.where(incidents.c.id == incident_id)).first()
+    row = conn.execute(_BY_ID, {"_where_id": incident_id}).first()
     return dict(row._mapping) if row else None
 
 
