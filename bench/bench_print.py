@@ -18,11 +18,13 @@ SGS = "510116004001"
 TARGETS = {"A3 sheet (PDF)": 2.0, "all pages (PDF)": 10.0, "A3 sheet (PNG 300 dpi)": None}
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int:
+    """Exit status 0 only if every timed case meets its target."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--data", default=str(Path(__file__).resolve().parent.parent / "data" / "boundaries"))
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
+    missed = 0
     t = time.perf_counter()
     h, elements, posts = load_sample(args.data)
     print(f"load sample: {time.perf_counter() - t:.2f} s")
@@ -46,13 +48,15 @@ def main() -> None:
             size = len(render_sheet(h, SGS, **common, **kw))
             times.append(time.perf_counter() - t)
         target = TARGETS[name]
+        missed += target is not None and min(times) > target
         verdict = (
             ""
             if target is None
             else (f"  target ≤ {target:g} s: " + ("OK" if min(times) <= target else "MISSED"))
         )
         print(f"{name:24s} cold {times[0]:5.2f} s  warm {min(times):5.2f} s  ({size / 1024:.0f} KB){verdict}")
+    return 1 if missed else 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())
