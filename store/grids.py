@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select
+from sqlalchemy import Connection, Table, func, insert, select
 
 from geo.elements import Element
 from geo.hierarchy import Grid, Hierarchy, Level
@@ -67,11 +67,7 @@ def insert_grids(
         }
         for g in grids
     ]
-    for batch in _batches(rows):
-        conn.execute(insert(grids_t), list(batch))
-        if progress is not None:
-            progress(len(batch))
-    return len(rows)
+    return _insert_rows(conn, grids_t, rows, progress)
 
 
 def insert_elements(
@@ -97,8 +93,14 @@ def insert_elements(
         }
         for e in elements
     ]
+    return _insert_rows(conn, elements_t, rows, progress)
+
+
+def _insert_rows(
+    conn: Connection, table: Table, rows: list[dict[str, Any]], progress: Callable[[int], None] | None
+) -> int:
     for batch in _batches(rows):
-        conn.execute(insert(elements_t), list(batch))
+        conn.execute(insert(table), list(batch))
         if progress is not None:
             progress(len(batch))
     return len(rows)
