@@ -1,13 +1,18 @@
 """Domain errors → HTTP, in one table. Clients get a stable code and zh-CN + English messages;
-the log gets the detail; no stack trace, SQL or path ever reaches a client."""
+the log gets the detail; no stack trace, SQL or path ever reaches a client.
+
+A browser opening a map page (``/maps/…`` with ``text/html`` in ``Accept``) gets the same status
+and messages as a small Chinese HTML page instead of JSON, with a link back to the map list."""
 
 from __future__ import annotations
 
+import html
 import logging
+from collections.abc import Mapping
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from geo.errors import WeiwangError
@@ -49,10 +54,36 @@ def status_for(err: WeiwangError) -> int:
     return STATUS_BY_CODE.get(err.code, 400)
 
 
-async def _domain(_: Request, err: Exception) -> JSONResponse:
+def _wants_html(request: Request) -> bool:
+    return request.url.path.startswith("/maps/") and "text/html" in request.headers.get("accept", "")
+
+
+def _error_page(error: Mapping[str, object]) -> str:
+    zh = html.escape(str(error.get("message_zh", "")))
+    en = html.escape(str(error.get("message_en", "")))
+    code = html.escape(str(error.get("code", "")))
+    return (
+        '<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1"><title>出错了 · 微网实格</title>'
+        "<style>body{font-family:sans-serif;max-width:40em;margin:4em auto;padding:0 1em;color:#222}"
+        "p.en{color:#666}code{color:#999}</style></head><body>"
+        f'<h1>出错了</h1><p class="zh">{zh}</p><p class="en">{en}</p><p><code>{code}</code></p>'
+        '<p><a href="/maps/">返回地图列表</a></p></body></html>'
+    )
+
+
+def _respond(
+    request: Request, body: dict, status: int, headers: Mapping[str, str] | None = None
+) -> Response:
+    if _wants_html(request):
+        return HTMLResponse(_error_page(body["error"]), status_code=status, headers=headers)
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+async def _domain(request: Request, err: Exception) -> Response:
     assert isinstance(err, WeiwangError)
     headers = {"WWW-Authenticate": "Bearer"} if err.code == "unauthorized" else None
-    return JSONResponse({"error": err.to_dict()}, status_code=status_for(err), headers=headers)
+    return _respond(request, {"error": err.to_dict()}, status_for(err), headers)
 
 
 def _field_of(loc: tuple) -> str:
@@ -60,13 +91,14 @@ def _field_of(loc: tuple) -> str:
     return ".".join(parts) or "body"
 
 
-async def _validation(_: Request, err: Exception) -> JSONResponse:
+async def _validation(request: Request, err: Exception) -> Response:
     assert isinstance(err, RequestValidationError)
     errors = err.errors()
     fields = [_field_of(tuple(e.get("loc", ()))) for e in errors]
     first = errors[0] if errors else {}
     msg = str(first.get("msg", "invalid"))[:200]
-    return JSONResponse(
+    return _respond(
+        request,
         error_body(
             "invalid_input",
             f"请求参数无效：{', '.join(dict.fromkeys(fields))}",
@@ -76,21 +108,19 @@ async def _validation(_: Request, err: Exception) -> JSONResponse:
                 {"field": f, "problem": str(e.get("type", ""))} for f, e in zip(fields, errors, strict=True)
             ],
         ),
-        status_code=422,
+        422,
     )
 
 
-async def _http(_: Request, err: Exception) -> JSONResponse:
+async def _http(request: Request, err: Exception) -> Response:
     assert isinstance(err, StarletteHTTPException)
     zh, en = _HTTP_MESSAGES.get(err.status_code, ("请求错误", "request error"))
-    return JSONResponse(
-        error_body(f"http_{err.status_code}", zh, en), status_code=err.status_code, headers=err.headers
-    )
+    return _respond(request, error_body(f"http_{err.status_code}", zh, en), err.status_code, err.headers)
 
 
-async def _unexpected(request: Request, err: Exception) -> JSONResponse:
+async def _unexpected(request: Request, err: Exception) -> Response:
     log.exception("unexpected error on %s %s", request.method, request.url.path)
-    return JSONResponse(error_body("internal", "服务器内部错误", "internal server error"), status_code=500)
+    return _respond(request, error_body("internal", "服务器内部错误", "internal server error"), 500)
 
 
 def install(app: FastAPI) -> None:

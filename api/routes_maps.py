@@ -27,7 +27,7 @@ from geo.hierarchy import Hierarchy
 from geo.roles import Post, Role
 from geo.validate import Finding
 from layers.offline import LEAFLET_DIR, STATIC_DIR, basemap
-from layers.webmap import assignment_page, coverage_page, dispatch_page, login_page
+from layers.webmap import assignment_page, coverage_page, dispatch_page, index_page, login_page
 
 router = APIRouter(tags=["地图 maps"])
 
@@ -62,6 +62,10 @@ class MapData(Protocol):
 
     def can_view(self, token: str | None) -> tuple[Any, bool]:
         """(user, mask_phones) for a token; raises ``Unauthorized`` when missing or invalid."""
+        ...
+
+    def communities(self) -> list[dict[str, Any]]:
+        """Communities with a published version: code, name, counts, ``version`` (its number)."""
         ...
 
 
@@ -119,6 +123,19 @@ def _hosts(data: MapData) -> tuple[str, ...]:
 def maps_login(next: Annotated[str, Query(max_length=500)] = "/maps/") -> Response:
     safe = next if next.startswith("/") and not next.startswith("//") and "\\" not in next else "/maps/"
     return _html(login_page(api_base=API_BASE, static_base=STATIC_BASE, next_url=safe))
+
+
+@router.get("/", include_in_schema=False)
+def root() -> RedirectResponse:
+    return RedirectResponse("/maps/", status_code=307)
+
+
+@router.get("/maps/", response_class=HTMLResponse, summary="地图首页 map index")
+def maps_index(request: Request) -> Response:
+    """Every community with a published grid version, linking its three maps and printable sheets."""
+    if _viewer(request) is None:
+        return _login_redirect(request)
+    return _html(index_page(_maps(request).communities(), static_base=STATIC_BASE))
 
 
 @router.get("/maps/dispatch/{community}", response_class=HTMLResponse, summary="事件调度地图 dispatcher map")
@@ -226,6 +243,24 @@ class ContextMapData:
 
     def posts(self, community: str) -> list[Post]:
         return self.ctx.posts(community)
+
+    def communities(self) -> list[dict[str, Any]]:
+        from api.summary import summarize_grids
+
+        out = []
+        for code, pub in sorted(self.ctx.published().items()):
+            for row in summarize_grids(pub.hierarchy.subset(code)):
+                out.append(
+                    {
+                        "code": row["community_code"],
+                        "name": row["community_name"],
+                        "general": row["general"],
+                        "general_kind": row["general_kind"],
+                        "micro": row["micro"],
+                        "version": pub.version_number,
+                    }
+                )
+        return out
 
     def findings(self, community: str, version: int | None = None) -> list[Finding]:
         from geo.validate import validate

@@ -27,6 +27,7 @@ import math
 from collections.abc import Mapping, Sequence
 from datetime import date
 from typing import Any
+from urllib.parse import quote
 
 import numpy as np
 import shapely
@@ -624,4 +625,40 @@ def login_page(*, api_base: str = "/api/v1", static_base: str = "/static", next_
         '<button class="ww-btn" type="submit">登录</button>\n'
         '<div id="ww-msg" class="ww-msg" role="status"></div>\n</form>\n'
         f'<script type="application/json" id="ww-data">{cfg}</script>\n</body>\n</html>\n'
+    )
+
+
+def index_page(communities: Sequence[Mapping[str, Any]], *, static_base: str = "/static") -> str:
+    """The list of communities with links to their maps and printable sheets (``/maps/``).
+
+    Each item: ``code``, ``name``, ``general`` and ``micro`` counts, ``general_kind`` (一般网格 or
+    专属网格) and ``version`` (the published version's number)."""
+    root = static_base.rstrip("/")
+    rows = []
+    for c in communities:
+        code = quote(str(c["code"]), safe="")
+        links = (
+            f'<a href="/maps/dispatch/{code}">事件调度</a>'
+            f'<a href="/maps/coverage/{code}">覆盖核查</a>'
+            f'<a href="/maps/assignment/{code}">交办态势</a>'
+            f'<a href="/maps/print/{code}.pdf?paper=A3">分布图 A3 PDF</a>'
+            f'<a href="/maps/print/{code}.pdf?paper=A3&amp;all_pages=true">分网格多页 PDF</a>'
+        )
+        rows.append(
+            f'<tr><td>{_e(c["name"])}<br><span class="ww-muted">{_e(c["code"])}</span></td>'
+            f'<td>{_e(c["general"])} 个{_e(c.get("general_kind") or "一般网格")}，'
+            f'{_e(c["micro"])} 个微网格</td>'
+            f'<td>第{_e(c.get("version"))}版</td><td>{links}</td></tr>'
+        )
+    body = "".join(rows) or '<tr><td colspan="4" class="ww-muted">尚无已发布的网格</td></tr>'
+    return (
+        '<!DOCTYPE html>\n<html lang="zh-CN">\n<head>\n<meta charset="utf-8">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        '<meta name="referrer" content="no-referrer">\n<title>网格地图 · 微网实格</title>\n'
+        f'<link rel="stylesheet" href="{_e(root)}/weiwang/weiwang.css">\n</head>\n<body>\n'
+        '<main class="ww-index">\n<h1 class="ww-title">微网实格 · 网格地图</h1>\n'
+        '<p class="ww-hint">选择社区（村）查看事件调度地图、覆盖核查、交办态势，或打印微网格分布图。'
+        ' <a href="/docs">接口文档</a></p>\n'
+        '<table><thead><tr><th>社区（村）</th><th>网格</th><th>版本</th><th>地图</th></tr></thead>\n'
+        f"<tbody>{body}</tbody></table>\n</main>\n</body>\n</html>\n"
     )

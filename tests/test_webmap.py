@@ -267,3 +267,20 @@ def test_color_bins() -> None:
 def test_login_page_is_offline_and_zh() -> None:
     page = login_page(next_url="/maps/dispatch/510116004001")
     assert external_urls(page) == [] and 'lang="zh-CN"' in page and "用户名" in page and "密码" in page
+
+
+def test_index_page_links_each_community_and_escapes_names() -> None:
+    from layers.webmap import index_page
+
+    page = index_page(
+        [
+            {"code": "510116004001", "name": "三根松社区", "general": 6, "micro": 83, "version": 2},
+            {"code": "x/../y", "name": "<script>alert(1)</script>", "general": 1, "micro": 1, "version": 1},
+        ]
+    )
+    assert '<a href="/maps/dispatch/510116004001">事件调度</a>' in page
+    assert "/maps/print/510116004001.pdf?paper=A3&amp;all_pages=true" in page
+    assert "<script>alert(1)</script>" not in page and "&lt;script&gt;" in page
+    assert "/maps/coverage/x%2F..%2Fy" in page
+    assert "第2版" in page and 'lang="zh-CN"' in page
+    assert "尚无已发布的网格" in index_page([])

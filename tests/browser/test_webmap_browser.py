@@ -346,3 +346,35 @@ def test_page_headers_forbid_outside_requests(page, live) -> None:
     assert r.headers["cache-control"] == "no-store"
     assert page.request.get(f"{live.base}/maps/dispatch/999999999999").status == 404
     assert page.request.get(f"{live.base}/static/leaflet/images/layers.png").status == 200
+
+
+def test_root_leads_through_login_to_the_index_of_communities(browser, live) -> None:
+    context = browser.new_context(locale="zh-CN")
+    pg = context.new_page()
+    try:
+        pg.goto(f"{live.base}/")
+        assert "/maps/login" in pg.url  # / → /maps/ → login
+        login(pg, live.base)
+        assert pg.url.endswith("/maps/")
+        rows = pg.locator("main.ww-index tbody tr")
+        assert rows.count() == 2
+        text = pg.inner_text("main.ww-index")
+        assert "三根松社区" in text and "83 个微网格" in text and "21 个微网格" in text
+        pg.click(f"a[href='/maps/assignment/{SANGENSONG}']")
+        wait_loaded(pg)
+        assert pg.url.endswith(f"/maps/assignment/{SANGENSONG}")
+        pg.go_back()
+        r = pg.request.get(f"{live.base}/maps/print/{SANGENSONG}.pdf?paper=A3&all_pages=true")
+        assert r.status == 200 and r.body()[:5] == b"%PDF-"
+        screenshot(pg, "index")
+    finally:
+        context.close()
+
+
+def test_map_errors_in_a_browser_are_a_chinese_page(page, live) -> None:
+    page.goto(f"{live.base}/maps/dispatch/999999999999")
+    assert page.locator("h1").inner_text() == "出错了"
+    assert "999999999999" in page.inner_text("p.zh")
+    assert page.locator("a[href='/maps/']").count() == 1
+    api = page.request.get(f"{live.base}/maps/dispatch/999999999999", headers={"Accept": "application/json"})
+    assert api.status == 404 and api.json()["error"]["code"] == "not_found"
