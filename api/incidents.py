@@ -135,13 +135,20 @@ def nearest_community(h: Hierarchy, lon: float, lat: float) -> Grid | None:
 INTAKE_LOCK = threading.Lock()
 
 
-def intake(ctx: Context, user: User, body: dict[str, Any]) -> dict[str, Any]:
-    """Create an incident from a report (see the module docstring); returns the stored row."""
-    with INTAKE_LOCK:
-        return _intake(ctx, user, body)
+def intake(ctx: Context, user: User, body: dict[str, Any], *, wait: bool = True) -> dict[str, Any]:
+    """Create an incident from a report (see the module docstring); returns the stored row.
+
+    ``wait=False``: raise :class:`store.db.WriterBusy` rather than wait for another writer of a
+    SpatiaLite file (nothing is stored then; call again with ``wait=True`` from a thread)."""
+    if not INTAKE_LOCK.acquire(blocking=wait):
+        raise db.WriterBusy("another report of this worker is being stored")
+    try:
+        return _intake(ctx, user, body, wait)
+    finally:
+        INTAKE_LOCK.release()
 
 
-def _intake(ctx: Context, user: User, body: dict[str, Any]) -> dict[str, Any]:
+def _intake(ctx: Context, user: User, body: dict[str, Any], wait: bool) -> dict[str, Any]:
     now = ctx.clock()
     at = aware(body.get("reported_at"), now)
     if at > now + FUTURE_SLACK:
@@ -207,7 +214,7 @@ def _intake(ctx: Context, user: User, body: dict[str, Any]) -> dict[str, Any]:
         "resident_phone": resident_phone,
     }
     record["seq"] = first.seq + len(events)
-    with db.write(ctx.engine) as conn:
+    with db.write(ctx.engine, wait=wait) as conn:
         insert_incident(conn, record, first.to_dict(), *(ev.to_dict() for ev in events))
         return get_incident(conn, inc.id)
 

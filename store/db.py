@@ -146,13 +146,18 @@ class _WriterQueue:
         self._pid = 0
 
     @contextmanager
-    def held(self) -> Iterator[None]:
-        with self._thread_lock:
+    def held(self, wait: bool = True) -> Iterator[None]:
+        if not self._thread_lock.acquire(blocking=wait):
+            raise WriterBusy("another thread of this process is writing")
+        try:
             if self._fd is None or self._pid != os.getpid():  # a forked worker opens its own
                 self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
                 self._pid = os.getpid()
             if self._depth == 0:
-                fcntl.flock(self._fd, fcntl.LOCK_EX)
+                try:
+                    fcntl.flock(self._fd, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    raise WriterBusy("another process is writing") from None
             self._depth += 1
             try:
                 yield
@@ -160,14 +165,24 @@ class _WriterQueue:
                 self._depth -= 1
                 if self._depth == 0:
                     fcntl.flock(self._fd, fcntl.LOCK_UN)
+        finally:
+            self._thread_lock.release()
+
+
+class WriterBusy(Exception):
+    """``write(engine, wait=False)`` on SpatiaLite while another writer holds the file."""
 
 
 @contextmanager
-def write(engine: Engine) -> Iterator[Connection]:
-    """One write transaction: committed when the block ends, rolled back (all of it) on any error."""
+def write(engine: Engine, *, wait: bool = True) -> Iterator[Connection]:
+    """One write transaction: committed when the block ends, rolled back (all of it) on any error.
+
+    ``wait=False`` (SpatiaLite): raise :class:`WriterBusy` at once instead of queueing behind
+    another writer — for callers on an event loop, which must not block while, say, a planner's
+    large import commits. On PostgreSQL writers do not queue here and ``wait`` has no effect."""
     queue = _WRITERS.get(engine)
     if queue is not None:
-        with queue.held(), _write_tx(engine) as conn:
+        with queue.held(wait), _write_tx(engine) as conn:
             yield conn
     else:
         with _write_tx(engine) as conn:

@@ -192,3 +192,33 @@ def test_assign_and_merge_check_their_references(api: Api) -> None:
     r = api.post(url, json={"action": "merge", "into": a["id"]})
     assert r.status_code == 200, r.text
     assert r.json()["state"] == "已合并" and r.json()["merged_into"] == a["id"]
+
+
+def test_report_while_another_writer_holds_the_database_is_stored_once_it_is_free(api: Api) -> None:
+    """On SpatiaLite the report cannot be written on the event loop while another write is open
+    (here a planner-like transaction held by a thread), so it waits in the thread pool; on PostGIS
+    it does not wait at all. Either way: 201, stored once, after or beside the other write."""
+    import threading
+
+    from store import db
+
+    ctx = api.client.app.state.ctx
+    holding, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with db.write(ctx.engine):
+            holding.set()
+            release.wait(10)
+
+    t = threading.Thread(target=hold)
+    t.start()
+    try:
+        assert holding.wait(10)
+        threading.Timer(0.3, release.set).start()
+        r = report(api, *inside_point(api, MICRO))
+    finally:
+        release.set()
+        t.join(10)
+    assert r.status_code == 201, r.text
+    got = api.get(f"/api/v1/incidents/{r.json()['id']}").json()
+    assert got["grid"]["micro_code"] == MICRO and got["state"] == "已交办"

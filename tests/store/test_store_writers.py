@@ -87,3 +87,31 @@ def test_sqlite_writer_lock_is_held_exactly_during_a_write(tmp_path: Path) -> No
         raise RuntimeError("rolled back")
     assert _lock_is_free(lock)
     engine.dispose()
+
+
+def test_sqlite_write_without_waiting_raises_writer_busy_and_writes_nothing(tmp_path: Path) -> None:
+    engine = db.make_engine(f"sqlite:///{tmp_path / 'w.sqlite'}")
+    with db.write(engine) as conn:
+        conn.execute(text("CREATE TABLE scratch (v INTEGER)"))
+    holding, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with db.write(engine) as conn:
+            conn.execute(text("INSERT INTO scratch VALUES (1)"))
+            holding.set()
+            release.wait(10)
+
+    t = threading.Thread(target=hold)
+    t.start()
+    try:
+        assert holding.wait(10)
+        with pytest.raises(db.WriterBusy), db.write(engine, wait=False) as conn:
+            conn.execute(text("INSERT INTO scratch VALUES (2)"))
+    finally:
+        release.set()
+        t.join(10)
+    with db.write(engine, wait=False) as conn:  # free again: no wait needed
+        conn.execute(text("INSERT INTO scratch VALUES (3)"))
+    with db.read(engine) as conn:
+        assert [r[0] for r in conn.execute(text("SELECT v FROM scratch ORDER BY v"))] == [1, 3]
+    engine.dispose()
