@@ -10,14 +10,12 @@ import json
 from datetime import date
 
 import pytest
-from shapely.geometry import box
 
 from api.sources import load_source
 from geo.crs import from_wgs84
 from geo.hierarchy import Grid, Hierarchy
 from geo.roles import Post, Role
-from geo.validate import validate
-from layers.webmap import coverage_page, dispatch_page, label_fit
+from layers.webmap import dispatch_page, label_fit
 from tests.browser.conftest import SANGENSONG, login, screenshot, until, wait_loaded
 
 pytestmark = pytest.mark.browser
@@ -249,42 +247,72 @@ def test_coverage_page_published_is_clean(page, live) -> None:
     assert "未发现问题" in page.inner_text("#ww-summary")
 
 
-def test_coverage_page_draws_findings_and_zooms_to_them(page, live, sample) -> None:
+def _planted_draft(sample) -> tuple[bytes, dict[str, str]]:
+    """三根松's layer as GeoJSON with planted defects: a micro-grid removed (gap), its western
+    neighbour bulging into another kept sibling (overlap), a micro-grid under a new code nobody is
+    posted to (unstaffed) and one with 5 households (out of band). Returns (file, kind → code)."""
+    from shapely.geometry import mapping
+
     sub = sample.hierarchy.subset(SANGENSONG)
-    gone = "510116004001003007"
+    gone = sub.get("510116004001003007")
     over = sub.get("510116004001003008")
-    bulge = over.geometry.union(
-        box(*over.geometry.buffer(0.0004).bounds).intersection(sub.get(gone).geometry)
+    victim = next(
+        g
+        for g in sorted(sub.micro, key=lambda g: g.code)
+        if g.parent_code == over.parent_code
+        and g.code not in (over.code, gone.code)
+        and g.geometry.intersection(over.geometry).length > 1e-4
     )
-    grids = [
-        Grid(
-            g.code,
-            g.name,
-            g.level,
-            bulge if g.code == over.code else g.geometry,
-            g.parent_code,
-            g.community_code,
-            g.kind,
-            5 if g.code == "510116004001001001" else g.households,
-        )
-        for g in sub
-        if g.code != gone
-    ]
-    h = Hierarchy(grids)
-    staffed = {p.grid_code for p in sample.posts if p.role is Role.MICRO_WORKER} - {"510116004001002002"}
-    findings = validate(h, staffed_micro=staffed)
-    kinds = {f.code for f in findings}
-    assert {"gap", "unstaffed", "households_out_of_band"} <= kinds
-    html = coverage_page(h, SANGENSONG, findings, version_label="第2版（草稿）")
-    page.route(
-        f"{live.base}/draft", lambda route: route.fulfill(body=html, content_type="text/html; charset=utf-8")
+    bulge = over.geometry.union(over.geometry.buffer(0.0002).intersection(victim.geometry))
+    renamed_from, renamed_to = "510116004001002002", "510116004001002099"
+    features = []
+    for g in sub:
+        if g.code == gone.code:
+            continue
+        code = renamed_to if g.code == renamed_from else g.code
+        props = {
+            "code": code,
+            "name": g.name,
+            "level": g.level.value,
+            "parent_code": g.parent_code,
+            "community_code": g.community_code,
+            "kind": g.kind,
+            "households": 5 if g.code == "510116004001001001" else g.households,
+        }
+        geom = bulge if g.code == over.code else g.geometry
+        features.append({"type": "Feature", "properties": props, "geometry": mapping(geom)})
+    fc = {"type": "FeatureCollection", "features": features}
+    planted = {"gap": gone.parent_code, "overlap": victim.code, "unstaffed": renamed_to}
+    return json.dumps(fc, ensure_ascii=False).encode(), planted
+
+
+def test_coverage_map_of_an_uploaded_draft_shows_the_planted_gap_overlap_and_unstaffed_grid(
+    page, live, sample
+) -> None:
+    data, planted = _planted_draft(sample)
+    token = page.request.post(
+        f"{live.base}/api/v1/auth/login", data={"username": "planner", "password": "planner-demo"}
+    ).json()["access_token"]
+    r = page.request.post(
+        f"{live.base}/api/v1/communities/{SANGENSONG}/drafts",
+        headers={"Authorization": f"Bearer {token}"},
+        multipart={
+            "file": {"name": "draft.geojson", "mimeType": "application/geo+json", "buffer": data},
+            "commit": "true",
+        },
     )
-    page.goto(f"{live.base}/draft")
+    assert r.status == 200, r.text()
+    number = r.json()["version_number"]
+    assert number >= 2
+    page.goto(f"{live.base}/maps/coverage/{SANGENSONG}?version={number}")
     wait_loaded(page)
-    assert page.locator("path.ww-kind-gap").count() >= 1
-    assert page.locator("path.ww-kind-unstaffed").count() == 1
-    assert page.locator("path.ww-kind-households_out_of_band").count() == 1
-    assert page.locator("#ww-findings li.ww-finding").count() == len(findings)
+    assert f"第{number}版" in page.title() and "草稿" in page.title()
+    for kind in ("gap", "overlap", "unstaffed", "households_out_of_band"):
+        assert page.locator(f"path.ww-kind-{kind}").count() >= 1, kind
+        assert page.locator(f"#ww-findings li[data-kind='{kind}']").count() >= 1, kind
+    items = page.locator("#ww-findings li.ww-finding")
+    listed = " ".join(items.all_inner_texts())
+    assert planted["unstaffed"] in listed and planted["overlap"] in listed and planted["gap"] in listed
     zoom_before = page.evaluate("wwMap.getZoom()")
     page.click("#ww-findings li[data-kind='unstaffed']")
     until(page, f"wwMap.getZoom() > {zoom_before}")
@@ -295,6 +323,8 @@ def test_coverage_page_draws_findings_and_zooms_to_them(page, live, sample) -> N
     assert page.locator("path.ww-kind-gap").count() >= 1
     page.evaluate("wwMap.fitBounds(wwGrids.community.getBounds(), {animate: false})")
     screenshot(page, "coverage-draft")
+    published = page.request.get(f"{live.base}/api/v1/communities/{SANGENSONG}/versions").json()["items"]
+    assert [v["number"] for v in published if v["state"] == "published"] == [1]  # drafts change nothing
 
 
 def test_assignment_page(page, live) -> None:
