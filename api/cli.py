@@ -198,9 +198,9 @@ def serve(host: str, port: int, workers: int, database_url: str | None, access_l
 def _register_optional() -> None:
     """Attach the commands that live in their own modules."""
     from api.cli_print import print_cmd
-    from api.cli_store import db, export_cmd, import_cmd, publish, versions
+    from api.cli_store import db, export_cmd, import_cmd, publish, time_limits_cmd, versions
 
-    for cmd in (print_cmd, db, import_cmd, export_cmd, publish, versions):
+    for cmd in (print_cmd, db, import_cmd, export_cmd, publish, versions, time_limits_cmd):
         main.add_command(cmd)
 
 

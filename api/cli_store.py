@@ -299,3 +299,66 @@ def export_cmd(
         _fail(err)
         return
     click.echo(f"已导出 {community_code} 第 {v.number} 版 {n} 个网格 → {out_path} (exported)")
+
+
+@click.command("time-limits")
+@click.option("--community", "community_code", required=True, help="社区编码 community code")
+@click.option(
+    "--set",
+    "settings",
+    multiple=True,
+    metavar="类别=小时",
+    help="设置时限，可重复；类别可用中文或英文键，urgent 为紧急事件上限 "
+    "set a limit, repeatable: CATEGORY=HOURS (e.g. 矛盾纠纷=48, safety=12, urgent=2)",
+)
+@click.option("--reset", is_flag=True, help="恢复全部默认值 restore every default")
+@click.option("--url", default=None, help=URL_HELP)
+def time_limits_cmd(community_code: str, settings: tuple[str, ...], reset: bool, url: str | None) -> None:
+    """办理时限 — show or set a community's time limit per incident category (whole hours).
+
+    Without --set or --reset it shows the limits in force. --set replaces only the categories
+    named; the others keep their configured value or default. New limits apply to later 交办."""
+    from api.incidents import limits_from_rows
+    from dispatch import Category
+    from dispatch.validation import LIMIT_HOURS_MAX
+    from store import db as store_db
+    from store.timelimits import URGENT_KEY, load_time_limits, set_time_limits
+    from store.versions import list_versions
+
+    changes: dict[str, int] = {}
+    for item in settings:
+        key, sep, value = item.partition("=")
+        if not sep or not value.strip().isdigit() or not 1 <= int(value) <= LIMIT_HOURS_MAX:
+            raise click.BadParameter(
+                f"应为 类别=小时（1–{LIMIT_HOURS_MAX} 的整数）expected CATEGORY=HOURS: {item!r}",
+                param_hint="--set",
+            )
+        key = key.strip()
+        try:
+            name = URGENT_KEY if key == URGENT_KEY else Category.parse(key).value
+        except WeiwangError as err:
+            _fail(err)
+            return
+        changes[name] = int(value)
+    try:
+        with _engine(url) as engine:
+            with store_db.read(engine) as conn:
+                if not list_versions(conn, community_code):
+                    click.echo(
+                        f"错误：社区不存在：{community_code}\nerror: no community {community_code}", err=True
+                    )
+                    sys.exit(2)
+                rows = load_time_limits(conn, community_code)
+            if reset or changes:
+                with store_db.write(engine) as conn:
+                    rows = set_time_limits(conn, community_code, ({} if reset else rows) | changes)
+    except WeiwangError as err:
+        _fail(err)
+        return
+    limits = limits_from_rows(rows)
+    click.echo(f"{community_code} 办理时限 time limits（* 本社区设置 configured）")
+    for c in Category:
+        mark = "*" if c.value in rows else " "
+        click.echo(f"  {mark} {c.value}（{c.key}）：{limits.hours_for(c):g} 小时 h")
+    mark = "*" if URGENT_KEY in rows else " "
+    click.echo(f"  {mark} 紧急事件上限（{URGENT_KEY}）：{limits.urgent_hours:g} 小时 h")

@@ -154,6 +154,10 @@ class Context:
 
         return self.cached(("account", user_id), load, ACCOUNT_TTL_S)
 
+    def forget(self, key: Hashable) -> None:
+        """Drop one :meth:`cached` value in this worker (others see the change within its TTL)."""
+        self._cache.pop(key, None)
+
     def invalidate(self) -> None:
         self.grids.invalidate()
         self._cache.clear()

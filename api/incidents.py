@@ -50,7 +50,7 @@ from store.incidents import (
     list_events_of,
     list_incidents,
 )
-from store.models import time_limits
+from store.timelimits import URGENT_KEY, load_time_limits
 
 CST = timezone(timedelta(hours=8), "CST")
 SYSTEM = Actor("system", AppRole.ADMIN)
@@ -80,12 +80,29 @@ def time_limits_for(ctx: Context, community_code: str | None) -> TimeLimits:
 
     def load() -> TimeLimits:
         with db.read(ctx.engine) as conn:
-            rows = conn.execute(
-                time_limits.select().where(time_limits.c.community_code == community_code)
-            ).all()
-        return TimeLimits.from_mapping({r.category: r.hours for r in rows}) if rows else DEFAULT_TIME_LIMITS
+            rows = load_time_limits(conn, community_code)
+        return limits_from_rows(rows)
 
     return ctx.cached(("time_limits", community_code), load, ctx.roster_ttl_s)
+
+
+def limits_from_rows(rows: dict[str, int]) -> TimeLimits:
+    """:class:`TimeLimits` from a community's ``time_limits`` rows (see :mod:`store.timelimits`)."""
+    if not rows:
+        return DEFAULT_TIME_LIMITS
+    hours = {k: v for k, v in rows.items() if k != URGENT_KEY}
+    return TimeLimits.from_mapping(hours, rows.get(URGENT_KEY))
+
+
+def time_limits_view(limits: TimeLimits, rows: dict[str, int]) -> dict[str, Any]:
+    """What the API shows: the limits in force and which of them the community configured."""
+    return {
+        "hours": {c.value: limits.hours_for(c) for c in limits.hours},
+        "urgent_hours": limits.urgent_hours,
+        "configured": dict(sorted(rows.items())),
+        "defaults": {c.value: DEFAULT_TIME_LIMITS.hours_for(c) for c in DEFAULT_TIME_LIMITS.hours},
+        "default_urgent_hours": DEFAULT_TIME_LIMITS.urgent_hours,
+    }
 
 
 def _to_incident(row: dict[str, Any]) -> Incident:

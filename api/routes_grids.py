@@ -1,4 +1,5 @@
-"""``/api/v1/communities``: communities, their layer versions and grids (GeoJSON, WGS84)."""
+"""``/api/v1/communities``: communities, their layer versions, grids (GeoJSON, WGS84) and
+办理时限 (time limits per category)."""
 
 from __future__ import annotations
 
@@ -7,14 +8,19 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 from shapely.geometry import mapping
 
-from api.access import User, ctx_of, current_user
+from api.access import User, ctx_of, current_user, require
+from api.schemas import TimeLimitsIn
 from api.summary import summarize_grids
+from dispatch import AppRole, Category
 from geo.errors import NotFound
 from store import db
 from store.grids import load_hierarchy
 from store.versions import get_version, list_versions
 
 router = APIRouter(prefix="/api/v1/communities", tags=["网格 grids"])
+
+#: Who may set 办理时限: the community's dispatchers (the 总网格 that assigns) and admins.
+require_limit_setters = require(AppRole.DISPATCHER, AppRole.ADMIN)
 
 
 @router.get("", summary="社区列表 communities")
@@ -68,3 +74,39 @@ def grids(
         if level is None or g.level.value == level
     ]
     return {"type": "FeatureCollection", "version": v.to_dict(), "features": feats}
+
+
+@router.get("/{code}/time-limits", summary="办理时限 time limits per category")
+def get_time_limits(code: str, request: Request, _user: User = Depends(current_user)) -> dict:
+    """The limits in force for the community (hours per category, urgent cap), the ones it
+    configured and the defaults. They set the deadline when an incident is 交办."""
+    from api.incidents import limits_from_rows, time_limits_view
+    from store.timelimits import load_time_limits
+
+    ctx = ctx_of(request)
+    code = code[:32]
+    with db.read(ctx.engine) as conn:
+        if not list_versions(conn, code):
+            raise NotFound(f"社区不存在：{code}", f"no community {code}", field="code")
+        rows = load_time_limits(conn, code)
+    return {"community_code": code, **time_limits_view(limits_from_rows(rows), rows)}
+
+
+@router.put("/{code}/time-limits", summary="设置办理时限 set time limits")
+def put_time_limits(
+    code: str, body: TimeLimitsIn, request: Request, _user: User = Depends(require_limit_setters)
+) -> dict:
+    """Replace the community's configured limits (categories left out return to the defaults;
+    an empty body restores them all). Applies to later 交办; deadlines already set stay."""
+    from api.incidents import limits_from_rows, time_limits_view
+    from store.timelimits import URGENT_KEY, set_time_limits
+
+    ctx = ctx_of(request)
+    code = code[:32]
+    rows: dict[str, int] = {Category.parse(k).value: v for k, v in body.hours.items()}
+    if body.urgent_hours is not None:
+        rows[URGENT_KEY] = body.urgent_hours
+    with db.write(ctx.engine) as conn:
+        stored = set_time_limits(conn, code, rows)
+    ctx.forget(("time_limits", code))
+    return {"community_code": code, **time_limits_view(limits_from_rows(stored), stored)}

@@ -74,3 +74,14 @@ class ActionIn(BaseModel):
 
     def params(self) -> dict[str, Any]:
         return dict(self.model_extra or {})
+
+
+Hours = Annotated[int, Field(ge=1, le=24 * 365)]
+
+
+class TimeLimitsIn(Strict):
+    """办理时限: whole hours per category (Chinese value or English key); categories left out keep
+    the defaults. ``urgent_hours`` caps the limit of incidents reported as urgent."""
+
+    hours: dict[Annotated[str, Field(max_length=20)], Hours] = Field(default_factory=dict, max_length=10)
+    urgent_hours: Hours | None = None

@@ -9,7 +9,7 @@ import shapely
 from click.testing import CliRunner
 
 from api.cli_store import db as db_group
-from api.cli_store import export_cmd, import_cmd, publish, versions
+from api.cli_store import export_cmd, import_cmd, publish, time_limits_cmd, versions
 from store import db
 from store.grids import load_grids
 from store.versions import get_version, list_versions
@@ -24,7 +24,7 @@ def cli() -> None:
     """The storage commands, as ``weiwang`` registers them."""
 
 
-for _cmd in (db_group, import_cmd, export_cmd, publish, versions):
+for _cmd in (db_group, import_cmd, export_cmd, publish, versions, time_limits_cmd):
     cli.add_command(_cmd)
 
 
@@ -88,3 +88,23 @@ def test_round_trip_import_export_import_keeps_codes_parents_names_geometry(db_u
         assert shapely.equals_exact(shapely.normalize(a.geometry), shapely.normalize(b.geometry), 1e-9), (
             a.code
         )
+
+
+def test_time_limits_show_set_and_reset(seeded_url: str) -> None:
+    out = run("time-limits", "--community", SGS, "--url", seeded_url)
+    assert "  矛盾纠纷（dispute）：72 小时" in out and "* " not in out.split("\n", 1)[1]
+    out = run(
+        "time-limits", "--community", SGS, "--set", "dispute=48", "--set", "urgent=2", "--url", seeded_url
+    )
+    assert "* 矛盾纠纷（dispute）：48 小时" in out and "* 紧急事件上限（urgent）：2 小时" in out
+    out = run("time-limits", "--community", SGS, "--set", "安全隐患=12", "--url", seeded_url)
+    assert "* 矛盾纠纷（dispute）：48 小时" in out and "* 安全隐患（safety）：12 小时" in out  # kept
+    for bad in (["--set", "打架=3"], ["--set", "safety=x"], ["--set", "safety=0"]):
+        result = CliRunner().invoke(cli, ["time-limits", "--community", SGS, *bad, "--url", seeded_url])
+        assert result.exit_code == 2, (bad, result.output)
+    result = CliRunner().invoke(cli, ["time-limits", "--community", "5101", "--url", seeded_url])
+    assert result.exit_code == 2 and "社区不存在" in result.output
+    out = run("time-limits", "--community", SGS, "--url", seeded_url)
+    assert "* 安全隐患（safety）：12 小时" in out  # the refused changes changed nothing
+    out = run("time-limits", "--community", SGS, "--reset", "--url", seeded_url)
+    assert "* " not in out.split("\n", 1)[1] and "矛盾纠纷（dispute）：72 小时" in out
