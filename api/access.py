@@ -22,8 +22,6 @@ from dispatch import Actor, AppRole
 from geo.errors import NotFound, WeiwangError
 from geo.hierarchy import Hierarchy, Level
 from geo.roles import Post
-from store import db
-from store.people import posts as load_posts
 
 _bearer = HTTPBearer(auto_error=False)
 TOKEN_COOKIE = "weiwang_token"  # noqa: S105 (a cookie name)
@@ -100,12 +98,11 @@ def require(*roles: AppRole):
 
 
 def actor_for(ctx: Context, user: User, on: date) -> Actor:
-    """The dispatch actor for a user: app role plus the grid posts held on ``on``."""
+    """The dispatch actor for a user: app role plus the grid posts held on ``on`` (from the cached
+    roster, so a change of posts reaches every worker within :attr:`Context.roster_ttl_s`)."""
     if user.person_id is None:
         return Actor(user.actor_id, user.role)
-    with db.read(ctx.engine) as conn:
-        held = load_posts(conn, on=on)
-    return Actor.from_posts(user.person_id, user.role, [p for p in held if p.person_id == user.person_id], on)
+    return Actor.from_posts(user.person_id, user.role, ctx.posts(), on)
 
 
 @dataclass(frozen=True)
