@@ -9,12 +9,14 @@ its first events in one transaction: 上报 by the reporter, then — when a han
 
 from __future__ import annotations
 
+import asyncio
 import secrets
-import threading
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
+from fastapi.concurrency import run_in_threadpool
 from shapely.geometry import Point
 
 from api.access import Scope, User, actor_for, hidden
@@ -144,28 +146,54 @@ def nearest_community(h: Hierarchy, lon: float, lat: float) -> Grid | None:
     return best[1] if best else None
 
 
-#: One report at a time per worker. The HTTP route runs intake on the event loop (see
-#: ``api.routes_incidents.create_incident``), so there it is never contended; it keeps other callers
-#: (threads of the map pages, tests) from interleaving. Threads running intake side by side only
-#: fought over the GIL and the SQLite write lock (bench/bench_api.py, 150 reports/s, 2 workers:
-#: p99 2,800 ms without a lock, 77 ms with one, 10 ms on the event loop at 200/s).
-INTAKE_LOCK = threading.Lock()
+#: How long a report retries on the event loop while another writer holds the SpatiaLite file
+#: before it waits in a thread instead (a planner's large import may hold it for seconds).
+RETRY_ON_LOOP_S = 2.0
 
 
-def intake(ctx: Context, user: User, body: dict[str, Any], *, wait: bool = True) -> dict[str, Any]:
-    """Create an incident from a report (see the module docstring); returns the stored row.
+@dataclass(frozen=True)
+class Report:
+    """A report converted, located and routed: the incident row and its first events, to store."""
 
-    ``wait=False``: raise :class:`store.db.WriterBusy` rather than wait for another writer of a
-    SpatiaLite file (nothing is stored then; call again with ``wait=True`` from a thread)."""
-    if not INTAKE_LOCK.acquire(blocking=wait):
-        raise db.WriterBusy("another report of this worker is being stored")
-    try:
-        return _intake(ctx, user, body, wait)
-    finally:
-        INTAKE_LOCK.release()
+    id: str
+    record: dict[str, Any]
+    events: tuple[dict[str, Any], ...]
 
 
-def _intake(ctx: Context, user: User, body: dict[str, Any], wait: bool) -> dict[str, Any]:
+def intake(ctx: Context, user: User, body: dict[str, Any]) -> dict[str, Any]:
+    """Create an incident from a report (see the module docstring); returns the stored row."""
+    return store_report(ctx, prepare_report(ctx, user, body))
+
+
+def store_report(ctx: Context, report_: Report, *, wait: bool = True) -> dict[str, Any]:
+    """Write the incident and its events in one transaction; returns the stored row.
+
+    ``wait=False``: raise :class:`store.db.WriterBusy` at once, storing nothing, when another
+    writer holds the SpatiaLite file."""
+    with db.write(ctx.engine, wait=wait) as conn:
+        insert_incident(conn, report_.record, *report_.events)
+        return get_incident(conn, report_.id)
+
+
+async def store_report_on_loop(ctx: Context, report_: Report) -> dict[str, Any]:
+    """:func:`store_report` for a caller on the event loop, which must not block on another writer:
+    while the SpatiaLite file is busy it yields to the loop and retries (after 0.5 ms, doubling
+    to 20 ms), and after :data:`RETRY_ON_LOOP_S` it waits in a thread. On PostgreSQL writers do
+    not queue and the first try stores it."""
+    loop = asyncio.get_running_loop()
+    give_up = loop.time() + RETRY_ON_LOOP_S
+    delay = 0.0005
+    while loop.time() < give_up:
+        try:
+            return store_report(ctx, report_, wait=False)
+        except db.WriterBusy:
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 0.02)
+    return await run_in_threadpool(store_report, ctx, report_)
+
+
+def prepare_report(ctx: Context, user: User, body: dict[str, Any]) -> Report:
+    """Check, convert, locate and route a report; raises the domain errors a bad report gets."""
     now = ctx.clock()
     at = aware(body.get("reported_at"), now)
     if at > now + FUTURE_SLACK:
@@ -231,9 +259,7 @@ def _intake(ctx: Context, user: User, body: dict[str, Any], wait: bool) -> dict[
         "resident_phone": resident_phone,
     }
     record["seq"] = first.seq + len(events)
-    with db.write(ctx.engine, wait=wait) as conn:
-        insert_incident(conn, record, first.to_dict(), *(ev.to_dict() for ev in events))
-        return get_incident(conn, inc.id)
+    return Report(inc.id, record, (first.to_dict(), *(ev.to_dict() for ev in events)))
 
 
 def act(

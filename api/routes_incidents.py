@@ -6,7 +6,6 @@ from datetime import date, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
-from fastapi.concurrency import run_in_threadpool
 
 from api import incidents as ops
 from api.access import Forbidden, Scope, User, ctx_of, current_user, hidden, require, scope_for
@@ -16,7 +15,6 @@ from dispatch import AppRole, Category, State
 from dispatch.errors import InvalidInput
 from dispatch.states import Action, allowed_actions
 from geo.hierarchy import Hierarchy
-from store.db import WriterBusy
 
 router = APIRouter(prefix="/api/v1", tags=["事件 incidents"])
 
@@ -64,20 +62,15 @@ async def create_incident(
 ) -> dict:
     """Convert, locate (grid version in force at ``reported_at``), route to the micro-grid's
     微网格员 (falling back up the roles) and store, with every step as an event."""
-    # Runs on the event loop, not in the thread pool: an intake is ~1 ms of CPU and one short
-    # write transaction, and the hop to a thread plus the GIL handovers it brings cost more than
-    # that — at 200 reports/s they put p99 at 66–89 ms instead of 7–11 ms (bench/bench_api.py).
-    # Only when the SpatiaLite file is busy with another writer (another worker's report, a
-    # planner's import) does it wait, in the thread pool, so the loop keeps serving. What may
-    # still block the loop is rare: the first report against an old grid version builds its
-    # locator (~0.1 s).
+    # Runs on the event loop, not in the thread pool: a report is ~1 ms of CPU and one short write
+    # transaction, and the hop to a thread plus the GIL handovers it brings cost more than that —
+    # at 200 reports/s they put p99 at 66–89 ms instead of 7–11 ms (bench/bench_api.py). The
+    # write never blocks the loop on another writer (see ops.store_report_on_loop). What may
+    # still block it is rare: the first report against an old grid version builds that
+    # version's locator (~0.1 s).
     ctx = ctx_of(request)
     Category.parse(body.category)
-    data = body.model_dump()
-    try:
-        row = ops.intake(ctx, user, data, wait=False)
-    except WriterBusy:
-        row = await run_in_threadpool(ops.intake, ctx, user, data)
+    row = await ops.store_report_on_loop(ctx, ops.prepare_report(ctx, user, body.model_dump()))
     response.headers["Location"] = f"/api/v1/incidents/{row['id']}"
     return _present(ctx, user, [row])[0]
 
