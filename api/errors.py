@@ -72,9 +72,7 @@ def _error_page(error: Mapping[str, object]) -> str:
     )
 
 
-def _respond(
-    request: Request, body: dict, status: int, headers: Mapping[str, str] | None = None
-) -> Response:
+def _respond(request: Request, body: dict, status: int, headers: Mapping[str, str] | None = None) -> Response:
     if _wants_html(request):
         return HTMLResponse(_error_page(body["error"]), status_code=status, headers=headers)
     return JSONResponse(body, status_code=status, headers=headers)

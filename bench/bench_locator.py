@@ -41,11 +41,14 @@ OUT = ROOT / "bench" / "out"
 
 def load_sangensong(path: Path) -> tuple[list[str], list]:
     if not path.exists():
-        sys.exit(f"找不到样例网格文件 {path}（先运行 data/boundaries/make_sample.py）/ "
-                 f"missing {path}: generate the sample data first")
+        sys.exit(
+            f"找不到样例网格文件 {path}（先运行 data/boundaries/make_sample.py）/ "
+            f"missing {path}: generate the sample data first"
+        )
     fc = json.loads(path.read_text(encoding="utf-8"))
     feats = [
-        f for f in fc["features"]
+        f
+        for f in fc["features"]
         if f["properties"].get("level") == "micro" and f["properties"].get("community_code") == SANGENSONG
     ]
     if not feats:
@@ -113,13 +116,19 @@ def run_layer(name: str, codes: list[str], polys: list, n_points: int, repeat: i
     }
     stats["pass"] = bool(stats["speedup"] >= target and mismatch == 0)
     print(f"Locator.locate: {stats['locate_ns_per_point']:>8} ns/点")
-    print(f"gpd.sjoin:      {stats['sjoin_ns_per_point']:>8} ns/点   (另：构建点 GeoDataFrame / building the "
-          f"points GeoDataFrame {stats['points_gdf_ns_per_point']} ns/点, 未计入 / not counted)")
-    print(f"加速比 / speed-up: {stats['speedup']}×  目标 / target ≥ {target:g}×  → "
-          f"{'PASS' if stats['pass'] else 'FAIL'}")
-    print(f"一致性 / agreement: {one.sum():,} 点 sjoin 恰好一个网格，不一致 / mismatches {mismatch}; "
-          f"sjoin 无匹配 {zero.sum():,}（定位器：外部 {stats['locator_outside']:,}，吸附 "
-          f"{stats['locator_snapped']:,}，边界 {stats['locator_on_boundary']:,}）")
+    print(
+        f"gpd.sjoin:      {stats['sjoin_ns_per_point']:>8} ns/点   (另：构建点 GeoDataFrame / building the "
+        f"points GeoDataFrame {stats['points_gdf_ns_per_point']} ns/点, 未计入 / not counted)"
+    )
+    print(
+        f"加速比 / speed-up: {stats['speedup']}×  目标 / target ≥ {target:g}×  → "
+        f"{'PASS' if stats['pass'] else 'FAIL'}"
+    )
+    print(
+        f"一致性 / agreement: {one.sum():,} 点 sjoin 恰好一个网格，不一致 / mismatches {mismatch}; "
+        f"sjoin 无匹配 {zero.sum():,}（定位器：外部 {stats['locator_outside']:,}，吸附 "
+        f"{stats['locator_snapped']:,}，边界 {stats['locator_on_boundary']:,}）"
+    )
     return stats
 
 
@@ -132,8 +141,10 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     load0 = os.getloadavg()
     print(f"负载 / load average (1, 5, 15 min) at start: {load0}; cores: {os.cpu_count()}")
-    print(f"numpy {np.__version__}, shapely {shapely.__version__} (GEOS {shapely.geos_version_string}), "
-          f"geopandas {gpd.__version__}, pandas {pd.__version__}")
+    print(
+        f"numpy {np.__version__}, shapely {shapely.__version__} (GEOS {shapely.geos_version_string}), "
+        f"geopandas {gpd.__version__}, pandas {pd.__version__}"
+    )
     results = []
     codes, polys = load_sangensong(args.grids)
     results.append(run_layer("三根松社区 (sample)", codes, polys, args.points, args.repeat, 20.0))
@@ -145,8 +156,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\n负载 / load average at end: {load1}")
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "locator.json").write_text(
-        json.dumps({"load_start": load0, "load_end": load1, "results": results}, ensure_ascii=False,
-                   indent=2),
+        json.dumps(
+            {"load_start": load0, "load_end": load1, "results": results}, ensure_ascii=False, indent=2
+        ),
         encoding="utf-8",
     )
     ok = all(r["pass"] for r in results)

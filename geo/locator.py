@@ -229,7 +229,11 @@ class Locator:
 
     @classmethod
     def from_polygons(
-        cls, codes: Sequence[str], polygons: Sequence[BaseGeometry], *, snap_tolerance_m: float = 30.0,
+        cls,
+        codes: Sequence[str],
+        polygons: Sequence[BaseGeometry],
+        *,
+        snap_tolerance_m: float = 30.0,
         **kwargs: Any,
     ) -> Locator:
         """A locator over bare micro-grid polygons (no names, no parents)."""
@@ -429,8 +433,13 @@ class Locator:
 
     def locate(self, lon: ArrayLike, lat: ArrayLike) -> LocateResult:
         """Locate many points (1-D arrays or anything ``np.asarray`` takes; scalars count as one point)."""
-        if (isinstance(lon, np.ndarray) and isinstance(lat, np.ndarray) and lon.dtype.kind in "fi"
-                and lat.dtype.kind in "fi" and lon.shape == lat.shape):
+        if (
+            isinstance(lon, np.ndarray)
+            and isinstance(lat, np.ndarray)
+            and lon.dtype.kind in "fi"
+            and lat.dtype.kind in "fi"
+            and lon.shape == lat.shape
+        ):
             x = lon.astype(np.float64, copy=False).reshape(-1)
             y = lat.astype(np.float64, copy=False).reshape(-1)
             if not _all_in_china(x, y):
@@ -581,7 +590,6 @@ class Locator:
         np.minimum.at(best, cown[inside], self._cand[cent[inside]].astype(np.int64))
         return np.where(best < len(self._geoms), best, -1), bad
 
-
     def _outside(
         self,
         x: NDArray[np.float64],
@@ -631,8 +639,9 @@ class Locator:
     def _point(self, i: int, on_b: bool, snapped: bool, d: float, x: float, y: float) -> PointLocation:
         if i < 0:
             com = self._communities_at(np.array([x]), np.array([y]))[0]
-            return PointLocation(None, None, None, None, com, self._cp_names.get(com) if com else None,
-                                 False, False, d, True)
+            return PointLocation(
+                None, None, None, None, com, self._cp_names.get(com) if com else None, False, False, d, True
+            )
         gc, gn = self._general[i]
         cc, cn = self._community[i]
         return PointLocation(self.codes[i], self._names[i], gc, gn, cc, cn, on_b, snapped, d, False)
@@ -651,8 +660,10 @@ class Locator:
         return len(self.codes)
 
     def __repr__(self) -> str:
-        return (f"Locator({len(self.codes)} micro-grids, raster {self._W}×{self._H} cells of "
-                f"{self.cell_m:.2f} m, {self.n_edge_cells} edge cells)")
+        return (
+            f"Locator({len(self.codes)} micro-grids, raster {self._W}×{self._H} cells of "
+            f"{self.cell_m:.2f} m, {self.n_edge_cells} edge cells)"
+        )
 
 
 class _OutlineDistance:
@@ -786,8 +797,9 @@ class _OutlineDistance:
                 own = np.repeat(np.arange(len(p)), k)
                 sel = np.flatnonzero(np.isin(own, near) & (px == d2[own]))  # equally nearest segments
                 ss, tt = s[sel], t[sel]
-                ow = np.where(tt <= 0.0, self._own_a[ss],
-                              np.where(tt >= 1.0, self._own_b[ss], self._own_mid[ss]))
+                ow = np.where(
+                    tt <= 0.0, self._own_a[ss], np.where(tt >= 1.0, self._own_b[ss], self._own_mid[ss])
+                )
                 r = np.full(len(p), self._n, dtype=np.int64)
                 np.minimum.at(r, own[sel], ow)
                 rank[p] = np.where(r < self._n, r, -1)

@@ -119,7 +119,7 @@ class OfflineMap(folium.Map):
         root = static_base.rstrip("/")
         self.default_js = [("leaflet", f"{root}/leaflet/leaflet.js")]
         self.default_css = [("leaflet_css", f"{root}/leaflet/leaflet.css")]
-        for spec in (base.tiles if base else ()):
+        for spec in base.tiles if base else ():
             folium.TileLayer(
                 tiles=spec["tiles"],
                 attr=spec["attr"],

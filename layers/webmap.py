@@ -193,8 +193,13 @@ def grid_features(
     generals = sorted(sub.children(community.code), key=lambda g: g.code)
     color_of = {g.code: general_color(i) for i, g in enumerate(generals)}
     legend = [
-        {"code": g.code, "name": g.name, "kind": g.kind or "", "color": color_of[g.code],
-         "micro": len(sub.children(g.code))}
+        {
+            "code": g.code,
+            "name": g.name,
+            "kind": g.kind or "",
+            "color": color_of[g.code],
+            "micro": len(sub.children(g.code)),
+        }
         for g in generals
     ]
     features: list[dict[str, Any]] = []
@@ -283,9 +288,7 @@ def _page(
     )
     fig = m.get_root()
     fig.title = _e(title)
-    fig.header.add_child(
-        Element('<meta name="referrer" content="no-referrer" />'), name="ww_referrer"
-    )
+    fig.header.add_child(Element('<meta name="referrer" content="no-referrer" />'), name="ww_referrer")
     fig.header.add_child(CssLink(f"{root}/weiwang/weiwang.css"), name="ww_css")
     fig.header.add_child(JavascriptLink(f"{root}/weiwang/common.js"), name="ww_common")
     fig.header.add_child(JavascriptLink(f"{root}/weiwang/{script}"), name="ww_page")
@@ -354,7 +357,7 @@ def dispatch_page(
     )
     states = "".join(
         f'<li><label><input type="checkbox" class="ww-f-state" value="{_e(s)}" checked>'
-        f'{_swatch(c, "ww-dot")}{_e(s)}</label></li>'
+        f"{_swatch(c, 'ww-dot')}{_e(s)}</label></li>"
         for s, c in STATE_COLORS.items()
     )
     cats = "".join(
@@ -445,9 +448,16 @@ def coverage_page(
                     "type": "Feature",
                     "geometry": geom,
                     "properties": {
-                        "i": i, "kind": key, "code": f.code, "title": zh, "severity": f.severity,
-                        "message": f.message_zh, "grids": list(f.grids), "elements": list(f.elements),
-                        "area": None if f.area_m2 is None else round(f.area_m2, 1), "color": color,
+                        "i": i,
+                        "kind": key,
+                        "code": f.code,
+                        "title": zh,
+                        "severity": f.severity,
+                        "message": f.message_zh,
+                        "grids": list(f.grids),
+                        "elements": list(f.elements),
+                        "area": None if f.area_m2 is None else round(f.area_m2, 1),
+                        "color": color,
                     },
                 }
             )
@@ -550,19 +560,20 @@ def assignment_page(
             p["ontime"] = None if rate is None else round(float(rate), 4)
             p["ontimeText"], p["ontimeColor"] = _pct(rate), ontime_color(rate)
     open_legend = "".join(f"<li>{_swatch(c)}{_e(text)}</li>" for text, c in _open_bin_labels())
-    ontime_legend = "".join(
-        f"<li>{_swatch(c)}≥ {lo * 100:.0f}%</li>" for lo, c in reversed(ONTIME_BINS)
-    ) + f"<li>{_swatch(ONTIME_NONE_COLOR)}无应结案件</li>"
+    ontime_legend = (
+        "".join(f"<li>{_swatch(c)}≥ {lo * 100:.0f}%</li>" for lo, c in reversed(ONTIME_BINS))
+        + f"<li>{_swatch(ONTIME_NONE_COLOR)}无应结案件</li>"
+    )
     gen_rows = "".join(
         f'<tr data-grid="{_e(g["code"])}" tabindex="0">'
-        f'<td>{_swatch(ontime_color(ontime_by_general.get(g["code"])))}'
+        f"<td>{_swatch(ontime_color(ontime_by_general.get(g['code'])))}"
         f'{_e(g["name"])}</td><td class="ww-num">{_pct(ontime_by_general.get(g["code"]))}</td></tr>'
         for g in generals
     )
     work_rows = "".join(
         f'<tr data-grid="{_e(w.get("grid_code") or "")}" tabindex="0"><td>{_e(w.get("name"))}</td>'
-        f'<td>{_e(w.get("role"))}</td>'
-        f'<td>{_e(w.get("grid_name") or names.get(w.get("grid_code") or "", w.get("grid_code") or ""))}</td>'
+        f"<td>{_e(w.get('role'))}</td>"
+        f"<td>{_e(w.get('grid_name') or names.get(w.get('grid_code') or '', w.get('grid_code') or ''))}</td>"
         f'<td class="ww-num">{_e(w.get("open", 0))}</td>'
         f'<td class="ww-num">{_e(w.get("overdue", 0))}</td></tr>'
         for w in workload
@@ -572,7 +583,7 @@ def assignment_page(
     panel = (
         f'<h1 class="ww-title">{_e(title)}</h1>'
         f'<p class="ww-summary">未结事件共 {total_open} 件。</p>'
-        '<section><h2>专题</h2>'
+        "<section><h2>专题</h2>"
         '<label><input type="radio" name="ww-theme" value="open" checked> 各微网格未结事件数</label><br>'
         '<label><input type="radio" name="ww-theme" value="ontime"> 各一般网格按期结案率</label></section>'
         '<section class="ww-legend" id="ww-legend-open"><h2>未结事件（件）</h2>'
@@ -583,8 +594,8 @@ def assignment_page(
         '<section><h2>一般网格按期结案率</h2><table class="ww-table" id="ww-ontime">'
         f"<thead><tr><th>网格</th><th>按期结案率</th></tr></thead><tbody>{gen_rows}</tbody></table></section>"
         '<section><h2>处置人工作量</h2><table class="ww-table" id="ww-workload"><thead><tr><th>处置人</th>'
-        '<th>角色</th><th>网格</th><th>未结</th><th>超期</th></tr></thead>'
-        f'<tbody>{work_rows or "<tr><td colspan=5 class=ww-muted>暂无</td></tr>"}</tbody></table></section>'
+        "<th>角色</th><th>网格</th><th>未结</th><th>超期</th></tr></thead>"
+        f"<tbody>{work_rows or '<tr><td colspan=5 class=ww-muted>暂无</td></tr>'}</tbody></table></section>"
     )
     data = {
         "page": "assignment",
@@ -646,9 +657,9 @@ def index_page(communities: Sequence[Mapping[str, Any]], *, static_base: str = "
         )
         rows.append(
             f'<tr><td>{_e(c["name"])}<br><span class="ww-muted">{_e(c["code"])}</span></td>'
-            f'<td>{_e(c["general"])} 个{_e(c.get("general_kind") or "一般网格")}，'
-            f'{_e(c["micro"])} 个微网格</td>'
-            f'<td>第{_e(c.get("version"))}版</td><td>{links}</td></tr>'
+            f"<td>{_e(c['general'])} 个{_e(c.get('general_kind') or '一般网格')}，"
+            f"{_e(c['micro'])} 个微网格</td>"
+            f"<td>第{_e(c.get('version'))}版</td><td>{links}</td></tr>"
         )
     body = "".join(rows) or '<tr><td colspan="4" class="ww-muted">尚无已发布的网格</td></tr>'
     return (
@@ -659,6 +670,6 @@ def index_page(communities: Sequence[Mapping[str, Any]], *, static_base: str = "
         '<main class="ww-index">\n<h1 class="ww-title">微网实格 · 网格地图</h1>\n'
         '<p class="ww-hint">选择社区（村）查看事件调度地图、覆盖核查、交办态势，或打印微网格分布图。'
         ' <a href="/docs">接口文档</a></p>\n'
-        '<table><thead><tr><th>社区（村）</th><th>网格</th><th>版本</th><th>地图</th></tr></thead>\n'
+        "<table><thead><tr><th>社区（村）</th><th>网格</th><th>版本</th><th>地图</th></tr></thead>\n"
         f"<tbody>{body}</tbody></table>\n</main>\n</body>\n</html>\n"
     )

@@ -6,5 +6,6 @@ cd "$(dirname "$0")/.."
 bash scripts/install-system.sh
 bash scripts/venv.sh test
 .venv/bin/ruff check .
+.venv/bin/ruff format --check .
 .venv/bin/lint-imports
 exec .venv/bin/python -m pytest "$@"

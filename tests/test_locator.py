@@ -42,8 +42,16 @@ HOLE = box(104.0823, 30.4003, 104.0827, 30.4007)
 SHAPES = {
     **SQUARES,
     HOLED: Polygon(box(104.082, 30.400, 104.083, 30.401).exterior.coords, [HOLE.exterior.coords]),
-    ELL: Polygon([(104.082, 30.401), (104.083, 30.401), (104.083, 30.402), (104.0825, 30.402),
-                  (104.0825, 30.4015), (104.082, 30.4015)]),
+    ELL: Polygon(
+        [
+            (104.082, 30.401),
+            (104.083, 30.401),
+            (104.083, 30.402),
+            (104.0825, 30.402),
+            (104.0825, 30.4015),
+            (104.082, 30.4015),
+        ]
+    ),
 }
 M_LON, M_LAT = meters_per_degree(30.4008)
 
@@ -55,8 +63,9 @@ def hierarchy() -> Hierarchy:
         Grid(G2, "一般网格二", Level.GENERAL, box(104.082, 30.400, 104.083, 30.402), parent_code=C),
     ]
     for code, geom in SHAPES.items():
-        grids.append(Grid(code, f"微网格{code[-3:]}", Level.MICRO, geom, parent_code=code[:15],
-                          community_code=C))
+        grids.append(
+            Grid(code, f"微网格{code[-3:]}", Level.MICRO, geom, parent_code=code[:15], community_code=C)
+        )
     return Hierarchy(grids)
 
 
@@ -228,11 +237,11 @@ def test_vertices_are_on_boundary(loc: Locator) -> None:
 def test_irregular_layer_many_points_agree_with_shapely() -> None:
     """A 300-cell Voronoi partition (irregular shapes) against a brute-force covers, 20,000 points."""
     rng = np.random.default_rng(7)
-    seeds = shapely.multipoints(np.column_stack([rng.uniform(104.07, 104.09, 300),
-                                                 rng.uniform(30.39, 30.41, 300)]))
+    seeds = shapely.multipoints(
+        np.column_stack([rng.uniform(104.07, 104.09, 300), rng.uniform(30.39, 30.41, 300)])
+    )
     frame = box(104.07, 30.39, 104.09, 30.41)
-    cells = shapely.intersection(shapely.get_parts(shapely.voronoi_polygons(seeds, extend_to=frame)),
-                                 frame)
+    cells = shapely.intersection(shapely.get_parts(shapely.voronoi_polygons(seeds, extend_to=frame)), frame)
     cells = cells[::2]  # every other cell: gaps, so outside points and snaps occur too
     codes = [f"{i:04d}" for i in range(len(cells))]
     loc = Locator.from_polygons(codes, list(cells))
@@ -251,8 +260,9 @@ def test_irregular_layer_many_points_agree_with_shapely() -> None:
     # Outside points: distance and snap against shapely in the same metric frame.
     m_lon, m_lat = meters_per_degree(30.40)
     metric = shapely.transform(cells, lambda xy: (xy - [104.08, 30.40]) * [m_lon, m_lat])
-    mp = shapely.transform(shapely.points(lon[~covered], lat[~covered]),
-                           lambda xy: (xy - [104.08, 30.40]) * [m_lon, m_lat])
+    mp = shapely.transform(
+        shapely.points(lon[~covered], lat[~covered]), lambda xy: (xy - [104.08, 30.40]) * [m_lon, m_lat]
+    )
     d = shapely.distance(shapely.union_all(metric), mp)
     assert np.allclose(r.distance_m[~covered], d, rtol=2e-3, atol=0.01)
     away = np.abs(d - 30.0) > 0.2
@@ -287,8 +297,18 @@ def test_sample_data_agrees_with_shapely_covers() -> None:
 def test_point_location_is_a_small_dataclass(loc: Locator) -> None:
     p = loc.locate_one(104.0805, 30.4015)
     assert isinstance(p, PointLocation) and p.micro_code == NE
-    assert set(p.to_dict()) == {"micro_code", "micro_name", "general_code", "general_name", "community_code",
-                                "community_name", "on_boundary", "snapped", "distance_m", "outside"}
+    assert set(p.to_dict()) == {
+        "micro_code",
+        "micro_name",
+        "general_code",
+        "general_name",
+        "community_code",
+        "community_name",
+        "on_boundary",
+        "snapped",
+        "distance_m",
+        "outside",
+    }
 
 
 def test_docstring_examples() -> None:
