@@ -323,7 +323,6 @@ def time_limits_cmd(community_code: str, settings: tuple[str, ...], reset: bool,
     from dispatch.validation import LIMIT_HOURS_MAX
     from store import db as store_db
     from store.timelimits import URGENT_KEY, load_time_limits, set_time_limits
-    from store.versions import list_versions
 
     changes: dict[str, int] = {}
     for item in settings:
@@ -343,11 +342,6 @@ def time_limits_cmd(community_code: str, settings: tuple[str, ...], reset: bool,
     try:
         with _engine(url) as engine:
             with store_db.read(engine) as conn:
-                if not list_versions(conn, community_code):
-                    click.echo(
-                        f"错误：社区不存在：{community_code}\nerror: no community {community_code}", err=True
-                    )
-                    sys.exit(2)
                 rows = load_time_limits(conn, community_code)
             if reset or changes:
                 with store_db.write(engine) as conn:

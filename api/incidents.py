@@ -85,7 +85,16 @@ def time_limits_for(ctx: Context, community_code: str | None) -> TimeLimits:
             rows = load_time_limits(conn, community_code)
         return limits_from_rows(rows)
 
-    return ctx.cached(("time_limits", community_code), load, ctx.roster_ttl_s)
+    return ctx.cached(_limits_key(community_code), load, ctx.roster_ttl_s)
+
+
+def _limits_key(community_code: str) -> tuple[str, str]:
+    return ("time_limits", community_code)
+
+
+def forget_time_limits(ctx: Context, community_code: str) -> None:
+    """After a change: this worker reads the limits anew; others within the cache's TTL."""
+    ctx.forget(_limits_key(community_code))
 
 
 def limits_from_rows(rows: dict[str, int]) -> TimeLimits:
@@ -158,11 +167,6 @@ class Report:
     id: str
     record: dict[str, Any]
     events: tuple[dict[str, Any], ...]
-
-
-def intake(ctx: Context, user: User, body: dict[str, Any]) -> dict[str, Any]:
-    """Create an incident from a report (see the module docstring); returns the stored row."""
-    return store_report(ctx, prepare_report(ctx, user, body))
 
 
 def store_report(ctx: Context, report_: Report, *, wait: bool = True) -> dict[str, Any]:

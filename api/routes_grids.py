@@ -86,8 +86,6 @@ def get_time_limits(code: str, request: Request, _user: User = Depends(current_u
     ctx = ctx_of(request)
     code = code[:32]
     with db.read(ctx.engine) as conn:
-        if not list_versions(conn, code):
-            raise NotFound(f"社区不存在：{code}", f"no community {code}", field="code")
         rows = load_time_limits(conn, code)
     return {"community_code": code, **time_limits_view(limits_from_rows(rows), rows)}
 
@@ -98,7 +96,7 @@ def put_time_limits(
 ) -> dict:
     """Replace the community's configured limits (categories left out return to the defaults;
     an empty body restores them all). Applies to later 交办; deadlines already set stay."""
-    from api.incidents import limits_from_rows, time_limits_view
+    from api.incidents import forget_time_limits, limits_from_rows, time_limits_view
     from store.timelimits import URGENT_KEY, set_time_limits
 
     ctx = ctx_of(request)
@@ -108,5 +106,5 @@ def put_time_limits(
         rows[URGENT_KEY] = body.urgent_hours
     with db.write(ctx.engine) as conn:
         stored = set_time_limits(conn, code, rows)
-    ctx.forget(("time_limits", code))
+    forget_time_limits(ctx, code)
     return {"community_code": code, **time_limits_view(limits_from_rows(stored), stored)}

@@ -20,13 +20,11 @@ URGENT_KEY = "urgent"
 
 
 def load_time_limits(conn: Connection, community_code: str) -> dict[str, int]:
-    """The configured rows of a community: category value (or ``urgent``) → hours."""
-    rows = conn.execute(
-        select(time_limits.c.category, time_limits.c.hours).where(
-            time_limits.c.community_code == community_code
-        )
-    )
-    return {r.category: int(r.hours) for r in rows}
+    """The configured rows of a community: category value (or ``urgent``) → hours.
+
+    Raises :class:`NotFound` for an unknown community."""
+    _require_community(conn, community_code)
+    return _rows(conn, community_code)
 
 
 def set_time_limits(conn: Connection, community_code: str, hours: Mapping[str, int]) -> dict[str, int]:
@@ -34,15 +32,28 @@ def set_time_limits(conn: Connection, community_code: str, hours: Mapping[str, i
     already checked by the caller); an empty mapping restores every default. Returns the new rows.
 
     Raises :class:`NotFound` for an unknown community."""
-    known = conn.execute(select(communities.c.code).where(communities.c.code == community_code)).first()
-    if known is None:
-        raise NotFound(
-            f"社区不存在：{community_code}", f"no community {community_code}", field="community_code"
-        )
+    _require_community(conn, community_code)
     conn.execute(delete(time_limits).where(time_limits.c.community_code == community_code))
     if hours:
         conn.execute(
             insert(time_limits),
             [{"community_code": community_code, "category": k, "hours": int(v)} for k, v in hours.items()],
         )
-    return load_time_limits(conn, community_code)
+    return _rows(conn, community_code)
+
+
+def _require_community(conn: Connection, community_code: str) -> None:
+    known = conn.execute(select(communities.c.code).where(communities.c.code == community_code)).first()
+    if known is None:
+        raise NotFound(
+            f"社区不存在：{community_code}", f"no community {community_code}", field="community_code"
+        )
+
+
+def _rows(conn: Connection, community_code: str) -> dict[str, int]:
+    rows = conn.execute(
+        select(time_limits.c.category, time_limits.c.hours).where(
+            time_limits.c.community_code == community_code
+        )
+    )
+    return {r.category: int(r.hours) for r in rows}
