@@ -8,6 +8,8 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from geo.tolerances import DEFAULT_SNAP_M
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -28,7 +30,7 @@ class Settings(BaseSettings):
     max_upload_bytes: int = 50 * 2**20
     max_json_depth: int = 20
     max_batch_points: int = 10_000
-    snap_tolerance_m: float = 30.0
+    snap_tolerance_m: float = DEFAULT_SNAP_M
     #: How often a worker checks for a newly published grid version (seconds).
     version_poll_s: float = 0.5
     login_max_failures: int = 5

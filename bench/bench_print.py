@@ -11,7 +11,8 @@ import argparse
 import time
 from pathlib import Path
 
-from api.cli_print import SAMPLE_NOTE, load_sample
+from api.ops.printing import SAMPLE_NOTE
+from api.ops.sources import load_source
 from layers.printmap import render_sheet
 
 SGS = "510116004001"
@@ -26,7 +27,8 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     missed = 0
     t = time.perf_counter()
-    h, elements, posts = load_sample(args.data)
+    src = load_source(args.data)
+    h, elements, posts = src.hierarchy, src.elements, src.posts or []
     print(f"load sample: {time.perf_counter() - t:.2f} s")
     common = {
         "elements": elements,

@@ -4,7 +4,7 @@
 .venv/bin/python -m bench.bench_webmap [--incidents 1000] [--repeat 5]
 ```
 
-Starts the real app (``api.app.create_app``) on a fresh SpatiaLite file in a temp folder, served by
+Starts the real app (``api.http.app.create_app``) on a fresh SpatiaLite file in a temp folder, served by
 uvicorn on 127.0.0.1, reports ``--incidents`` incidents at random points inside 三根松社区 through
 ``POST /api/v1/incidents`` (fixed seed), then for each page (dispatch, coverage, assignment):
 
@@ -60,7 +60,7 @@ def _points(n: int, seed: int = 7) -> list[tuple[float, float]]:
     import numpy as np
     import shapely
 
-    from api.sources import load_source
+    from api.ops.sources import load_source
 
     community = load_source().hierarchy.get(SANGENSONG).geometry
     rng = np.random.default_rng(seed)
@@ -84,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     import uvicorn
     from playwright.sync_api import sync_playwright
 
-    from api.app import create_app
+    from api.http.app import create_app
     from api.settings import Settings
 
     print(f"load average at start: {os.getloadavg()}")
@@ -173,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
-        app.state.ctx.engine.dispose()
+        app.state.service.engine.dispose()
         tmp.cleanup()
     print(f"load average at end: {os.getloadavg()}")
     return 0 if ok else 1

@@ -36,6 +36,11 @@ def post_valid(post: Post, at: date) -> bool:
     )
 
 
+def posts_on(posts: Iterable[Post], at: date) -> list[Post]:
+    """The posts in force on ``at`` (:func:`post_valid`), in their given order."""
+    return [p for p in posts if post_valid(p, at)]
+
+
 def holders(posts: Iterable[Post], role: Role, grid_code: str | None, at: date) -> list[Post]:
     """Posts of ``role`` on exactly ``grid_code`` valid on ``at``, sorted by person_id."""
     if grid_code is None:

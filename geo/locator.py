@@ -17,6 +17,7 @@ WGS84 metres per degree; error below 0.1 % within ~30 km), which is enough for a
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -30,6 +31,7 @@ from shapely.geometry.base import BaseGeometry
 from geo.crs import CHINA_BBOX, meters_per_degree, validate_lonlat
 from geo.errors import InvalidHierarchy
 from geo.hierarchy import Hierarchy, Level
+from geo.tolerances import DEFAULT_SNAP_M
 
 #: Raster cell values: >= 0 the grid (output index) that contains the whole cell.
 _OUTSIDE = -1  # the whole cell lies outside every grid
@@ -160,7 +162,7 @@ class Locator:
         codes: Sequence[str],
         polygons: Sequence[BaseGeometry],
         *,
-        snap_tolerance_m: float = 30.0,
+        snap_tolerance_m: float = DEFAULT_SNAP_M,
         names: Sequence[str | None] | None = None,
         general: Sequence[tuple[str | None, str | None]] | None = None,
         community: Sequence[tuple[str | None, str | None]] | None = None,
@@ -213,7 +215,10 @@ class Locator:
         self._build_raster(xmin, ymin, xmax, ymax, max_cells, min_cell_m)
         self._metric_geoms = self._to_metric(self._geoms)
         self._metric_tree = shapely.STRtree(self._metric_geoms)
-        self._outline = _OutlineDistance(self)
+        # The outline index answers only points outside every grid; built on first need (or by
+        # prepare()), so a command that locates one point inside a grid does not pay for it.
+        self._outline_index: _OutlineDistance | None = None
+        self._outline_lock = threading.Lock()
 
         cp = list(community_polygons)
         cp.sort(key=lambda t: t[0])
@@ -233,14 +238,16 @@ class Locator:
         codes: Sequence[str],
         polygons: Sequence[BaseGeometry],
         *,
-        snap_tolerance_m: float = 30.0,
+        snap_tolerance_m: float = DEFAULT_SNAP_M,
         **kwargs: Any,
     ) -> Locator:
         """A locator over bare micro-grid polygons (no names, no parents)."""
         return cls(codes, polygons, snap_tolerance_m=snap_tolerance_m, **kwargs)
 
     @classmethod
-    def from_hierarchy(cls, h: Hierarchy, *, snap_tolerance_m: float = 30.0, **kwargs: Any) -> Locator:
+    def from_hierarchy(
+        cls, h: Hierarchy, *, snap_tolerance_m: float = DEFAULT_SNAP_M, **kwargs: Any
+    ) -> Locator:
         """A locator over the micro-grids of ``h``; results also carry general grids and communities."""
         micro = h.micro
         if not micro:
@@ -602,7 +609,7 @@ class Locator:
         """Distances for points covered by no grid, and the snap to the nearest grid within tolerance."""
         mx = (x[pts] - self._lon_c) * self._kx
         my = (y[pts] - self._lat_c) * self._ky
-        d, rank = self._outline.nearest(mx, my, self.snap_tolerance_m)
+        d, rank = self.prepare().nearest(mx, my, self.snap_tolerance_m)
         dist[pts] = d
         ok = np.flatnonzero(rank >= 0)
         p = pts[ok]
@@ -655,6 +662,15 @@ class Locator:
             out[hit] = self._cp_codes[j]
             todo &= ~hit
         return out
+
+    def prepare(self) -> _OutlineDistance:
+        """Build the index for points outside every grid now (thread-safe; once). A server calls it
+        at start-up so no request pays for it; otherwise the first such point does."""
+        if self._outline_index is None:
+            with self._outline_lock:
+                if self._outline_index is None:
+                    self._outline_index = _OutlineDistance(self)
+        return self._outline_index
 
     def __len__(self) -> int:
         return len(self.codes)

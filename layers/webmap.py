@@ -25,7 +25,6 @@ import html
 import json
 import math
 from collections.abc import Mapping, Sequence
-from datetime import date
 from typing import Any
 from urllib.parse import quote
 
@@ -144,18 +143,11 @@ def label_fit(geom: BaseGeometry) -> tuple[tuple[float, float], float, float]:
     return (ll.x, ll.y), round(w, 1), round(h, 1)
 
 
-def _post_valid(post: Post, today: date) -> bool:
-    return (post.valid_from is None or post.valid_from <= today) and (
-        post.valid_to is None or today < post.valid_to
-    )
-
-
-def _staff(posts: Sequence[Post], mask_phones: bool, today: date) -> dict[tuple[str, Role], list[list[str]]]:
-    """(grid code, role) → [[name, phone shown], …] of the posts valid today, by person id."""
+def _staff(posts: Sequence[Post], mask_phones: bool) -> dict[tuple[str, Role], list[list[str]]]:
+    """(grid code, role) → [[name, phone shown], …] of the given posts (the caller passes the
+    posts in force, :func:`dispatch.routing.posts_on`), by person id."""
     out: dict[tuple[str, Role], list[list[str]]] = {}
     for p in sorted(posts, key=lambda p: p.person_id):
-        if not _post_valid(p, today):
-            continue
         phone = (mask_phone(p.phone) if mask_phones else p.phone) or ""
         out.setdefault((p.grid_code, p.role), []).append([p.name, phone])
     return out
@@ -176,20 +168,19 @@ def grid_features(
     crs: str = "wgs84",
     posts: Sequence[Post] = (),
     mask_phones: bool = True,
-    today: date | None = None,
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """The community's grids as one GeoJSON FeatureCollection plus its general grids' legend rows.
 
     Feature properties: ``code``, ``name``, ``level``, ``kind``, ``households``, ``color`` (of the
     general grid), ``general`` (a micro-grid's parent code); micro-grids add ``short`` (short code),
     ``lab`` ([lon, lat] of the label), ``fw``/``fh`` (label room in metres), ``heads``/``workers``
-    ([[name, phone], …] of 微网格长/微网格员 valid ``today``; phones masked when ``mask_phones``).
+    ([[name, phone], …] of the 微网格长/微网格员 in ``posts``, which the caller limits to the posts in
+    force; phones masked when ``mask_phones``).
     Raises :class:`geo.errors.NotFound` for an unknown community.
     """
     sub = h.subset(community_code)
     community = sub.get(community_code)
-    today = today or date.today()
-    staff = _staff(posts, mask_phones, today)
+    staff = _staff(posts, mask_phones)
     generals = sorted(sub.children(community.code), key=lambda g: g.code)
     color_of = {g.code: general_color(i) for i, g in enumerate(generals)}
     legend = [
@@ -341,7 +332,6 @@ def dispatch_page(
     tianditu_key: str = "",
     incidents: Sequence[dict] | None = None,
     login_url: str = "/maps/login",
-    today: date | None = None,
 ) -> str:
     """The dispatcher's page (事件调度) for one community.
 
@@ -353,7 +343,7 @@ def dispatch_page(
     base = make_basemap(basemap, tianditu_key=tianditu_key)
     community = _community(h, community_code)
     fc, generals = grid_features(
-        h, community_code, crs=base.overlay_crs, posts=posts, mask_phones=mask_phones, today=today
+        h, community_code, crs=base.overlay_crs, posts=posts, mask_phones=mask_phones
     )
     states = "".join(
         f'<li><label><input type="checkbox" class="ww-f-state" value="{_e(s)}" checked>'
@@ -535,6 +525,7 @@ def assignment_page(
     open_by_micro: Mapping[str, int],
     workload: Sequence[dict],
     ontime_by_general: Mapping[str, float | None],
+    total_open: int | None = None,
     static_base: str = "/static",
     basemap: str = "none",
     tianditu_key: str = "",
@@ -544,7 +535,9 @@ def assignment_page(
     ``open_by_micro``: micro-grid code → open incidents (missing = 0). ``ontime_by_general``:
     general grid code → 按期结案率 in [0, 1] or None (nothing due). ``workload``: one dict per
     handler with ``name``, ``role``, ``grid_code``, ``open``, ``overdue`` (and optional
-    ``person_id``, ``grid_name``), listed in the order given.
+    ``person_id``, ``grid_name``), listed in the order given. ``total_open``: every open incident
+    of the community (default: the sum of ``open_by_micro``); the caller makes ``workload`` add
+    up to it, so the panel's total and its table agree.
     """
     base = make_basemap(basemap, tianditu_key=tianditu_key)
     community = _community(h, community_code)
@@ -578,7 +571,8 @@ def assignment_page(
         f'<td class="ww-num">{_e(w.get("overdue", 0))}</td></tr>'
         for w in workload
     )
-    total_open = sum(int(v) for v in open_by_micro.values())
+    if total_open is None:
+        total_open = sum(int(v) for v in open_by_micro.values())
     title = f"{community.name} · 交办态势"
     panel = (
         f'<h1 class="ww-title">{_e(title)}</h1>'

@@ -32,11 +32,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-# STACK.md: loading mod_spatialite before GDAL was first used segfaults the process. Importing
-# pyogrio here, before any SQLite connection can exist, avoids it.
-import pyogrio  # noqa: F401  (import for its side effect)
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
@@ -82,13 +77,43 @@ def is_sqlite(engine_or_conn: Engine | Connection) -> bool:
     return engine_or_conn.dialect.name == "sqlite"
 
 
-def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
+#: True once a SpatiaLite engine was made in this process without GDAL loaded first.
+_SPATIALITE_WITHOUT_GDAL = False
+
+
+def load_gdal() -> None:
+    """Load GDAL (pyogrio) now. STACK.md: GDAL loaded into a process after mod_spatialite corrupts
+    the heap (a crash at some later point), so it must come first. Raises RuntimeError, instead of
+    crashing later, when a SpatiaLite engine was already made without it (``files=False``)."""
+    import sys
+
+    if "pyogrio" in sys.modules:
+        return
+    if _SPATIALITE_WITHOUT_GDAL:
+        raise RuntimeError(
+            "GDAL must be loaded before SpatiaLite: make the engine with files=True in a process "
+            "that reads or writes layer files"
+        )
+    import pyogrio  # noqa: F401  (loaded for its side effect)
+
+
+def make_engine(url: str | None = None, *, files: bool = True, **kwargs: Any) -> Engine:
     """An engine for SpatiaLite or PostGIS (see the module docstring for how ``url`` is resolved).
 
-    Extra keyword arguments go to :func:`sqlalchemy.create_engine`.
+    ``files=False`` promises that this process will not read or write layer files, so a SpatiaLite
+    engine skips loading GDAL first (:func:`load_gdal`, ~0.2 s a command's start-up would pay);
+    a later file read then refuses instead of crashing. Extra keyword arguments go to
+    :func:`sqlalchemy.create_engine`.
     """
+    global _SPATIALITE_WITHOUT_GDAL
     resolved = resolve_url(url)
     if resolved.startswith("sqlite"):
+        if files:
+            load_gdal()
+        else:
+            import sys
+
+            _SPATIALITE_WITHOUT_GDAL = _SPATIALITE_WITHOUT_GDAL or "pyogrio" not in sys.modules
         return _spatialite_engine(resolved, **kwargs)
     return create_engine(resolved, pool_pre_ping=True, **kwargs)
 
@@ -212,8 +237,10 @@ def include_object(obj: object, name: str | None, type_: str, reflected: bool, c
     return bool(alembic_helpers.include_object(obj, name, type_, reflected, compare_to))
 
 
-def alembic_config(conn: Connection | None = None) -> Config:
+def alembic_config(conn: Connection | None = None) -> Any:
     """Alembic configured in code (no alembic.ini needed, works from any directory)."""
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
     cfg.set_main_option("path_separator", "os")
@@ -224,8 +251,31 @@ def alembic_config(conn: Connection | None = None) -> Config:
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Apply the Alembic migrations up to ``revision`` in one transaction."""
+    from alembic import command
+
     with write(engine) as conn:
         command.upgrade(alembic_config(conn), revision)
+
+
+def head_revision() -> str:
+    """The newest migration's revision id, read from the migration files' names (``NNNN_*.py``)
+    without importing Alembic (which costs ~0.4 s of a command's start-up)."""
+    names = sorted(p.name for p in (MIGRATIONS_DIR / "versions").glob("[0-9][0-9][0-9][0-9]_*.py"))
+    return names[-1][:4]
+
+
+def ensure_schema(engine: Engine) -> None:
+    """Migrate only when the database is behind :func:`head_revision` (one cheap query otherwise)."""
+    from sqlalchemy import text
+    from sqlalchemy.exc import SQLAlchemyError
+
+    try:
+        with read(engine) as conn:
+            rev = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    except SQLAlchemyError:  # no alembic_version table yet: a new database
+        rev = None
+    if rev != head_revision():
+        upgrade(engine)
 
 
 def current_revision(engine: Engine) -> str | None:

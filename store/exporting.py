@@ -1,7 +1,7 @@
 """Exporting a stored layer version to a file (GeoJSON, GeoPackage, zipped Shapefile, KML, CSV).
 
 Reads one version (the published one unless a number is given) in one read transaction and hands
-its grids and elements to :func:`store.layerfile.write_layer`. Codes, parents, names, levels,
+its grids and elements to :func:`store.files.layerfile.write_layer`. Codes, parents, names, levels,
 kinds, households and geometry (exact WKB doubles) are exported; import → export → import keeps them.
 """
 
@@ -27,7 +27,7 @@ def export_version(
 ) -> tuple[Version, int]:
     """Write version ``number`` (None → published) of a community to ``path``; returns the version
     and the number of grids written. Raises ``geo.errors.NotFound`` for a missing version."""
-    from store.layerfile import write_layer
+    from store.files.layerfile import write_layer
 
     with db.read(engine) as conn:
         version = get_version(conn, community_code, number)

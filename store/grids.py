@@ -17,13 +17,14 @@ from typing import Any
 
 from sqlalchemy import Connection, Table, func, insert, select
 
+from geo.crs import area_m2
 from geo.elements import Element
 from geo.hierarchy import Grid, Hierarchy, Level
 from store import shapes
+from store.inforce import in_force_clause
 from store.models import elements as elements_t
 from store.models import grids as grids_t
 from store.models import layer_versions
-from store.versions import in_force_clause, published_versions
 
 #: Rows per INSERT batch (and per progress tick).
 BATCH = 500
@@ -61,7 +62,7 @@ def insert_grids(
             "parent_code": g.parent_code,
             "community_code": g.community_code or community_code,
             "households": g.households,
-            "area_m2": shapes.geodesic_area_m2(g.geometry),
+            "area_m2": area_m2(g.geometry),
             **shapes.bbox(g.geometry),
             "geom": shapes.to_db(g.geometry),
         }
@@ -152,8 +153,10 @@ def load_elements(conn: Connection, version_id: int) -> list[Element]:
 
 
 def published_layers(conn: Connection) -> list[tuple[str, int, int, Hierarchy]]:
-    """``(community_code, version_id, version_number, hierarchy)`` of every published version — what
-    ``api.gridcache.GridCache`` loads. Call inside one read transaction for a consistent set."""
+    """``(community_code, version_id, version_number, hierarchy)`` of every published version.
+    Call inside one read transaction for a consistent set."""
+    from store.versions import published_versions
+
     return [(v.community_code, v.id, v.number, load_hierarchy(conn, v.id)) for v in published_versions(conn)]
 
 

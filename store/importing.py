@@ -1,6 +1,6 @@
 """Importing a grid layer as a new draft version (dry-run unless ``commit``), MapIt style.
 
-:func:`import_layer` reads a file (``store.layerfile.read_layer``), :func:`import_grids` does the
+:func:`import_layer` reads a file (``store.files.layerfile.read_layer``), :func:`import_grids` does the
 rest for grids already in memory (the seed and tests use it directly):
 
 1. keep the grids of one community (``--community``) and the elements of that community;
@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pyogrio
 from sqlalchemy import Connection, Engine, select
 
 from geo.elements import Element
@@ -246,7 +245,9 @@ def import_layer(
     A GeoPackage as written by ``weiwang export`` (layers ``grids`` and ``elements``) is read
     whole when no ``layer`` is named: grids from ``grids``, elements from ``elements``.
     """
-    from store.layerfile import read_layer
+    import pyogrio
+
+    from store.files.layerfile import read_layer
 
     p = Path(path)
     elements_layer: str | None = None

@@ -20,12 +20,13 @@ exactly one wins. ``(incident_id, seq)`` is unique as a second guard. Functions 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import Enum
 from typing import Any
 
 from shapely.geometry import Point
-from sqlalchemy import Connection, bindparam, func, insert, or_, select, update
+from sqlalchemy import Connection, bindparam, false, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from geo.errors import NotFound
@@ -145,14 +146,57 @@ _SELECT = select(*(incidents.c[n] for n in INCIDENT_COLUMNS))
 _BY_ID = _SELECT.where(incidents.c.id == bindparam("_where_id"))
 
 
-def get_incident_or_none(conn: Connection, incident_id: str) -> dict[str, Any] | None:
-    row = conn.execute(_BY_ID, {"_where_id": incident_id}).first()
+@dataclass(frozen=True)
+class Visibility:
+    """Which incidents a caller may see — the one rule, applied by every query here.
+
+    ``everything`` (dispatchers, admins, planners, viewers), or only incidents that lie in or were
+    assigned to one of ``grids`` (micro or general codes), lie in one of ``communities``, or are
+    assigned to ``person_id``. Built for a user by :func:`api.ops.access.scope_for`."""
+
+    everything: bool
+    communities: frozenset[str] = frozenset()
+    grids: frozenset[str] = frozenset()
+    person_id: str | None = None
+
+    def clause(self) -> Any:
+        """The rule as a SQL condition on ``incidents`` (None: no restriction)."""
+        if self.everything:
+            return None
+        parts: list[Any] = []
+        if self.grids:
+            codes = sorted(self.grids)
+            parts += [
+                incidents.c.micro_code.in_(codes),
+                incidents.c.general_code.in_(codes),
+                incidents.c.assigned_grid_code.in_(codes),
+            ]
+        if self.communities:
+            parts.append(incidents.c.community_code.in_(sorted(self.communities)))
+        if self.person_id:
+            parts.append(incidents.c.assignee_id == self.person_id)
+        return or_(*parts) if parts else false()
+
+
+EVERYTHING = Visibility(True)
+
+
+def get_incident_or_none(
+    conn: Connection, incident_id: str, visible: Visibility = EVERYTHING
+) -> dict[str, Any] | None:
+    """The incident, or None when it does not exist or ``visible`` hides it."""
+    if visible.everything:
+        row = conn.execute(_BY_ID, {"_where_id": incident_id}).first()
+    else:
+        q = _SELECT.where(incidents.c.id == incident_id, visible.clause())
+        row = conn.execute(q).first()
     return dict(row._mapping) if row else None
 
 
-def get_incident(conn: Connection, incident_id: str) -> dict[str, Any]:
-    """The incident's columns as a dict (times timezone-aware); :class:`NotFound` if absent."""
-    found = get_incident_or_none(conn, incident_id)
+def get_incident(conn: Connection, incident_id: str, visible: Visibility = EVERYTHING) -> dict[str, Any]:
+    """The incident's columns as a dict (times timezone-aware); :class:`NotFound` if absent or hidden
+    (a caller cannot tell the two apart)."""
+    found = get_incident_or_none(conn, incident_id, visible)
     if found is None:
         raise NotFound(f"事件不存在：{incident_id}", f"no incident {incident_id}", field="id")
     return found
@@ -164,8 +208,11 @@ def _filters(
     states: Sequence[str] | None,
     categories: Sequence[str] | None,
     assignee_id: str | None,
+    visible: Visibility = EVERYTHING,
 ) -> list[Any]:
     where: list[Any] = []
+    if not visible.everything:
+        where.append(visible.clause())
     if community_code is not None:
         where.append(incidents.c.community_code == community_code)
     if grid_codes is not None:
@@ -194,15 +241,15 @@ def list_incidents(
     states: Sequence[str] | None = None,
     categories: Sequence[str] | None = None,
     assignee_id: str | None = None,
+    visible: Visibility = EVERYTHING,
     limit: int = 100,
     offset: int = 0,
 ) -> list[dict[str, Any]]:
-    """Incidents matching every given filter, newest report first (then id).
-
-    ``grid_codes`` matches the micro-grid, the general grid or the grid assigned to.
+    """Incidents matching every given filter that ``visible`` lets through, newest report first
+    (then id). ``grid_codes`` matches the micro-grid, the general grid or the grid assigned to.
     """
     q = (
-        _SELECT.where(*_filters(community_code, grid_codes, states, categories, assignee_id))
+        _SELECT.where(*_filters(community_code, grid_codes, states, categories, assignee_id, visible))
         .order_by(incidents.c.reported_at.desc(), incidents.c.id)
         .limit(limit)
         .offset(offset)
@@ -218,9 +265,10 @@ def count_incidents(
     states: Sequence[str] | None = None,
     categories: Sequence[str] | None = None,
     assignee_id: str | None = None,
+    visible: Visibility = EVERYTHING,
 ) -> int:
     q = select(func.count()).select_from(incidents)
-    q = q.where(*_filters(community_code, grid_codes, states, categories, assignee_id))
+    q = q.where(*_filters(community_code, grid_codes, states, categories, assignee_id, visible))
     return int(conn.execute(q).scalar_one())
 
 

@@ -24,11 +24,12 @@ from sqlalchemy import Engine, select, text
 from geo.elements import Element
 from geo.hierarchy import Grid, Level
 from geo.roles import Post, Role
+from geo.times import CST
 from store import db
 from store.importing import prepare, write_draft
 from store.models import communities
 from store.people import add_party_org, add_posts, upsert_person
-from store.versions import CST, publish
+from store.versions import publish
 
 #: When the sample layers came into force.
 SEED_VALID_FROM = datetime.combine(date(2026, 1, 1), time(0, 0), tzinfo=CST)

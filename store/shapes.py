@@ -2,26 +2,22 @@
 
 Everything that goes into a geometry column passes :func:`to_db`; everything that comes out passes
 :func:`to_shapely`. Coordinates are WGS84 lon/lat (SRID 4326) and travel as WKB doubles, so a
-round trip is exact. Areas are geodesic on the WGS84 ellipsoid (pyproj ``Geod``), computed here in
-Python so SpatiaLite and PostGIS store the very same numbers.
+round trip is exact. Stored areas are :func:`geo.crs.area_m2` (geodesic, computed in Python so
+SpatiaLite and PostGIS store the very same numbers).
 
 >>> from shapely.geometry import box
 >>> to_shapely(to_db(box(104.0, 30.0, 104.001, 30.001))).equals(box(104.0, 30.0, 104.001, 30.001))
 True
->>> round(geodesic_area_m2(box(104.0, 30.0, 104.001, 30.001)))
-10320
 """
 
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import Any
 
 import shapely
 from geoalchemy2.elements import WKBElement
 from geoalchemy2.shape import from_shape
 from geoalchemy2.shape import to_shape as _to_shape
-from pyproj import Geod
 from shapely.geometry.base import BaseGeometry
 
 from geo.errors import WeiwangError
@@ -33,11 +29,6 @@ class BadGeometry(WeiwangError):
     """A geometry that cannot be stored (empty, not finite, or not WGS84 lon/lat)."""
 
     code = "bad_geometry"
-
-
-@lru_cache(maxsize=1)
-def _geod() -> Geod:
-    return Geod(ellps="WGS84")
 
 
 def to_db(geom: BaseGeometry) -> WKBElement:
@@ -73,14 +64,6 @@ def bbox(geom: BaseGeometry) -> dict[str, float]:
     """The ``minx/miny/maxx/maxy`` columns of a geometry (the SQL prefilter; see store.models)."""
     minx, miny, maxx, maxy = geom.bounds
     return {"minx": minx, "miny": miny, "maxx": maxx, "maxy": maxy}
-
-
-def geodesic_area_m2(geom: BaseGeometry) -> float:
-    """Area on the WGS84 ellipsoid in m² (0 for points and lines); orientation does not matter."""
-    if geom.is_empty or geom.geom_type not in ("Polygon", "MultiPolygon", "GeometryCollection"):
-        return 0.0
-    area, _ = _geod().geometry_area_perimeter(geom)
-    return abs(float(area))
 
 
 def point_wkt(lon: float, lat: float) -> str:

@@ -13,31 +13,18 @@ Every function takes an open :class:`~sqlalchemy.Connection` inside a transactio
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, and_, func, insert, or_, select, update
+from sqlalchemy import Connection, Row, func, insert, select, update
 
 from geo.errors import NotFound
+from geo.times import as_instant
 from store.dberrors import Conflict
 from store.models import DRAFT, PUBLISHED, RETIRED, communities, layer_versions
 
-#: China Standard Time: a bare date means 00:00 of that day here.
-CST = timezone(timedelta(hours=8), "CST")
-
-
-def as_instant(at: datetime | date | None) -> datetime:
-    """A timezone-aware instant: None → now; a date → 00:00 China Standard Time that day;
-    a naive datetime is taken as UTC.
-
-    >>> as_instant(date(2026, 3, 1)).isoformat()
-    '2026-03-01T00:00:00+08:00'
-    """
-    if at is None:
-        return datetime.now(UTC)
-    if isinstance(at, datetime):
-        return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
-    return datetime.combine(at, time(0, 0), tzinfo=CST)
+#: How a person reads a version's state: one table for the CLI, the maps and the printed sheet.
+STATE_LABELS: dict[str, str] = {DRAFT: "草稿", PUBLISHED: "现行", RETIRED: "已停用"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,6 +170,14 @@ def list_versions(conn: Connection, community_code: str) -> list[Version]:
     return [Version.from_row(r) for r in rows]
 
 
+def list_all_versions(conn: Connection) -> list[Version]:
+    """Every version of every community, by community code and number."""
+    rows = conn.execute(
+        select(layer_versions).order_by(layer_versions.c.community_code, layer_versions.c.number)
+    )
+    return [Version.from_row(r) for r in rows]
+
+
 def published_version(conn: Connection, community_code: str) -> Version | None:
     row = conn.execute(
         select(layer_versions).where(
@@ -208,24 +203,6 @@ def fingerprint(conn: Connection) -> tuple[int, ...]:
         select(layer_versions.c.id).where(layer_versions.c.state == PUBLISHED).order_by(layer_versions.c.id)
     )
     return tuple(r[0] for r in rows)
-
-
-def in_force_clause(at: datetime | date | None) -> Any:
-    """SQL condition: the version was in force at ``at`` (published or retired, ``[from, to)``)."""
-    t = as_instant(at)
-    return and_(
-        layer_versions.c.state.in_((PUBLISHED, RETIRED)),
-        layer_versions.c.valid_from <= t,
-        or_(layer_versions.c.valid_to.is_(None), layer_versions.c.valid_to > t),
-    )
-
-
-def version_at(conn: Connection, community_code: str, at: datetime | date | None = None) -> Version | None:
-    """The version of a community in force at ``at`` (see :func:`as_instant`); None before the first."""
-    row = conn.execute(
-        select(layer_versions).where(layer_versions.c.community_code == community_code, in_force_clause(at))
-    ).first()
-    return Version.from_row(row) if row else None
 
 
 def publish(

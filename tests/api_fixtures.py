@@ -31,13 +31,13 @@ def clock() -> Clock:
 
 @pytest.fixture
 def app(seeded_url: str, clock: Clock):
-    from api.app import create_app
+    from api.http.app import create_app
     from api.settings import Settings
 
     settings = Settings(database_url=seeded_url, secret_key="test-secret", version_poll_s=0.0)
     application = create_app(settings, prepare=True, clock=clock)
     yield application
-    application.state.ctx.engine.dispose()
+    application.state.service.engine.dispose()
 
 
 class Api:

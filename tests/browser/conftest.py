@@ -1,6 +1,6 @@
 """Browser test fixtures: the real app served by uvicorn on 127.0.0.1, headless Debian Chromium.
 
-* ``live`` (session): ``api.app.create_app`` on a fresh SpatiaLite file seeded with the sample data
+* ``live`` (session): ``api.http.app.create_app`` on a fresh SpatiaLite file seeded with the sample data
   (demo accounts included), served from a thread on a free loopback port.
 * ``browser`` (session): ``/usr/bin/chromium`` through Playwright (never ``playwright install``).
 * ``page``: a fresh context logged in as the dispatcher through the real ``/maps/login`` form; every
@@ -56,7 +56,7 @@ class Live:
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     import uvicorn
 
-    from api.app import create_app
+    from api.http.app import create_app
     from api.settings import Settings
 
     db_file = tmp_path_factory.mktemp("browser-db") / "weiwang.sqlite"
@@ -78,7 +78,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
-        app.state.ctx.engine.dispose()
+        app.state.service.engine.dispose()
 
 
 @pytest.fixture(scope="session")

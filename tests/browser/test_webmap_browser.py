@@ -11,7 +11,7 @@ from datetime import date
 
 import pytest
 
-from api.sources import load_source
+from api.ops.sources import load_source
 from geo.crs import from_wgs84
 from geo.hierarchy import Grid, Hierarchy
 from geo.roles import Post, Role

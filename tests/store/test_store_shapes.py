@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from shapely.geometry import LineString, MultiPolygon, Point, Polygon
 
+from geo.crs import area_m2
 from geo.elements import Element
 from geo.hierarchy import Grid, Level
 from store import db, shapes
@@ -33,7 +34,7 @@ def test_grid_geometry_round_trips_exactly(engine, geom) -> None:
         [got] = [g for g in load_grids(conn, vid) if g.code == extra.code]
     assert got.geometry.equals_exact(geom, tolerance=0)
     assert got.geometry.geom_type == geom.geom_type
-    assert got.extra["area_m2"] == pytest.approx(shapes.geodesic_area_m2(geom), rel=1e-12)
+    assert got.extra["area_m2"] == pytest.approx(area_m2(geom), rel=1e-12)
 
 
 def test_elements_of_every_geometry_type_round_trip(engine) -> None:
@@ -65,6 +66,6 @@ def test_unstorable_geometry_is_refused(bad) -> None:
 
 def test_z_is_dropped_and_areas_are_geodesic() -> None:
     assert not shapes.to_shapely(shapes.to_db(Point(104.08, 30.4, 500))).has_z
-    assert shapes.geodesic_area_m2(local_line([(0, 0), (10, 0)])) == 0.0
+    assert area_m2(local_line([(0, 0), (10, 0)])) == 0.0
     # a 100 m × 100 m square drawn in EPSG:4544 is ~10,000 m² on the ellipsoid (scale factor ≈ 1)
-    assert shapes.geodesic_area_m2(local_box(0, 0, 100, 100)) == pytest.approx(10_000, rel=2e-3)
+    assert area_m2(local_box(0, 0, 100, 100)) == pytest.approx(10_000, rel=2e-3)

@@ -10,18 +10,18 @@ from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 
 from geo.errors import NotFound
+from geo.times import CST
 from store import db, models
 from store.dberrors import Conflict
 from store.grids import grid_at, grids_at, load_grids, published_layers
 from store.importing import import_grids
+from store.inforce import version_at
 from store.versions import (
-    CST,
     fingerprint,
     get_version,
     list_versions,
     publish,
     published_version,
-    version_at,
 )
 from tests.fixtures_geo import GENERAL_1, MICRO_11, MICRO_12, MICRO_21, local_box, with_grid
 from tests.store.store_fixtures import (

@@ -1,0 +1,86 @@
+"""Planners over HTTP: upload a grid layer as a draft (dry run unless ``commit``), publish a draft.
+
+Uploads are bounded (``max_upload_bytes``) before they are read; the file then goes through the
+same operation as ``weiwang import`` (:func:`api.ops.layers.import_file`): every limit, the CRS and
+encoding handling, the archive and XML checks, validation stored with the draft, and one
+transaction — a refused or failing file leaves every stored version untouched.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
+from fastapi.concurrency import run_in_threadpool
+
+from api.http.deps import require, service_of
+from api.ops import layers as ops
+from api.ops.access import User
+from dispatch import AppRole
+from dispatch.errors import InvalidInput
+
+router = APIRouter(prefix="/api/v1/communities", tags=["网格 grids"])
+require_planner = require(AppRole.PLANNER, AppRole.ADMIN)
+SUFFIXES = (".geojson", ".json", ".gpkg", ".zip", ".kml", ".kmz")
+
+
+def _save(upload: UploadFile, folder: Path, limit: int) -> Path:
+    name = Path(upload.filename or "upload").name
+    suffix = Path(name).suffix.lower()
+    if suffix not in SUFFIXES:
+        raise InvalidInput(
+            f"不支持的文件类型：{suffix[:16] or '无扩展名'}（可用 {'、'.join(SUFFIXES)}）",
+            f"unsupported file type {suffix[:16] or '(none)'}; use one of {', '.join(SUFFIXES)}",
+            field="file",
+        )
+    target = folder / f"layer{suffix}"
+    size = 0
+    with target.open("wb") as out:
+        while chunk := upload.file.read(1 << 20):
+            size += len(chunk)
+            if size > limit:
+                raise InvalidInput(
+                    f"文件超过上传上限 {limit // 2**20} MB",
+                    f"file exceeds the upload limit of {limit} bytes",
+                    field="file",
+                )
+            out.write(chunk)
+    return target
+
+
+@router.post("/{code}/drafts", summary="上传图层为草稿 upload a layer as a draft")
+async def upload_draft(
+    code: str,
+    request: Request,
+    file: Annotated[UploadFile, File(description="GeoJSON, GeoPackage, zipped Shapefile, KML/KMZ")],
+    commit: Annotated[bool, Form()] = False,
+    crs: Annotated[str | None, Form(max_length=64)] = None,
+    note: Annotated[str, Form(max_length=500)] = "",
+    user: User = Depends(require_planner),
+) -> dict:
+    """Dry run by default (what would be imported and its validation); ``commit=true`` stores a
+    draft version. The published version is never touched."""
+    service = service_of(request)
+    folder = Path(tempfile.mkdtemp(prefix="weiwang-upload-"))
+    try:
+        path = _save(file, folder, service.settings.max_upload_bytes)
+        result = await run_in_threadpool(
+            ops.import_file, service, path, code[:32], commit=commit, crs=crs, author=user.username, note=note
+        )
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    return ops.upload_summary(result)
+
+
+@router.post("/{code}/versions/{number}/publish", summary="发布草稿 publish a draft")
+def publish_draft(
+    code: str,
+    number: int,
+    request: Request,
+    force: Annotated[bool, Query(description="校验有错误也发布 publish despite errors")] = False,
+    _user: User = Depends(require_planner),
+) -> dict:
+    return ops.publish(service_of(request), code[:32], number, force=force).to_dict()

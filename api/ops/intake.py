@@ -1,0 +1,171 @@
+"""Intake (上报): convert → locate → route → store, in one function, :func:`report_incident`.
+
+The point is converted to WGS84 (checked once), located on the grid versions in force at
+``reported_at`` (:meth:`store.inforce.LayersInForce.at`), routed (微网格员 → 微网格长 → 一般网格员 →
+总网格长, :func:`dispatch.route`) and stored with its first events in one transaction: 上报 by the
+reporter, then — when a handler was found — 受理 and 交办 by the system, which starts the deadline
+clock. A point outside every grid but within :data:`QUEUE_RADIUS_M` of a community stays 已上报 in
+that community's 总网格 queue for 研判.
+
+:func:`prepare_report` does everything but the write (pure CPU and cached reads), so the HTTP face
+can store on the event loop (:func:`store_report_on_loop`) without a thread hop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from api.ops.access import User, actor_for
+from api.ops.locating import checked_wgs84
+from api.ops.service import Service
+from api.ops.timelimits import time_limits_for
+from dispatch import Action, Actor, AppRole, Category, Event, apply, report, route, to_record
+from dispatch.errors import InvalidInput
+from geo.crs import parse_crs
+from geo.errors import InvalidCoordinates, NotFound
+from geo.nearest import nearest_community
+from geo.times import CST, as_instant, beijing_date
+from store import db
+from store.incidents import get_incident, insert_incident
+
+SYSTEM = Actor("system", AppRole.ADMIN)
+#: How far in the future a report time may lie (clock skew of phones).
+FUTURE_SLACK = timedelta(minutes=10)
+#: A point outside every grid but this close to a community goes to that community's 研判 queue.
+QUEUE_RADIUS_M = 2000.0
+#: How long a report retries on the event loop while another writer holds the SpatiaLite file
+#: before it waits in a thread instead (a planner's large import may hold it for seconds).
+RETRY_ON_LOOP_S = 2.0
+
+
+def new_incident_id(at: datetime) -> str:
+    """``SJ`` + report date (Beijing) + 8 random hex digits: sortable by day, unguessable."""
+    return f"SJ{at.astimezone(CST):%Y%m%d}{secrets.token_hex(4).upper()}"
+
+
+@dataclass(frozen=True)
+class Report:
+    """A report converted, located and routed: the incident row and its first events, to store."""
+
+    id: str
+    record: dict[str, Any]
+    events: tuple[dict[str, Any], ...]
+
+
+def prepare_report(service: Service, user: User, body: dict[str, Any]) -> Report:
+    """Check, convert, locate and route a report; raises the domain errors a bad report gets.
+
+    ``body``: lon, lat, crs (default wgs84), category, description, and optionally reported_at
+    (a naive time is Beijing time, :mod:`geo.times`), urgent, address, reporter {name, phone}."""
+    category = Category.parse(body["category"])
+    now = service.clock()
+    at = as_instant(body.get("reported_at") or now)
+    if at > now + FUTURE_SLACK:
+        raise InvalidInput("上报时间不能晚于当前时间", "reported_at lies in the future", field="reported_at")
+    crs = body.get("crs") or "wgs84"
+    wlon, wlat = checked_wgs84(body["lon"], body["lat"], crs)
+    try:
+        view = service.layers.at(None, at)
+    except NotFound:
+        view = None
+    if view is None or not view.versions:
+        raise InvalidCoordinates(
+            "上报时间早于首个网格版本，无法定位",
+            "no grid version was in force at reported_at",
+            field="reported_at",
+        )
+    loc = view.locator.locate_one(wlon, wlat).to_dict()
+    community = loc.get("community_code")
+    if community is None:
+        near = nearest_community(view.hierarchy, wlon, wlat, QUEUE_RADIUS_M)
+        if near is None:
+            raise InvalidCoordinates(
+                f"该点距任何社区（村）都超过 {QUEUE_RADIUS_M:.0f} 米，无法受理",
+                f"the point lies more than {QUEUE_RADIUS_M:.0f} m from every community",
+                field="lon",
+            )
+        community = near.code
+    version = view.versions.get(community)
+    day = beijing_date(at)
+    reporter = actor_for(service, user, day)
+    resident = body.get("reporter") or {}
+    inc, first = report(
+        new_incident_id(at),
+        category.value,
+        body["description"],
+        reporter,
+        at,
+        community_code=community,
+        general_code=loc.get("general_code"),
+        micro_code=loc.get("micro_code"),
+        lon=wlon,
+        lat=wlat,
+        address=body.get("address") or "",
+        urgent=bool(body.get("urgent", False)),
+    )
+    events: list[Event] = []
+    routed = route(loc.get("micro_code"), loc.get("general_code"), community, service.posts(), day)
+    if not routed.queue and routed.person_id is not None:
+        inc, ev = apply(inc, Action.ACCEPT, SYSTEM, at, note="自动受理：已定位到微网格")
+        events.append(ev)
+        inc, ev = apply(
+            inc,
+            Action.ASSIGN,
+            SYSTEM,
+            at,
+            limits=time_limits_for(service, community),
+            assignee_id=routed.person_id,
+            assignee_role=routed.role.value,
+            grid_code=routed.grid_code,
+            note="按网格自动交办",
+        )
+        events.append(ev)
+    record = to_record(inc) | {
+        "raw_lon": float(body["lon"]),
+        "raw_lat": float(body["lat"]),
+        "raw_crs": parse_crs(crs).name,
+        "layer_version_id": version.id if version else None,
+        "on_boundary": bool(loc.get("on_boundary")),
+        "snapped": bool(loc.get("snapped")),
+        "distance_m": loc.get("distance_m"),
+        "resident_name": resident.get("name"),
+        "resident_phone": resident.get("phone"),
+    }
+    record["seq"] = first.seq + len(events)
+    return Report(inc.id, record, (first.to_dict(), *(ev.to_dict() for ev in events)))
+
+
+def store_report(service: Service, report_: Report, *, wait: bool = True) -> dict[str, Any]:
+    """Write the incident and its events in one transaction; returns the stored row.
+
+    ``wait=False``: raise :class:`store.db.WriterBusy` at once, storing nothing, when another
+    writer holds the SpatiaLite file."""
+    with db.write(service.engine, wait=wait) as conn:
+        insert_incident(conn, report_.record, *report_.events)
+        return get_incident(conn, report_.id)
+
+
+def report_incident(service: Service, user: User, body: dict[str, Any]) -> dict[str, Any]:
+    """Intake in one call: convert → locate → route → store; returns the stored row."""
+    return store_report(service, prepare_report(service, user, body))
+
+
+async def store_report_on_loop(service: Service, report_: Report) -> dict[str, Any]:
+    """:func:`store_report` for a caller on an event loop, which must not block on another writer:
+    while the SpatiaLite file is busy it yields to the loop and retries (after 0.5 ms, doubling
+    to 20 ms), and after :data:`RETRY_ON_LOOP_S` it waits in a thread. On PostgreSQL writers do
+    not queue and the first try stores it."""
+    loop = asyncio.get_running_loop()
+    give_up = loop.time() + RETRY_ON_LOOP_S
+    delay = 0.0005
+    while loop.time() < give_up:
+        try:
+            return store_report(service, report_, wait=False)
+        except db.WriterBusy:
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 0.02)
+    return await asyncio.to_thread(store_report, service, report_)

@@ -1,0 +1,109 @@
+"""Grid layers: import (upload) a draft, publish it, list versions, grids as GeoJSON, summaries.
+
+Imports are dry runs unless ``commit`` (MapIt's ``--commit``); a refused or failing file leaves
+every stored version untouched (:func:`store.importing.import_layer` is one transaction).
+Publishing is one transaction too (:func:`store.versions.publish`); afterwards this process
+reads the new version at once and other workers within ``version_poll_s``.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from api.ops.service import Service
+from api.ops.summary import summarize_grids
+from geo.errors import NotFound
+from store import db
+from store.versions import Version
+
+if TYPE_CHECKING:
+    from store.importing import ImportResult
+
+GRID_LEVELS = ("community", "general", "micro")
+
+
+def import_file(
+    service: Service, path: str | Path, community: str, *, commit: bool = False, **options: Any
+) -> ImportResult:
+    """Read a layer file and, with ``commit``, store it as a new draft (``options`` as
+    :func:`store.importing.import_layer`: crs, mapping, layer, elements_path, author, note,
+    progress callbacks)."""
+    from store.importing import import_layer
+
+    result = import_layer(service.engine, path, community, commit=commit, **options)
+    if commit:
+        service.layers.refresh()
+    return result
+
+
+def upload_summary(result: ImportResult, max_findings: int = 200) -> dict[str, Any]:
+    """What an upload answers: the import's summary with at most ``max_findings`` findings."""
+    body = result.to_dict()
+    body["findings"] = result.findings[:max_findings]
+    return body
+
+
+def publish(
+    service: Service, community: str, number: int, *, force: bool = False, at: datetime | date | None = None
+) -> Version:
+    """Publish draft ``number``; the previous version retires at the same instant."""
+    from store.versions import publish as publish_version
+
+    with db.write(service.engine) as conn:
+        v = publish_version(conn, community, number, at=at, force=force)
+    service.invalidate()
+    return v
+
+
+def versions(service: Service, community: str) -> list[Version]:
+    """Every version of the community, oldest first; NotFound for an unknown community."""
+    from store.versions import list_versions
+
+    with db.read(service.engine) as conn:
+        found = list_versions(conn, community)
+    if not found:
+        raise NotFound(f"社区不存在：{community}", f"no community {community}", field="code")
+    return found
+
+
+def grids_geojson(
+    service: Service, community: str, version: int | None = None, level: str | None = None
+) -> dict[str, Any]:
+    """The grids of a version (published by default) as a GeoJSON FeatureCollection in WGS84,
+    with the version it came from."""
+    from shapely.geometry import mapping
+
+    view = service.layers.version(community, version)
+    feats = [
+        {
+            "type": "Feature",
+            "geometry": mapping(g.geometry),
+            "properties": {
+                "code": g.code,
+                "name": g.name,
+                "level": g.level.value,
+                "kind": g.kind,
+                "parent_code": g.parent_code,
+                "community_code": g.community_code,
+                "households": g.households,
+            },
+        }
+        for g in view.hierarchy
+        if level is None or g.level.value == level
+    ]
+    return {"type": "FeatureCollection", "version": view.version.to_dict(), "features": feats}
+
+
+def communities(service: Service) -> list[dict[str, Any]]:
+    """Every community with a published version: counts per level, area, households, version."""
+    try:
+        view = service.layers.current()
+    except NotFound:
+        return []
+    rows = summarize_grids(view.hierarchy)
+    for r in rows:
+        v = view.versions.get(r["community_code"])
+        r["version"] = {"id": v.id, "number": v.number} if v else None
+    return rows

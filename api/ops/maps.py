@@ -1,0 +1,183 @@
+"""The web map pages (dispatcher, coverage, assignment, index, login) as finished HTML.
+
+Each function gathers the page's data — the grids from :class:`~store.inforce.LayersInForce`, the
+roster in force today, incidents and indicators through :mod:`api.ops.incidents` — and renders it
+with :mod:`layers.webmap`. It returns ``(html, tile_hosts)``: the HTTP face adds the headers (the
+Content-Security-Policy names the basemap's tile hosts).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import timedelta
+from typing import Any
+
+from api.ops.access import Scope, User
+from api.ops.incidents import FINAL_STATES, stats_rows, to_incident, visible_rows
+from api.ops.service import Service
+from api.ops.summary import summarize_grids
+from dispatch.deadlines import overdue
+from dispatch.routing import posts_on
+from geo.errors import NotFound
+from geo.roles import Role
+from geo.validate import Finding
+from layers.offline import basemap
+
+API_BASE = "/api/v1"
+STATIC_BASE = "/static"
+#: The label of open incidents that wait in the community's 研判 queue (no handler yet).
+QUEUE_LABEL = "研判队列（未交办）"
+
+
+def _hosts(service: Service) -> tuple[str, ...]:
+    return basemap(service.settings.basemap, tianditu_key=service.settings.tianditu_key).hosts
+
+
+def _base(service: Service) -> dict[str, str]:
+    return {"basemap": service.settings.basemap, "tianditu_key": service.settings.tianditu_key}
+
+
+def login(next_url: str) -> str:
+    """The login page; ``next_url`` is kept only when it is a same-site path."""
+    from layers.webmap import login_page
+
+    ok = next_url.startswith("/") and not next_url.startswith("//") and "\\" not in next_url
+    return login_page(api_base=API_BASE, static_base=STATIC_BASE, next_url=next_url if ok else "/maps/")
+
+
+def communities(service: Service) -> list[dict[str, Any]]:
+    """Communities with a published version: code, name, counts and the version number."""
+    try:
+        view = service.layers.current()
+    except NotFound:
+        return []
+    out = []
+    for code, v in sorted(view.versions.items()):
+        for row in summarize_grids(view.hierarchy.subset(code)):
+            out.append(
+                {
+                    "code": row["community_code"],
+                    "name": row["community_name"],
+                    "general": row["general"],
+                    "general_kind": row["general_kind"],
+                    "micro": row["micro"],
+                    "version": v.number,
+                }
+            )
+    return out
+
+
+def index(service: Service) -> tuple[str, tuple[str, ...]]:
+    from layers.webmap import index_page
+
+    return index_page(communities(service), static_base=STATIC_BASE), ()
+
+
+def dispatch(service: Service, user: User, community: str) -> tuple[str, tuple[str, ...]]:
+    """The dispatcher's map of the published version."""
+    from layers.webmap import dispatch_page
+
+    view = service.layers.current(community)
+    page = dispatch_page(
+        view.hierarchy,
+        community,
+        posts=posts_on(service.posts(community), service.today()),
+        mask_phones=user.masks_phones,
+        api_base=API_BASE,
+        static_base=STATIC_BASE,
+        **_base(service),
+    )
+    return page, _hosts(service)
+
+
+def findings(service: Service, community: str, version: int | None = None) -> list[Finding]:
+    """Validation findings of a version (draft or published), with today's staffing."""
+    from geo.validate import validate
+
+    view = service.layers.version(community, version)
+    staffed = {
+        p.grid_code
+        for p in posts_on(service.posts(community), service.today())
+        if p.role is Role.MICRO_WORKER
+    }
+    return validate(view.hierarchy, elements=view.elements, staffed_micro=staffed)
+
+
+def coverage(service: Service, community: str, version: int | None = None) -> tuple[str, tuple[str, ...]]:
+    """The coverage check map of a version (the published one by default)."""
+    from layers.webmap import coverage_page
+
+    view = service.layers.version(community, version)
+    page = coverage_page(
+        view.hierarchy,
+        community,
+        findings(service, community, version),
+        version_label=view.label,
+        static_base=STATIC_BASE,
+        **_base(service),
+    )
+    return page, _hosts(service)
+
+
+def assignment_data(service: Service, community: str) -> dict[str, Any]:
+    """The 交办态势 figures, all from one set of open incidents so that they add up: open per
+    micro-grid, the total, the workload per handler (queued incidents as one row), and the
+    30-day 按期结案率 per general grid."""
+    now = service.clock()
+    everything = Scope(True)
+    rows = visible_rows(service, everything, community_code=community, limit=1_000_000)
+    open_rows = [r for r in rows if r["state"] not in FINAL_STATES]
+    open_by_micro = dict(Counter(r["micro_code"] for r in open_rows if r.get("micro_code")))
+    people = {p.person_id: p for p in service.posts()}
+    load: dict[str, dict[str, Any]] = {}
+    for r in open_rows:
+        key = r.get("assignee_id") or ""
+        p = people.get(key)
+        w = load.setdefault(
+            key,
+            {
+                "person_id": key or None,
+                "name": (p.name if p else key) or QUEUE_LABEL,
+                "role": p.role.value if p else "",
+                "grid_code": (p.grid_code if p else r.get("assigned_grid_code")) or "",
+                "open": 0,
+                "overdue": 0,
+            },
+        )
+        w["open"] += 1
+        w["overdue"] += int(overdue(to_incident(r), now))
+    workload = sorted(load.values(), key=lambda w: (-w["overdue"], -w["open"], w["person_id"] or ""))
+    today = service.today()
+    ontime = {
+        s["key"]: s["on_time_rate"]
+        for s in stats_rows(
+            service,
+            everything,
+            community=community,
+            group_by="general",
+            start=today - timedelta(days=30),
+            end=today + timedelta(days=1),
+        )
+        if s.get("key")
+    }
+    return {
+        "open_by_micro": open_by_micro,
+        "total_open": len(open_rows),
+        "workload": workload,
+        "ontime_by_general": ontime,
+    }
+
+
+def assignment(service: Service, community: str) -> tuple[str, tuple[str, ...]]:
+    """The 交办态势 map of the published version."""
+    from layers.webmap import assignment_page
+
+    view = service.layers.current(community)
+    page = assignment_page(
+        view.hierarchy,
+        community,
+        static_base=STATIC_BASE,
+        **assignment_data(service, community),
+        **_base(service),
+    )
+    return page, _hosts(service)

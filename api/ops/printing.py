@@ -1,0 +1,81 @@
+"""Printing the 微网格分布图: one function behind ``weiwang print`` and ``/maps/print/{community}``.
+
+The grids come from :class:`~store.inforce.LayersInForce` (the published version unless a number is
+asked for), the roster is the posts in force today (Beijing date), and the sheet says which version
+it shows. Drawing is :func:`layers.printmap.render_sheet`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from api.ops.service import Service
+from dispatch.routing import posts_on
+from geo.elements import Element
+from geo.hierarchy import Hierarchy
+from geo.roles import Post
+from geo.times import beijing_text
+
+#: The note a sheet of the synthetic sample data carries.
+SAMPLE_NOTE = "示意数据（合成）"
+
+
+@dataclass
+class SheetData:
+    """Everything :func:`layers.printmap.render_sheet` needs besides layout options."""
+
+    hierarchy: Hierarchy
+    elements: list[Element]
+    posts: list[Post]
+    version_label: str
+    data_note: str
+
+
+def sheet_data(service: Service, community: str, version: int | None = None) -> SheetData:
+    """The community's grids of ``version`` (the published one by default), its elements, and the
+    roster in force today."""
+    from api.ops.accounts import holds_only_sample
+    from store import db
+
+    view = service.layers.version(community, version)
+    roster = posts_on(service.posts(community), service.today())
+    with db.read(service.engine) as conn:
+        synthetic = holds_only_sample(conn)
+    since = beijing_text(view.valid_from, "%Y-%m-%d") if view.valid_from else "未发布"
+    label = f"第 {view.number} 版（{view.state_label}，{since} 起）"
+    return SheetData(view.hierarchy, view.elements, roster, label, SAMPLE_NOTE if synthetic else "")
+
+
+def folder_sheet_data(path: str | Path) -> SheetData:
+    """The sheet's data from a sample-layout folder or layer file (``weiwang print --data``)."""
+    from api.ops.sources import load_source
+
+    src = load_source(path)
+    note = SAMPLE_NOTE if src.synthetic else ""
+    return SheetData(src.hierarchy, src.elements, list(src.posts or []), "", note)
+
+
+def render(data: SheetData, community: str, *, show_phones: bool = False, **layout: Any) -> bytes:
+    """The sheet as PDF or PNG bytes (``layout``: general_code, paper, orientation, fmt, dpi,
+    multipage)."""
+    from layers.printmap import render_sheet
+
+    return render_sheet(
+        data.hierarchy,
+        community,
+        elements=data.elements,
+        posts=data.posts,
+        version_label=data.version_label,
+        data_note=data.data_note,
+        show_phones=show_phones,
+        **layout,
+    )
+
+
+def print_sheet(
+    service: Service, community: str, version: int | None = None, *, show_phones: bool = False, **layout: Any
+) -> bytes:
+    """:func:`sheet_data` then :func:`render`."""
+    return render(sheet_data(service, community, version), community, show_phones=show_phones, **layout)

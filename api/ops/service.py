@@ -1,0 +1,120 @@
+"""The running service's shared parts: settings, engine, clock, the layers in force and small caches.
+
+One :class:`Service` per process (per worker), built by whichever face runs: the HTTP app
+(:func:`api.http.app.create_app`), a CLI command (:func:`open_service`) or a notebook. Every
+operation of :mod:`api.ops` takes it as its first argument.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Hashable, Iterator
+from contextlib import contextmanager, suppress
+from datetime import UTC, date, datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import Engine
+
+from api.settings import Settings
+from geo.roles import Post
+from geo.times import beijing_date
+from store import db
+from store.inforce import LayersInForce
+
+#: How long a worker trusts an account row it looked up: a disabled account or a changed role takes
+#: effect on every worker within this time (the per-request lookup was a hot spot under load).
+ACCOUNT_TTL_S = 2.0
+
+T = TypeVar("T")
+
+
+class Service:
+    """Settings, engine, clock, :class:`~store.inforce.LayersInForce` and the caches operations use."""
+
+    def __init__(
+        self, settings: Settings, engine: Engine, clock: Callable[[], datetime] | None = None
+    ) -> None:
+        self.settings = settings
+        self.engine = engine
+        #: The service's clock (tests inject one to make incidents overdue).
+        self.clock: Callable[[], datetime] = clock or (lambda: datetime.now(UTC))
+        #: The grid layers in force: the one place that decides which version answers.
+        self.layers = LayersInForce(engine, snap_m=settings.snap_tolerance_m, poll_s=settings.version_poll_s)
+        self._posts: dict[str, tuple[float, list[Post]]] = {}
+        self._posts_lock = threading.Lock()
+        self._cache: dict[Hashable, tuple[float, Any]] = {}
+
+    def today(self) -> date:
+        """Today's Beijing date by the service's clock."""
+        return beijing_date(self.clock())
+
+    @property
+    def roster_ttl_s(self) -> float:
+        """How long the roster and other reference data are cached: ``version_poll_s``, at least 0.5 s."""
+        return max(self.settings.version_poll_s, 0.5)
+
+    def posts(self, community_code: str | None = None) -> list[Post]:
+        """The roster (all dates), cached for :attr:`roster_ttl_s` seconds."""
+        from store.people import posts as load_posts
+
+        key = community_code or ""
+        now = time.monotonic()
+        with self._posts_lock:
+            hit = self._posts.get(key)
+            if hit is not None and now - hit[0] < self.roster_ttl_s:
+                return hit[1]
+        with db.read(self.engine) as conn:
+            found = load_posts(conn, community_code=community_code)
+        with self._posts_lock:
+            self._posts[key] = (now, found)
+        return found
+
+    def cached(self, key: Hashable, load: Callable[[], T], ttl_s: float) -> T:
+        """``load()``, remembered under ``key`` for ``ttl_s`` seconds in this process (0: no cache)."""
+        now = time.monotonic()
+        hit = self._cache.get(key)
+        if hit is not None and now - hit[0] < ttl_s:
+            return hit[1]  # type: ignore[no-any-return]
+        value = load()
+        self._cache[key] = (now, value)
+        return value
+
+    def forget(self, key: Hashable) -> None:
+        """Drop one :meth:`cached` value in this process (others see the change within its TTL)."""
+        self._cache.pop(key, None)
+
+    def invalidate(self) -> None:
+        """Forget every cache (after a publish or a roster change made by this process)."""
+        self.layers.refresh()
+        self._cache.clear()
+        with self._posts_lock:
+            self._posts.clear()
+
+    def warm(self) -> None:
+        """Fill the caches a request would otherwise fill (the served app calls it at start-up)."""
+        from geo.errors import NotFound
+
+        with suppress(NotFound):
+            self.layers.current().locator.prepare()
+        self.posts()
+
+
+@contextmanager
+def open_service(
+    settings: Settings | None = None, *, url: str | None = None, files: bool = True
+) -> Iterator[Service]:
+    """A :class:`Service` for one command or notebook, its engine disposed at the end.
+
+    Brings the schema to the latest migration only when it is behind (a cheap check), and never
+    seeds data or creates accounts: a command that only reads leaves the database as it was.
+    ``files=False``: the caller reads or writes no layer file (a faster start; see
+    :func:`store.db.make_engine`)."""
+    if settings is None:
+        settings = Settings(database_url=url) if url else Settings()
+    engine = db.make_engine(settings.database_url, files=files)
+    try:
+        db.ensure_schema(engine)
+        yield Service(settings, engine)
+    finally:
+        engine.dispose()

@@ -1,0 +1,24 @@
+"""Which community is nearest a point that no grid covers (for the 研判 queue of a stray report).
+
+Distances are planar metres in the local metric projection (:func:`geo.crs.to_local_metric`),
+measured to each community's outline; a point inside a community is at distance 0.
+"""
+
+from __future__ import annotations
+
+from shapely.geometry import Point
+
+from geo.crs import to_local_metric
+from geo.hierarchy import Grid, Hierarchy
+
+
+def nearest_community(h: Hierarchy, lon: float, lat: float, within_m: float) -> Grid | None:
+    """The community (总网格) nearest the WGS84 point, if at most ``within_m`` metres away; ties go
+    to the lower code. None when every community is farther."""
+    pt = to_local_metric(Point(lon, lat))
+    best: tuple[float, str, Grid] | None = None
+    for c in h.communities:
+        d = float(to_local_metric(c.geometry).distance(pt))
+        if d <= within_m and (best is None or (d, c.code) < best[:2]):
+            best = (d, c.code, c)
+    return best[2] if best else None

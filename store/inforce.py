@@ -1,0 +1,331 @@
+"""The grid layers in force: the one home of the rule "which version answers".
+
+Like MapIt's current generation, one object, :class:`LayersInForce`, answers
+
+* ``current(community)`` — the published version (all communities together when ``None``);
+* ``at(community, when)`` — the version in force at an instant;
+* ``version(community, n)`` — version ``n`` whatever its state (drafts too);
+
+each as one :class:`LayerView`: hierarchy, locator, version number, state and its label,
+``valid_from``/``valid_to``. Every face — the CLI, the HTTP API, the web maps and the printed
+sheet — asks it, and every answer carries :meth:`LayerView.source` saying which version answered.
+
+**The in-force rule** (written here only, in Python as :func:`in_force` and in SQL as
+:func:`in_force_clause`): a version is in force at ``t`` when it has been published (state
+``published`` or ``retired``) and ``valid_from <= t < valid_to`` (``valid_to`` open while
+published). Validity is half-open, so at the instant of a publish the new version answers.
+Times follow :mod:`geo.times` (a naive time is Beijing time).
+
+Per process the object keeps the version table and the layers it built; it re-reads the table
+when the cheap :func:`~store.versions.fingerprint` (ids of the published versions) changes,
+checked at most every ``poll_s`` seconds, so a publish reaches every worker within about that.
+Versions in force never change their grids, so built layers are kept (LRU) by version ids.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Engine, and_, or_
+
+from geo.elements import Element
+from geo.errors import NotFound
+from geo.hierarchy import Hierarchy
+from geo.times import as_instant
+from store import db
+from store.models import PUBLISHED, RETIRED, layer_versions
+from store.versions import STATE_LABELS, Version, fingerprint, list_all_versions
+
+if TYPE_CHECKING:
+    from geo.locator import Locator
+
+#: Built layers kept per process besides the current one (old versions for late reports, drafts).
+KEEP_BUILT = 8
+
+
+def in_force(v: Version, at: datetime | date | None) -> bool:
+    """True when version ``v`` was in force at ``at`` (see the module docstring)."""
+    t = as_instant(at)
+    return (
+        v.state in (PUBLISHED, RETIRED)
+        and v.valid_from is not None
+        and v.valid_from <= t
+        and (v.valid_to is None or t < v.valid_to)
+    )
+
+
+def in_force_clause(at: datetime | date | None) -> Any:
+    """:func:`in_force` as a SQL condition on ``layer_versions`` (for queries that join grids)."""
+    t = as_instant(at)
+    return and_(
+        layer_versions.c.state.in_((PUBLISHED, RETIRED)),
+        layer_versions.c.valid_from <= t,
+        or_(layer_versions.c.valid_to.is_(None), layer_versions.c.valid_to > t),
+    )
+
+
+@dataclass
+class LayerView:
+    """One answer of :class:`LayersInForce`: the grids of one version of one community, or of one
+    version per community when ``community_code`` is None (for locating a point of unknown
+    community). The locator and the elements are built on first use."""
+
+    community_code: str | None
+    versions: dict[str, Version]
+    hierarchy: Hierarchy
+    snap_m: float
+    _load_elements: Callable[[tuple[int, ...]], list[Element]] | None = field(default=None, repr=False)
+    #: Set when the grids came from a layer file instead of the store (``weiwang locate --layer``).
+    file: str | None = None
+
+    @cached_property
+    def locator(self) -> Locator:
+        """The point locator over the view's micro-grids (built on first use)."""
+        from geo.locator import Locator
+
+        return Locator.from_hierarchy(self.hierarchy, snap_tolerance_m=self.snap_m)
+
+    @cached_property
+    def elements(self) -> list[Element]:
+        """The governance elements of the view's versions."""
+        if self._load_elements is None:
+            return []
+        return self._load_elements(tuple(v.id for v in self.versions.values()))
+
+    @property
+    def version(self) -> Version:
+        """The version of a one-community view (NotFound for a combined view)."""
+        if self.community_code is None or self.community_code not in self.versions:
+            raise NotFound("未指定社区", "a combined view has no single version", field="community")
+        return self.versions[self.community_code]
+
+    @property
+    def number(self) -> int:
+        return self.version.number
+
+    @property
+    def state(self) -> str:
+        return self.version.state
+
+    @property
+    def state_label(self) -> str:
+        return STATE_LABELS.get(self.state, self.state)
+
+    @property
+    def valid_from(self) -> datetime | None:
+        return self.version.valid_from
+
+    @property
+    def valid_to(self) -> datetime | None:
+        return self.version.valid_to
+
+    @property
+    def label(self) -> str:
+        """How a person reads the version: ``第2版（现行）``."""
+        return f"第{self.number}版（{self.state_label}）"
+
+    def source(self, community_code: str | None = None) -> dict[str, Any] | None:
+        """Which version answered for ``community_code`` (default the view's own): JSON-ready,
+        or None when the view holds no version of that community. A view read from a file
+        names the file instead."""
+        if self.file is not None:
+            return {"file": self.file, "community_code": community_code}
+        v = self.versions.get(community_code or self.community_code or "")
+        return version_source(v) if v is not None else None
+
+    def subset(self, community_code: str) -> LayerView:
+        """The one-community view of a combined view (shares the built grids)."""
+        known = community_code in self.versions or (
+            self.file is not None and community_code in self.hierarchy
+        )
+        if not known:
+            raise NotFound(
+                f"社区 {community_code} 没有可用的网格版本",
+                f"community {community_code} has no grid version here",
+                field="community",
+            )
+        if self.community_code == community_code:
+            return self
+        return LayerView(
+            community_code,
+            {k: v for k, v in self.versions.items() if k == community_code},
+            self.hierarchy.subset(community_code),
+            self.snap_m,
+            self._load_elements,
+            self.file,
+        )
+
+
+def version_source(v: Version) -> dict[str, Any]:
+    """The ``version`` block every located answer carries."""
+    return {
+        "community_code": v.community_code,
+        "number": v.number,
+        "id": v.id,
+        "state": v.state,
+        "state_label": STATE_LABELS.get(v.state, v.state),
+        "valid_from": v.valid_from.isoformat() if v.valid_from else None,
+        "valid_to": v.valid_to.isoformat() if v.valid_to else None,
+    }
+
+
+def version_at(conn: Any, community_code: str, at: datetime | date | None = None) -> Version | None:
+    """The version of a community in force at ``at`` read in an open transaction; None before the
+    first publish."""
+    from store.versions import list_versions
+
+    return next((v for v in list_versions(conn, community_code) if in_force(v, at)), None)
+
+
+def file_view(
+    hierarchy: Hierarchy, path: str, *, snap_m: float, elements: list[Element] | None = None
+) -> LayerView:
+    """A view of grids read from a layer file (not stored, so no version): answers name the file."""
+    found = list(elements or [])
+    return LayerView(None, {}, hierarchy, snap_m, (lambda _ids: found), file=path)
+
+
+class LayersInForce:
+    """The stored layers by the in-force rule, cached per process (thread-safe)."""
+
+    def __init__(self, engine: Engine, *, snap_m: float, poll_s: float = 0.5) -> None:
+        self.engine = engine
+        self.snap_m = snap_m
+        self.poll_s = poll_s
+        self._lock = threading.RLock()
+        self._checked = float("-inf")
+        self._fp: tuple[int, ...] | None = None
+        self._versions: list[Version] = []
+        self._built: OrderedDict[tuple[int, ...], LayerView] = OrderedDict()
+        self._current: LayerView | None = None
+
+    # -- the version table -------------------------------------------------------------------
+
+    def _table(self) -> list[Version]:
+        """Every version, re-read when the published set changed (checked every ``poll_s``)."""
+        if time.monotonic() - self._checked < self.poll_s and self._fp is not None:
+            return self._versions
+        with self._lock:
+            if time.monotonic() - self._checked >= self.poll_s or self._fp is None:
+                with db.read(self.engine) as conn:
+                    fp = fingerprint(conn)
+                    if fp != self._fp:
+                        self._versions = list_all_versions(conn)
+                        self._fp = fp
+                        self._current = None
+                self._checked = time.monotonic()
+        return self._versions
+
+    def refresh(self) -> None:
+        """Re-read at the next question (after a publish or a new draft in this process)."""
+        with self._lock:
+            self._checked = float("-inf")
+            self._fp = None
+
+    def versions(self, community: str | None = None) -> list[Version]:
+        """The version table (one community's, or all), ordered by community and number."""
+        return [v for v in self._table() if community is None or v.community_code == community]
+
+    # -- the three questions -----------------------------------------------------------------
+
+    def current(self, community: str | None = None) -> LayerView:
+        """The published version of ``community`` (of every community when None)."""
+        table = self._table()
+        view = self._current
+        if view is None:
+            published = [v for v in table if v.state == PUBLISHED]
+            if not published:
+                raise NotFound(
+                    "尚无已发布的网格版本：请先上传并发布图层",
+                    "no grid version is published yet: upload and publish a layer first",
+                    field="version",
+                )
+            view = self._view(None, published)
+            self._current = view
+        if community is None:
+            return view
+        if community not in view.versions:
+            self._known(community)
+            raise NotFound(
+                f"社区 {community} 没有已发布的版本",
+                f"community {community} has no published version",
+                field="version",
+            )
+        return view.subset(community)
+
+    def at(self, community: str | None, when: datetime | date | None) -> LayerView:
+        """The version of ``community`` (every community when None) in force at ``when``."""
+        chosen = [
+            v
+            for v in self._table()
+            if (community is None or v.community_code == community) and in_force(v, when)
+        ]
+        if community is not None and not chosen:
+            self._known(community)
+            raise NotFound(
+                f"社区 {community} 在 {as_instant(when).isoformat()} 没有生效的网格版本",
+                f"community {community} had no grid version in force at {as_instant(when).isoformat()}",
+                field="at",
+            )
+        current = self._current
+        if current is not None and {v.id for v in chosen} == {v.id for v in current.versions.values()}:
+            return current if community is None else current.subset(community)
+        return self._view(community, chosen)
+
+    def version(self, community: str, number: int | None = None) -> LayerView:
+        """Version ``number`` of ``community`` in any state; the published one when None."""
+        if number is None:
+            return self.current(community)
+        for v in self.versions(community):
+            if v.number == number:
+                return self._view(community, [v])
+        self._known(community)
+        raise NotFound(
+            f"社区 {community} 没有第 {number} 版",
+            f"community {community} has no version {number}",
+            field="version",
+        )
+
+    # -- building ----------------------------------------------------------------------------
+
+    def _known(self, community: str) -> None:
+        if not any(v.community_code == community for v in self._table()):
+            raise NotFound(f"社区不存在：{community}", f"no community {community}", field="community")
+
+    def _view(self, community: str | None, chosen: Iterable[Version]) -> LayerView:
+        chosen = sorted(chosen, key=lambda v: v.community_code)
+        key = tuple(v.id for v in chosen)
+        with self._lock:
+            hit = self._built.get(key)
+            if hit is not None:
+                self._built.move_to_end(key)
+        if hit is None:
+            hit = self._build(chosen)
+            with self._lock:
+                self._built[key] = hit
+                while len(self._built) > KEEP_BUILT:
+                    self._built.popitem(last=False)
+        if community is None:
+            return hit
+        return hit.subset(community) if hit.community_code != community else hit
+
+    def _build(self, chosen: list[Version]) -> LayerView:
+        from store.grids import load_elements, load_grids
+
+        with db.read(self.engine) as conn:
+            grids = [g for v in chosen for g in load_grids(conn, v.id)]
+        versions = {v.community_code: v for v in chosen}
+        community = chosen[0].community_code if len(chosen) == 1 else None
+
+        def elements(ids: tuple[int, ...]) -> list[Element]:
+            with db.read(self.engine) as conn:
+                return [e for vid in ids for e in load_elements(conn, vid)]
+
+        return LayerView(community, versions, Hierarchy(grids), self.snap_m, elements)
