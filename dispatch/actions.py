@@ -20,6 +20,10 @@ verify_pass    ``note`` (optional; verifier ≠ handler) → 已结案
 verify_fail    ``reason`` (required; verifier ≠ handler) → 处置中, ``rework_count`` + 1 (返工)
 defer          ``reason`` (required) → 缓办; the clock pauses
 resume         ``note`` (optional) → back to the state deferred from; deadline += time deferred
+supervise      督办, in any open state (state unchanged): ``target_id`` (required: whom it notifies),
+               ``target_role`` (grid Role, optional), ``target_grid`` (optional), ``note``,
+               ``reassign`` (bool, default false: hand the incident to the target, clock kept).
+               Not to the current assignee (督办 goes up); an unassigned target cannot take it over.
 =============  ==============================================================================
 """
 
@@ -235,6 +239,47 @@ def _resume(inc: Incident, actor: Actor, at: datetime, limits: TimeLimits, p: di
     return changes, payload
 
 
+def _supervise(inc: Incident, actor: Actor, at: datetime, limits: TimeLimits, p: dict[str, Any]):
+    _take(p, {"target_id", "target_role", "target_grid", "note", "reassign"})
+    target = str(check_id("target_id", p.get("target_id")))
+    if target == inc.assignee_id:
+        raise InvalidInput(
+            "督办对象不能是承办人本人", "the supervision target must not be the assignee", field="target_id"
+        )
+    role = None
+    if p.get("target_role") is not None:
+        try:
+            role = Role(p["target_role"])
+        except ValueError:
+            raise InvalidInput("target_role 无效", "invalid target_role", field="target_role") from None
+    grid = check_id("target_grid", p.get("target_grid"), required=False)
+    note = check_text("note", p.get("note"), NOTE_MAX, required=False)
+    reassign = _check_bool("reassign", p.get("reassign", False))
+    if reassign and inc.state not in (State.ASSIGNED, State.IN_PROGRESS):
+        raise InvalidInput(
+            f"当前状态为「{inc.state.value}」，督办时不能改派",
+            f"cannot reassign while supervising an incident in state {inc.state.key}",
+            field="reassign",
+        )
+    changes: _Changes = {}
+    if reassign:
+        changes = {
+            "assignee_id": target,
+            "assignee_role": role,
+            "assigned_grid_code": grid,
+            "started_at": None,
+        }
+    payload = {
+        "target_id": target,
+        "target_role": role.value if role else None,
+        "target_grid": grid,
+        "reassign": reassign,
+        "handler_id": inc.assignee_id,
+        "note": note,
+    }
+    return changes, payload
+
+
 _HANDLERS: dict[Action, _Handler] = {
     Action.ACCEPT: _note_only,
     Action.RECLASSIFY: _reclassify,
@@ -247,6 +292,7 @@ _HANDLERS: dict[Action, _Handler] = {
     Action.VERIFY_FAIL: _verify_fail,
     Action.DEFER: _defer,
     Action.RESUME: _resume,
+    Action.SUPERVISE: _supervise,
 }
 
 

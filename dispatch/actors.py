@@ -70,6 +70,7 @@ PERMISSIONS: Mapping[Action, tuple[Principal, ...]] = MappingProxyType(
         Action.ASSIGN: _TRIAGE,
         Action.DEFER: _TRIAGE,
         Action.RESUME: _TRIAGE,
+        Action.SUPERVISE: _TRIAGE,
         Action.VERIFY_PASS: _TRIAGE,
         Action.VERIFY_FAIL: _TRIAGE,
         Action.START: (ASSIGNEE,),

@@ -13,6 +13,8 @@ rebuilt from its events that happened at ``at < period_end`` and ``at ≤ now``)
   exact :class:`~fractions.Fraction`, ``None`` when the denominator is 0.
 * **返工** (``rework``): failed 核查 events in ``[period_start, as_of]``; per handler they count
   against the handler at the time of the check.
+* **督办次数** (``supervised``): 督办 events in ``[period_start, as_of]``, counted like 返工 (per
+  handler: against the handler at the time of the 督办).
 * **median_handling**: median of ``closed_at − assigned_at`` (first 交办 → 结案, wall clock,
   including time in 缓办) over the closed due incidents; ``None`` if none.
 * **open** / **overdue**: incidents open (any state but 已结案/已合并/无效; 缓办 is open) and
@@ -77,6 +79,7 @@ class IndicatorRow:
     closed: int = 0
     closed_on_time: int = 0
     rework: int = 0
+    supervised: int = 0
     open: int = 0
     overdue: int = 0
     urgent_due: int = 0
@@ -148,6 +151,7 @@ class IndicatorRow:
             "meets_close_rate": self.meets_close_rate,
             "meets_on_time_rate": self.meets_on_time_rate,
             "rework": self.rework,
+            "supervised": self.supervised,
             "median_handling_hours": None if med is None else med.total_seconds() / 3600,
             "open": self.open,
             "overdue": self.overdue,
@@ -164,6 +168,10 @@ class IndicatorRow:
 
 def _float(rate: Fraction | None) -> float | None:
     return None if rate is None else float(rate)
+
+
+#: Events counted per period, against the handler at the time of the event.
+_EVENT_COUNTERS = {Action.VERIFY_FAIL: "rework", Action.SUPERVISE: "supervised"}
 
 
 def _key(inc: Incident, group_by: str) -> str | None:
@@ -215,6 +223,7 @@ def indicators(
                 "closed": 0,
                 "closed_on_time": 0,
                 "rework": 0,
+                "supervised": 0,
                 "open": 0,
                 "overdue": 0,
                 "urgent_due": 0,
@@ -237,9 +246,10 @@ def indicators(
                 continue
             snap = replay(seen)
             for e in seen:
-                if e.action is Action.VERIFY_FAIL and e.at >= period_start:
+                counter = _EVENT_COUNTERS.get(e.action)
+                if counter and e.at >= period_start:
                     who = e.payload.get("handler_id") if group_by == "handler" else _key(snap, group_by)
-                    row(who)["rework"] += 1
+                    row(who)[counter] += 1
         r = row(_key(snap, group_by))
         r["open"] += snap.is_open
         r["overdue"] += overdue(snap, as_of)

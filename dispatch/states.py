@@ -59,6 +59,7 @@ class Action(StrEnum):
     VERIFY_FAIL = "verify_fail"
     DEFER = "defer"
     RESUME = "resume"
+    SUPERVISE = "supervise"
 
     @property
     def zh(self) -> str:
@@ -92,12 +93,16 @@ _ACTION_ZH = {
     Action.VERIFY_FAIL: "核查不通过（返工）",
     Action.DEFER: "缓办",
     Action.RESUME: "恢复办理",
+    Action.SUPERVISE: "督办",
 }
 
 #: Transition table: state → {action → next state}. ``None`` as next state means "back to the
 #: state the incident was deferred from" (only for 缓办 → resume). Report creates an incident in
 #: 已上报 and is not in the table. Final states have no actions. ``start`` in 处置中 is the handler
 #: taking up work returned by a failed 核查 (返工); it keeps the state and records ``started_at``.
+#: ``supervise`` (督办) is open in every open state and keeps it. ``merge`` and ``void`` stay open
+#: after 交办 until work starts: intake accepts and assigns a report at once, and a duplicate or a
+#: false report is often noticed only then.
 TRANSITIONS: Mapping[State, Mapping[Action, State | None]] = MappingProxyType(
     {
         State.REPORTED: {
@@ -105,6 +110,7 @@ TRANSITIONS: Mapping[State, Mapping[Action, State | None]] = MappingProxyType(
             Action.RECLASSIFY: State.REPORTED,
             Action.MERGE: State.MERGED,
             Action.VOID: State.VOID,
+            Action.SUPERVISE: State.REPORTED,
         },
         State.ACCEPTED: {
             Action.RECLASSIFY: State.ACCEPTED,
@@ -112,23 +118,30 @@ TRANSITIONS: Mapping[State, Mapping[Action, State | None]] = MappingProxyType(
             Action.VOID: State.VOID,
             Action.ASSIGN: State.ASSIGNED,
             Action.DEFER: State.DEFERRED,
+            Action.SUPERVISE: State.ACCEPTED,
         },
         State.ASSIGNED: {
             Action.START: State.IN_PROGRESS,
             Action.ASSIGN: State.ASSIGNED,
             Action.DEFER: State.DEFERRED,
+            Action.RECLASSIFY: State.ASSIGNED,
+            Action.MERGE: State.MERGED,
+            Action.VOID: State.VOID,
+            Action.SUPERVISE: State.ASSIGNED,
         },
         State.IN_PROGRESS: {
             Action.START: State.IN_PROGRESS,
             Action.FEEDBACK: State.FED_BACK,
             Action.ASSIGN: State.ASSIGNED,
             Action.DEFER: State.DEFERRED,
+            Action.SUPERVISE: State.IN_PROGRESS,
         },
         State.FED_BACK: {
             Action.VERIFY_PASS: State.CLOSED,
             Action.VERIFY_FAIL: State.IN_PROGRESS,
+            Action.SUPERVISE: State.FED_BACK,
         },
-        State.DEFERRED: {Action.RESUME: None},
+        State.DEFERRED: {Action.RESUME: None, Action.SUPERVISE: State.DEFERRED},
         State.CLOSED: {},
         State.MERGED: {},
         State.VOID: {},

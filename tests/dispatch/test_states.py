@@ -146,8 +146,16 @@ def test_feedback_before_start_is_illegal():
         log.do("feedback", WORKER, h(2), note="好了")
     assert err.value.code == "illegal_transition"
     assert err.value.detail["state"] == "已交办"
-    assert err.value.detail["allowed_actions"] == ["start", "assign", "defer"]
-    assert err.value.detail["allowed_states"] == ["处置中", "已交办", "缓办"]
+    assert err.value.detail["allowed_actions"] == [
+        "start",
+        "assign",
+        "defer",
+        "reclassify",
+        "merge",
+        "void",
+        "supervise",
+    ]
+    assert err.value.detail["allowed_states"] == ["处置中", "已交办", "缓办", "已合并", "无效"]
     assert "已交办" in err.value.zh and "开始处置" in err.value.zh and "assigned" in err.value.en
 
 
@@ -158,9 +166,11 @@ def test_illegal_transition_lists_allowed_actions():
         log.do("verify_pass", DISPATCHER, h(1))
     body = err.value.to_dict()
     assert body["code"] == "illegal_transition"
-    assert body["detail"]["allowed_actions"] == ["accept", "reclassify", "merge", "void"]
+    assert body["detail"]["allowed_actions"] == ["accept", "reclassify", "merge", "void", "supervise"]
     assert body["detail"]["allowed_states"] == ["已受理", "已上报", "已合并", "无效"]
-    assert "已上报" in body["message_zh"] and "accept, reclassify, merge, void" in body["message_en"]
+    assert (
+        "已上报" in body["message_zh"] and "accept, reclassify, merge, void, supervise" in body["message_en"]
+    )
 
 
 def test_final_states_allow_nothing():
@@ -297,8 +307,8 @@ def test_defer_and_resume_pause_the_clock():
     assert inc.state is State.DEFERRED and inc.deferred_from is State.IN_PROGRESS
     with pytest.raises(IllegalTransition) as err:
         log.do("feedback", WORKER, h(6), note="x")
-    assert err.value.detail["allowed_actions"] == ["resume"]
-    assert err.value.detail["allowed_states"] == ["处置中"]
+    assert err.value.detail["allowed_actions"] == ["resume", "supervise"]
+    assert err.value.detail["allowed_states"] == ["处置中", "缓办"]
     inc = log.do("resume", DISPATCHER, h(15))
     assert inc.state is State.IN_PROGRESS and inc.deadline == h(35)
     assert inc.deferred_from is None and inc.deferred_at is None

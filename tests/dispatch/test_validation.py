@@ -94,6 +94,7 @@ def test_available_actions_per_actor():
         Action.RECLASSIFY,
         Action.MERGE,
         Action.VOID,
+        Action.SUPERVISE,
     )
     assert available_actions(inc, Actor("w1", AppRole.GRID_WORKER)) == ()
     assert available_actions(inc, Actor("v1", AppRole.VIEWER)) == ()

@@ -44,6 +44,7 @@ PAYLOADS = {
     Action.VERIFY_FAIL: {"reason": "返工"},
     Action.DEFER: {"reason": "缓办"},
     Action.RESUME: {},
+    Action.SUPERVISE: {"target_id": "h1", "note": "请加快办理"},
 }
 
 # Merge and void end the walk, so they are drawn rarely; the rest often enough to reach 已结案.
