@@ -5,6 +5,17 @@ codes of staffed micro-grids) and returns a sorted list of :class:`Finding`; :fu
 them. Pure: no files, no database. Geometry is WGS84 lon/lat in and out; areas, lengths and overlays
 are computed in EPSG:4544 (CGCS2000 3-degree GK CM 105E, via :mod:`geo.crs`), the metric CRS here.
 
+Topology (overlap, gap, inside, contiguity) is overlaid in **lon/lat**, the CRS the layer is stored in,
+and only the resulting pieces are projected to be measured. A straight lon/lat edge is not straight in
+EPSG:4544 (it sags 1.1 cm over 1 km, 4.6 cm over 2 km near 104.08 E), so comparing edges after
+projection turned the T-junctions a QGIS user draws (a vertex of one grid in the middle of its
+neighbour's or parent's straight edge) into false gaps and overlaps of 2–41 m². The documented
+tolerance: a piece is a finding only when its area is above the area tolerance **and** it is at least
+``topology_tolerance_m`` (10 cm) wide somewhere (it survives an inward buffer of half that). Edges
+closer than 10 cm are one edge — a layer drawn in metres and stored in lon/lat, where the same sag
+appears the other way round, is clean too — while a real 1 m² sliver (1 m × 1 m, or 20 cm × 5 m) is
+found.
+
 Tolerance semantics (all strict "greater than"; defaults in :class:`ValidationOptions`):
 
 - ``overlap``: two grids of the same level whose interiors share more than ``overlap_tolerance_m2``
@@ -14,6 +25,8 @@ Tolerance semantics (all strict "greater than"; defaults in :class:`ValidationOp
   communities (nothing above them), a hole in their union bordered by two or more communities is a
   gap; the open outside is not.
 - ``not_inside_parent``: ``child − parent`` larger than ``inside_tolerance_m2`` m².
+- ``not_contiguous``: a grid in more than one part (each part counted under the same tolerances):
+  one part per grid, so a micro-grid in two pieces is a finding.
 - ``sliver``: area below ``sliver_min_area_m2`` or mean width ``2·area/perimeter`` below
   ``sliver_min_width_m`` (for a long strip of width w, 2A/P ≈ w; for a square of side s it is s/2).
   A long narrow street-front micro-grid 15 m wide is not a sliver; a 1 m strip is.
@@ -68,6 +81,7 @@ FINDING_CODES: dict[str, tuple[str, str, str]] = {
     "wrong_parent_level": (ERROR, "上级网格层级错误", "wrong parent level"),
     "community_mismatch": (WARNING, "所属社区不一致", "community mismatch"),
     "not_inside_parent": (ERROR, "超出上级网格", "not inside parent"),
+    "not_contiguous": (ERROR, "网格不连续", "not contiguous"),
     "overlap": (ERROR, "网格重叠", "overlap"),
     "gap": (ERROR, "网格缝隙", "gap"),
     "sliver": (WARNING, "碎片网格", "sliver"),
@@ -131,9 +145,10 @@ class Finding:
 class ValidationOptions:
     """Tolerances and bands; see the module docstring for the exact semantics."""
 
-    overlap_tolerance_m2: float = 1.0
-    gap_tolerance_m2: float = 1.0
-    inside_tolerance_m2: float = 1.0
+    overlap_tolerance_m2: float = 0.5
+    gap_tolerance_m2: float = 0.5
+    inside_tolerance_m2: float = 0.5
+    topology_tolerance_m: float = 0.1
     sliver_min_area_m2: float = 50.0
     sliver_min_width_m: float = 5.0
     households_band: tuple[int, int] = (30, 100)
@@ -145,10 +160,6 @@ class ValidationOptions:
 def _reproject(geoms: Any, inverse: bool = False) -> Any:
     """WGS84 → EPSG:4544 metres (or back), vectorised over an array of geometries (None stays None)."""
     return from_local_metric(geoms) if inverse else to_local_metric(geoms)
-
-
-def _to_wgs(geom: BaseGeometry | None) -> BaseGeometry | None:
-    return None if geom is None else from_local_metric(geom)
 
 
 # --- helpers -----------------------------------------------------------------------------------
@@ -194,11 +205,33 @@ def _finding(
     )
 
 
-def _pieces(geom: BaseGeometry, tolerance: float) -> list[tuple[BaseGeometry, float]]:
-    """Polygon parts of a metric geometry with area above tolerance, largest first."""
-    parts = [p for p in shapely.get_parts(_polygonal(geom)) if not p.is_empty]
-    out = [(p, float(p.area)) for p in parts]
-    return sorted((x for x in out if x[1] > tolerance), key=lambda x: -x[1])
+def _pieces(geom: BaseGeometry | None, tolerance: float, width_m: float) -> list[tuple[BaseGeometry, float]]:
+    """The polygon parts of a WGS84 overlay result that count: (WGS84 part, area m²), largest first.
+
+    A part counts when its EPSG:4544 area is above ``tolerance`` and it is at least ``width_m`` wide
+    somewhere (an inward buffer of ``width_m / 2`` leaves something): a lens between two versions of one
+    edge — a lon/lat edge against its projected twin — is never a finding, however long.
+    """
+    if geom is None or geom.is_empty:
+        return []
+    parts = np.array([p for p in shapely.get_parts(_polygonal(geom)) if not p.is_empty], dtype=object)
+    if not len(parts):
+        return []
+    metric = _reproject(parts)
+    areas = shapely.area(metric)
+    big = areas > tolerance
+    if width_m > 0 and big.any():
+        wide = ~shapely.is_empty(shapely.buffer(metric[big], -width_m / 2))
+        big[np.flatnonzero(big)[~wide]] = False
+    out = [(parts[k], float(areas[k])) for k in np.flatnonzero(big)]
+    return sorted(out, key=lambda x: -x[1])
+
+
+def _union(pieces: list[tuple[BaseGeometry, float]]) -> tuple[BaseGeometry | None, float]:
+    """The pieces as one WGS84 geometry and their total area."""
+    if not pieces:
+        return None, 0.0
+    return shapely.union_all([p for p, _ in pieces]), sum(a for _, a in pieces)
 
 
 class _Grids:
@@ -397,20 +430,46 @@ def _check_inside(s: _Grids, opts: ValidationOptions, out: list[Finding]) -> Non
         pairs.append((i, p))
     if not pairs:
         return
+    width = opts.topology_tolerance_m
     ci, pi = np.array(pairs).T
-    diff = shapely.difference(s.metric[ci], s.metric[pi])
-    area = shapely.area(diff)
-    for k in np.flatnonzero(area > opts.inside_tolerance_m2):
+    diff = shapely.difference(s.wgs[ci], s.wgs[pi])
+    for k in range(len(ci)):
+        geom, a = _union(_pieces(diff[k], opts.inside_tolerance_m2, width))
+        if a <= opts.inside_tolerance_m2:
+            continue
         i, p = int(ci[k]), int(pi[k])
-        g, a = s.grids[i], float(area[k])
+        g = s.grids[i]
         out.append(
             _finding(
                 "not_inside_parent",
                 [s.label[i], s.label[p]],
-                _to_wgs(diff[k]),
+                geom,
                 f"{_name(g)} {s.label[i]} 超出上级 {_name(s.grids[p])} {s.label[p]} {a:.1f} 平方米",
                 f"{_en(g.level)} {s.label[i]} extends {a:.1f} m² outside its parent {s.label[p]}",
                 a,
+            )
+        )
+
+
+def _check_contiguity(s: _Grids, opts: ValidationOptions, out: list[Finding]) -> None:
+    """One part per grid: parts counted under the overlay tolerances (a crumb is not a part)."""
+    for i in np.flatnonzero(s.usable & ~s.defective):  # a repaired grid has its invalid_geometry
+        i = int(i)
+        if shapely.get_num_geometries(s.wgs[i]) < 2:
+            continue
+        parts = _pieces(s.wgs[i], opts.inside_tolerance_m2, opts.topology_tolerance_m)
+        if len(parts) < 2:
+            continue
+        g, lab = s.grids[i], s.label[i]
+        sizes = "、".join(f"{a:.1f}" for _, a in parts)
+        out.append(
+            _finding(
+                "not_contiguous",
+                [lab],
+                s.wgs[i],
+                f"{_name(g)} {lab} 由 {len(parts)} 块互不相连的部分组成（{sizes} 平方米），应为一块",
+                f"{_en(g.level)} {lab} is {len(parts)} separate parts ({sizes} m²), expected one",
+                sum(a for _, a in parts[1:]),
             )
         )
 
@@ -421,7 +480,7 @@ def _check_overlaps(s: _Grids, opts: ValidationOptions, out: list[Finding]) -> N
         idx = s.at_level(level)
         if len(idx) < 2:
             continue
-        geoms = s.metric[idx]
+        geoms = s.wgs[idx]
         tree = shapely.STRtree(geoms)
         a, b = tree.query(geoms, predicate="intersects")
         keep = a < b
@@ -433,20 +492,21 @@ def _check_overlaps(s: _Grids, opts: ValidationOptions, out: list[Finding]) -> N
         a, b = np.where(swap, b, a), np.where(swap, a, b)
         if not len(a):
             continue
-        # interiors meet ⇒ a 2-D overlap: cheap relate test before the overlay
-        inner = shapely.relate_pattern(s.metric[a], s.metric[b], "T********")
+        # interiors meet ⇒ a 2-D overlap: cheap relate test before the overlay (in lon/lat)
+        inner = shapely.relate_pattern(s.wgs[a], s.wgs[b], "T********")
         a, b = a[inner], b[inner]
-        inter = shapely.intersection(s.metric[a], s.metric[b])
-        areas = shapely.area(inter)
-        for k in np.flatnonzero(areas > opts.overlap_tolerance_m2):
+        inter = shapely.intersection(s.wgs[a], s.wgs[b])
+        for k in range(len(a)):
+            geom, ar = _union(_pieces(inter[k], opts.overlap_tolerance_m2, opts.topology_tolerance_m))
+            if ar <= opts.overlap_tolerance_m2:
+                continue
             i, j = int(a[k]), int(b[k])
-            ar = float(areas[k])
             name = _name(s.grids[i])
             out.append(
                 _finding(
                     "overlap",
                     [s.label[i], s.label[j]],
-                    _to_wgs(_polygonal(inter[k])),
+                    geom,
                     f"{name} {s.label[i]} 与 {s.label[j]} 重叠 {ar:.1f} 平方米",
                     f"{_en(level)} {s.label[i]} overlaps {s.label[j]} by {ar:.1f} m²",
                     ar,
@@ -468,9 +528,9 @@ def _check_gaps(s: _Grids, opts: ValidationOptions, out: list[Finding]) -> None:
         child_level = Level.MICRO if g.level is Level.GENERAL else Level.GENERAL
         if any(s.defective[i] or s.grids[i].level is not child_level for i in kids):
             continue  # the child's own finding explains the hole
-        cover = shapely.union_all(s.metric[kids]) if kids else None
-        hole = shapely.difference(s.metric[p], cover) if cover is not None else s.metric[p]
-        for piece, a in _pieces(hole, opts.gap_tolerance_m2):
+        cover = shapely.union_all(s.wgs[kids]) if kids else None
+        hole = shapely.difference(s.wgs[p], cover) if cover is not None else s.wgs[p]
+        for piece, a in _pieces(hole, opts.gap_tolerance_m2, opts.topology_tolerance_m):
             what = f"{_name(g)} {s.label[p]}"
             if kids:
                 zh = f"{what} 内有 {a:.1f} 平方米未被下级网格覆盖（缝隙）"
@@ -478,7 +538,7 @@ def _check_gaps(s: _Grids, opts: ValidationOptions, out: list[Finding]) -> None:
             else:
                 zh = f"{what} 没有下级网格（{a:.1f} 平方米未覆盖）"
                 en = f"{_en(g.level)} {s.label[p]} has no children ({a:.1f} m² uncovered)"
-            out.append(_finding("gap", [s.label[p]], _to_wgs(piece), zh, en, a))
+            out.append(_finding("gap", [s.label[p]], piece, zh, en, a))
     _check_gaps_between_communities(s, opts, out)
 
 
@@ -489,11 +549,12 @@ def _check_gaps_between_communities(s: _Grids, opts: ValidationOptions, out: lis
     comm = comm[~s.defective[comm]]
     if len(comm) < 2:
         return
-    union = shapely.union_all(s.metric[comm])
-    tree = shapely.STRtree(s.metric[comm])
+    union = shapely.union_all(s.wgs[comm])
+    tree = shapely.STRtree(s.wgs[comm])
     for part in shapely.get_parts(_polygonal(union)):
         for ring in part.interiors:
-            for piece, a in _pieces(shapely.Polygon(ring), opts.gap_tolerance_m2):
+            hole = shapely.Polygon(ring)
+            for piece, a in _pieces(hole, opts.gap_tolerance_m2, opts.topology_tolerance_m):
                 around = sorted(s.label[int(i)] for i in comm[tree.query(piece, predicate="intersects")])
                 if len(around) < 2:
                     continue
@@ -502,7 +563,7 @@ def _check_gaps_between_communities(s: _Grids, opts: ValidationOptions, out: lis
                     _finding(
                         "gap",
                         around,
-                        _to_wgs(piece),
+                        piece,
                         f"社区/村 {names} 之间有 {a:.1f} 平方米不属于任何总网格（缝隙）",
                         f"a gap of {a:.1f} m² between communities {', '.join(around)} belongs to none",
                         a,
@@ -759,6 +820,7 @@ def validate(
     _check_geometry(s, out)
     _check_codes(s, options, out)
     _check_inside(s, options, out)
+    _check_contiguity(s, options, out)
     _check_overlaps(s, options, out)
     _check_gaps(s, options, out)
     _check_slivers(s, options, out)

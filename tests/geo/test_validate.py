@@ -8,8 +8,10 @@ from pathlib import Path
 
 import pytest
 import shapely
-from shapely.geometry import shape
+from shapely.geometry import Point, Polygon, box, shape
+from shapely.geometry.base import BaseGeometry
 
+from geo.crs import from_local_metric, to_local_metric
 from geo.elements import Element
 from geo.hierarchy import Grid, Hierarchy, Level
 from geo.validate import FINDING_CODES, Finding, ValidationOptions, summarize, validate
@@ -31,6 +33,7 @@ from tests.fixtures_geo import (
     local_box,
     local_line,
     local_point,
+    lonlat,
     with_grid,
 )
 
@@ -214,9 +217,71 @@ def test_gap_between_siblings() -> None:
 
 
 def test_gap_below_tolerance_is_ignored() -> None:
-    grids = with_grid(clean_hierarchy_grids(), MICRO_11, geometry=local_box(0, 0, 49.99, 100))  # 1 m²
+    notch = local_box(0, 0, 50, 100).difference(local_box(49, 50, 50, 51))  # 1 m × 1 m = 1 m²
+    grids = with_grid(clean_hierarchy_grids(), MICRO_11, geometry=notch)
     assert validate(Hierarchy(grids), options=ValidationOptions(gap_tolerance_m2=1.5)) == []
     assert codes(validate(Hierarchy(grids), options=ValidationOptions(gap_tolerance_m2=0.5))) == ["gap"]
+
+
+# --- lon/lat topology: T-junctions and the documented tolerance ----------------------------------
+
+
+def _lonlat_layer(notch: bool = False) -> list[Grid]:
+    """A 1.2 km × 1.2 km community drawn in lon/lat as QGIS users draw it: every inner vertex is the
+    lon/lat midpoint of its parent's straight edge (T-junctions), so the edges nest exactly in lon/lat
+    but not after projection. ``notch`` cuts a 1 m × 1 m square (EPSG:4544) out of micro-grid 001001
+    at the middle of its edge with 001002."""
+    sw, se, ne, nw = lonlat(0, 0), lonlat(1200, 0), lonlat(1200, 1200), lonlat(0, 1200)
+
+    def mid(a: tuple[float, float], b: tuple[float, float]) -> tuple[float, float]:
+        return ((a[0] + b[0]) / 2, (a[1] + b[1]) / 2)
+
+    s_mid, n_mid = mid(sw, se), mid(nw, ne)  # general grids split west/east at the lon/lat middle
+    w_q, e_q = mid(sw, s_mid), mid(nw, n_mid)  # micro-grids split the west general once more
+    m1: BaseGeometry = Polygon([sw, w_q, e_q, nw])
+    if notch:
+        x, y = to_local_metric(Point(mid(w_q, e_q))).coords[0]
+        m1 = m1.difference(from_local_metric(box(x - 1, y, x, y + 1)))
+    return [
+        grid(COMMUNITY, Level.COMMUNITY, Polygon([sw, se, ne, nw])),
+        grid(GENERAL_1, Level.GENERAL, Polygon([sw, s_mid, n_mid, nw]), COMMUNITY),
+        grid(GENERAL_2, Level.GENERAL, Polygon([s_mid, se, ne, n_mid]), COMMUNITY),
+        grid(MICRO_11, Level.MICRO, m1, GENERAL_1, 50),
+        grid(MICRO_12, Level.MICRO, Polygon([w_q, s_mid, n_mid, e_q]), GENERAL_1, 50),
+        grid(MICRO_21, Level.MICRO, Polygon([s_mid, se, ne, n_mid]), GENERAL_2, 50),
+    ]
+
+
+def test_lonlat_t_junctions_nest_exactly() -> None:
+    # projected first, these edges sag apart by ~1.5 cm and used to give gaps and "outside parent"
+    assert validate(Hierarchy(_lonlat_layer())) == []
+    tiny = ValidationOptions(overlap_tolerance_m2=1e-4, gap_tolerance_m2=1e-4, inside_tolerance_m2=1e-4)
+    assert validate(Hierarchy(_lonlat_layer()), options=tiny) == []
+
+
+def test_planted_one_square_metre_sliver_is_found_in_lonlat_layer() -> None:
+    f = only(validate(Hierarchy(_lonlat_layer(notch=True))), "gap")
+    assert f.grids == (GENERAL_1,)
+    assert f.area_m2 == pytest.approx(1.0, abs=0.01)
+    assert "1.0 平方米" in f.message_zh
+
+
+def test_metric_lens_below_topology_tolerance_is_not_a_gap() -> None:
+    # a 2 cm × 100 m strip (2 m², above the area tolerance) is thinner than 10 cm: one edge, not a gap
+    grids = with_grid(clean_hierarchy_grids(), MICRO_11, geometry=local_box(0, 0, 49.98, 100))
+    assert validate(Hierarchy(grids)) == []
+    assert codes(validate(Hierarchy(grids), options=ValidationOptions(topology_tolerance_m=0.01))) == ["gap"]
+
+
+def test_micro_grid_in_two_pieces_is_not_contiguous() -> None:
+    two = local_box(0, 0, 50, 40).union(local_box(0, 60, 50, 100))
+    grids = with_grid(clean_hierarchy_grids(), MICRO_11, geometry=two)
+    found = validate(Hierarchy(grids))
+    assert codes(found) == ["gap", "not_contiguous"]
+    f = found[1]
+    assert f.grids == (MICRO_11,) and f.severity == "error"
+    assert "2 块" in f.message_zh and f.area_m2 == pytest.approx(2000, rel=1e-3)
+    assert found[0].area_m2 == pytest.approx(1000, rel=1e-3)  # the 20 m band between the pieces
 
 
 def test_general_without_micro_is_one_gap() -> None:
