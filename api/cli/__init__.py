@@ -249,11 +249,17 @@ def serve(host: str, port: int, workers: int, database_url: str | None, access_l
 
 def _register_optional() -> None:
     """Attach the commands that live in their own modules."""
+    from api.cli.loop import act_cmd, report_cmd, stats_cmd
     from api.cli.printing import print_cmd
     from api.cli.store import db, export_cmd, import_cmd, publish, time_limits_cmd, versions
 
     for cmd in (print_cmd, db, import_cmd, export_cmd, publish, versions, time_limits_cmd):
         main.add_command(cmd)
+    for cmd in (report_cmd, act_cmd, stats_cmd):
+        main.add_command(cmd)
+    from api.cli.users import users_cmd
+
+    main.add_command(users_cmd)
 
 
 _register_optional()

@@ -87,6 +87,23 @@ def authenticate(service: Service, token: str | None) -> User:
     return User(row.id, row.username, AppRole(row.app_role), row.person_id)
 
 
+def user_named(service: Service, username: str) -> User:
+    """The account ``username`` for a local command (``weiwang report --as …``): whoever can run
+    the CLI on the server can already read the database, so no password is asked; the account must
+    exist and be active, and acts with its own role and grids."""
+    from store.users import get_user
+
+    with db.read(service.engine) as conn:
+        row = get_user(conn, username)
+    if row is None or not row["active"]:
+        raise Unauthorized(
+            f"账号不存在或已停用：{username[:64]}",
+            f"account unknown or disabled: {username[:64]}",
+            field="as",
+        )
+    return User(row["id"], row["username"], AppRole(row["app_role"]), row["person_id"])
+
+
 def require_role(user: User, *roles: AppRole) -> User:
     """``user`` if it holds one of ``roles``; :class:`Forbidden` naming them otherwise."""
     if user.role not in roles:
