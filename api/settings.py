@@ -28,12 +28,25 @@ class Settings(BaseSettings):
     max_body_bytes: int = 1_000_000
     #: Layer uploads (multipart) may be this large; other bodies stay under ``max_body_bytes``.
     max_upload_bytes: int = 50 * 2**20
+    #: Budget of one heavy job (an upload's reading, validation and import) run in its own process
+    #: (:mod:`api.ops.jobs`): killed after this many seconds, or refused beyond this address space.
+    job_timeout_s: float = 120.0
+    job_memory_mb: int = 2048
+    #: On SIGTERM, requests still running after this many seconds are cancelled (their jobs killed).
+    shutdown_grace_s: float = 3.0
     max_json_depth: int = 20
     max_batch_points: int = 10_000
     snap_tolerance_m: float = DEFAULT_SNAP_M
+    #: A report outside every grid but this close to a community waits in its 研判 queue (metres).
+    queue_radius_m: float = 2000.0
+    #: How far in the future a report's ``reported_at`` may lie (phones' clock skew, minutes).
+    future_slack_min: float = 10.0
     #: How often a worker checks for a newly published grid version (seconds).
     version_poll_s: float = 0.5
     login_max_failures: int = 5
     login_window_s: int = 300
+    #: OGC API – Features serves the grid layers, elements and party organisations without a token
+    #: (GIS clients cannot easily send one); drafts and incidents always need one.
+    ogc_public: bool = True
     basemap: str = "none"
     tianditu_key: str = ""

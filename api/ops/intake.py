@@ -4,8 +4,8 @@ The point is converted to WGS84 (checked once), located on the grid versions in 
 ``reported_at`` (:meth:`store.inforce.LayersInForce.at`), routed (微网格员 → 微网格长 → 一般网格员 →
 总网格长, :func:`dispatch.route`) and stored with its first events in one transaction: 上报 by the
 reporter, then — when a handler was found — 受理 and 交办 by the system, which starts the deadline
-clock. A point outside every grid but within :data:`QUEUE_RADIUS_M` of a community stays 已上报 in
-that community's 总网格 queue for 研判.
+clock. A point outside every grid but within ``queue_radius_m`` (settings) of a community stays
+已上报 in that community's 总网格 queue for 研判.
 
 :func:`prepare_report` does everything but the write (pure CPU and cached reads), so the HTTP face
 can store on the event loop (:func:`store_report_on_loop`) without a thread hop.
@@ -33,10 +33,6 @@ from store import db
 from store.incidents import get_incident, insert_incident
 
 SYSTEM = Actor("system", AppRole.ADMIN)
-#: How far in the future a report time may lie (clock skew of phones).
-FUTURE_SLACK = timedelta(minutes=10)
-#: A point outside every grid but this close to a community goes to that community's 研判 queue.
-QUEUE_RADIUS_M = 2000.0
 #: How long a report retries on the event loop while another writer holds the SpatiaLite file
 #: before it waits in a thread instead (a planner's large import may hold it for seconds).
 RETRY_ON_LOOP_S = 2.0
@@ -64,7 +60,7 @@ def prepare_report(service: Service, user: User, body: dict[str, Any]) -> Report
     category = Category.parse(body["category"])
     now = service.clock()
     at = as_instant(body.get("reported_at") or now)
-    if at > now + FUTURE_SLACK:
+    if at > now + timedelta(minutes=service.settings.future_slack_min):
         raise InvalidInput("上报时间不能晚于当前时间", "reported_at lies in the future", field="reported_at")
     crs = body.get("crs") or "wgs84"
     wlon, wlat = checked_wgs84(body["lon"], body["lat"], crs)
@@ -81,11 +77,12 @@ def prepare_report(service: Service, user: User, body: dict[str, Any]) -> Report
     loc = view.locator.locate_one(wlon, wlat).to_dict()
     community = loc.get("community_code")
     if community is None:
-        near = nearest_community(view.hierarchy, wlon, wlat, QUEUE_RADIUS_M)
+        radius = service.settings.queue_radius_m
+        near = nearest_community(view.hierarchy, wlon, wlat, radius)
         if near is None:
             raise InvalidCoordinates(
-                f"该点距任何社区（村）都超过 {QUEUE_RADIUS_M:.0f} 米，无法受理",
-                f"the point lies more than {QUEUE_RADIUS_M:.0f} m from every community",
+                f"该点距任何社区（村）都超过 {radius:.0f} 米，无法受理",
+                f"the point lies more than {radius:.0f} m from every community",
                 field="lon",
             )
         community = near.code
