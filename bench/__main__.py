@@ -23,6 +23,7 @@ BENCHES: dict[str, tuple[list[str], list[str]]] = {
     "bench_print": ([], ["--repeat", "1"]),
     "bench_webmap": ([], ["--incidents", "200", "--repeat", "2"]),
     "bench_api": ([], ["--seconds", "5", "--points", "300"]),
+    "bench_cli": ([], ["--repeat", "2"]),
 }
 
 
