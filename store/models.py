@@ -337,3 +337,19 @@ incident_events = Table(
     Column("after", JSON),
     UniqueConstraint("incident_id", "seq"),
 )
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    # Append-only: who changed people, posts (定人定区) or accounts, when, and the values before/after.
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", UTCDateTime, nullable=False),
+    Column("actor", String(64), nullable=False),
+    Column("action", String(32), nullable=False),
+    Column("entity", String(16), nullable=False),
+    Column("entity_id", String(128), nullable=False),
+    Column("before", JSON),
+    Column("after", JSON),
+    Index(None, "entity", "entity_id"),
+    Index(None, "at"),
+)

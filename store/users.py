@@ -50,6 +50,18 @@ def get_user(conn: Connection, username: str) -> dict[str, Any] | None:
     return dict(row._mapping) if row else None
 
 
+def list_users(conn: Connection) -> list[dict[str, Any]]:
+    """Every account without its password hash, ordered by username."""
+    cols = [c for c in users.c if c.name != "password_hash"]
+    return [dict(r._mapping) for r in conn.execute(select(*cols).order_by(users.c.username))]
+
+
+def count_active(conn: Connection, app_role: str) -> int:
+    """How many active accounts hold ``app_role``."""
+    q = select(func.count()).where(users.c.app_role == app_role, users.c.active.is_(True))
+    return int(conn.execute(q).scalar_one())
+
+
 def set_user(conn: Connection, username: str, **values: Any) -> None:
     """Change ``password_hash``, ``app_role``, ``person_id`` or ``active``; NotFound if absent."""
     if conn.execute(update(users).where(users.c.username == username).values(**values)).rowcount != 1:

@@ -57,6 +57,9 @@ def create_app(
         app.include_router(module.router)
     _include_maps(app)
     _offline_docs(app)
+    from api.http import routes_users
+
+    app.include_router(routes_users.router)
 
     @app.get("/health", tags=["运维 ops"], summary="健康检查 health")
     def health() -> dict:
