@@ -1,0 +1,36 @@
+"""The map pages' figures from the operations layer (both databases): the 交办态势 panel's total and
+its workload table come from one set of open incidents, so they add up — also with an incident
+waiting in the 研判 queue, one reported 40 days ago, and a closed one."""
+
+from __future__ import annotations
+
+from api.ops.maps import QUEUE_LABEL, assignment_data
+from tests.api.test_routes_incidents import MICRO, inside_point, report
+from tests.api_fixtures import Api, Clock
+
+SGS = "510116004001"
+
+
+def test_assignment_total_equals_the_workload_table(api: Api, clock: Clock) -> None:
+    service = api.client.app.state.service
+    lon, lat = inside_point(api, MICRO)
+    old = report(api, lon, lat).json()  # still open 40 days later: outside the 30-day indicators
+    clock.advance(days=40)
+    for _ in range(2):
+        assert report(api, lon, lat).status_code == 201
+    community = service.layers.current().hierarchy.get(SGS)
+    minx, miny, _, _ = community.geometry.bounds
+    queued = report(api, minx - 0.003, miny + 0.004).json()  # outside every grid: 研判 queue
+    assert queued["assignee"] is None
+    closed = report(api, lon, lat).json()
+    r = api.post(f"/api/v1/incidents/{closed['id']}/actions", json={"action": "void", "reason": "重复"})
+    assert r.status_code == 200 and r.json()["state"] == "无效", r.text
+
+    data = assignment_data(service, SGS)
+    assert data["total_open"] == 4  # old + 2 new + queued; the voided one is not open
+    assert sum(w["open"] for w in data["workload"]) == data["total_open"]
+    assert sum(data["open_by_micro"].values()) == 3  # the queued one has no micro-grid
+    queue_rows = [w for w in data["workload"] if w["person_id"] is None]
+    assert [(w["name"], w["open"]) for w in queue_rows] == [(QUEUE_LABEL, 1)]
+    handler = next(w for w in data["workload"] if w["person_id"] == old["assignee"]["person_id"])
+    assert handler["open"] == 3 and handler["overdue"] == 1  # the 40-day-old one is overdue
