@@ -6,9 +6,10 @@ elements, posts) and never reads the store.
 
 A sheet shows: the title ``{name}微网格分布图``; micro-grids labelled inside their polygons (full code
 and name when they fit, else a shrunk or 3-digit short code, else a callout — see
-:mod:`layers.labels`); general grids in distinct fills with heavier boundaries and their names; the
-community outline heaviest; roads, parks, water and greenways from our own elements (no tiles); a
-legend; a scale bar in metres and the scale 1:N (exact: the axes limits are set from N); a north arrow
+:mod:`layers.labels`); general grids in the colours of the web maps (:mod:`layers.palette`) with
+heavier boundaries and their names; the community outline heaviest; roads, parks, water and
+greenways from our own elements (no tiles); a legend;
+a scale bar in metres and the scale 1:N (exact: the axes limits are set from N); a north arrow
 pointing to true north (grid north of EPSG:4544 differs by the meridian convergence, about −0.47° at
 104.08 E, 30.40 N; printed beside it); layer version and print date; the data note; and a roster
 (微网格编码 → 名称, 微网格长, 微网格员; phones masked unless ``show_phones``) on the sheet, or on a page of
@@ -45,6 +46,7 @@ from geo.roles import Post
 from layers.fonts import PRINT_RC, cjk_font_path, install_truetype_subsetting
 from layers.furniture import draw_north_arrow, draw_scale_bar, nice_denominator, nice_length
 from layers.labels import PAD, LabelItem, Placement, layout_labels
+from layers.palette import FILL_ALPHA, general_colors
 from layers.paths import line_segments, polygon_path
 from layers.roster import RosterRow, draw_roster, fit_roster, roster_rows, short_name
 from layers.styles import (
@@ -53,7 +55,6 @@ from layers.styles import (
     CONTEXT_LEGEND,
     CONTEXT_LINES,
     GENERAL_EDGE,
-    GENERAL_FILL_ALPHA,
     INK,
     MICRO_EDGE,
     MM_PER_INCH,
@@ -62,7 +63,6 @@ from layers.styles import (
     ORIENTATIONS,
     OUTSIDE_FILL,
     InvalidPrintOption,
-    assign_fills,
     paper_size_in,
 )
 
@@ -157,7 +157,7 @@ def prepare(
     ]
     codes = {g.code for g in sub}
     mine = [p for p in posts if p.grid_code in codes]
-    fills = dict(zip((g.code for g in generals), assign_fills([geom[g.code] for g in generals]), strict=True))
+    fills = general_colors(h, community_code)
     neighbours = [
         (g, to_metric(g.geometry))
         for g in h.communities
@@ -357,7 +357,7 @@ def _legend(
                 6.0,
                 row * 0.7,
                 facecolor=fill,
-                alpha=GENERAL_FILL_ALPHA if fill != OUTSIDE_FILL else 1.0,
+                alpha=FILL_ALPHA if fill != OUTSIDE_FILL else 1.0,
                 edgecolor=GENERAL_EDGE["color"],
                 linewidth=0.8,
             )
@@ -474,7 +474,7 @@ def _map_page(
     _polys(ax, [g for _, g in data.neighbours], facecolors=NEIGHBOUR_FILL, edgecolors="none", zorder=0.5)
     gen = data.generals
     fills = [data.fills[g.code] if focus is None or g.code == focus.code else OUTSIDE_FILL for g in gen]
-    alphas = [GENERAL_FILL_ALPHA if focus is None or g.code == focus.code else 1.0 for g in gen]
+    alphas = [FILL_ALPHA if focus is None or g.code == focus.code else 1.0 for g in gen]
     _polys(
         ax,
         [data.geom[g.code] for g in gen],

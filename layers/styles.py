@@ -1,17 +1,13 @@
 """Colours, line weights and paper sizes of the printed micro-grid sheets.
 
-General grids are filled from Paul Tol's "light" qualitative palette (designed to be told apart by
-colour-blind readers and to carry black text on top); neighbours never share a colour while the
-palette lasts. Boundaries get heavier with level: micro < general < community.
+General grids are filled from the palette shared with the web maps (:mod:`layers.palette`, which also
+decides each grid's colour). Boundaries get heavier with level: micro < general < community.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
-from shapely.geometry.base import BaseGeometry
-
 from geo.errors import WeiwangError
+from layers.palette import GENERAL_EDGE_COLOR
 
 MM_PER_INCH = 25.4
 
@@ -19,23 +15,9 @@ MM_PER_INCH = 25.4
 PAPER_MM: dict[str, tuple[float, float]] = {"A4": (210.0, 297.0), "A3": (297.0, 420.0)}
 ORIENTATIONS = ("portrait", "landscape", "auto")
 
-#: Paul Tol "light" scheme (https://personal.sron.nl/~pault/), 9 colours.
-GENERAL_FILLS = (
-    "#77AADD",
-    "#EE8866",
-    "#EEDD88",
-    "#FFAABB",
-    "#99DDFF",
-    "#44BB99",
-    "#BBCC33",
-    "#AAAA00",
-    "#DDDDDD",
-)
-GENERAL_FILL_ALPHA = 0.45
-
 INK = "#222222"
 MICRO_EDGE = {"color": "#555555", "linewidth": 0.45}
-GENERAL_EDGE = {"color": "#1a1a1a", "linewidth": 1.4}
+GENERAL_EDGE = {"color": GENERAL_EDGE_COLOR, "linewidth": 1.4}
 COMMUNITY_EDGE = {"color": "#000000", "linewidth": 2.6}
 NEIGHBOUR_EDGE = {"color": "#8a8a8a", "linewidth": 1.2, "linestyle": (0, (6, 3))}
 NEIGHBOUR_FILL = "#f2f2f2"
@@ -95,21 +77,3 @@ def paper_size_in(paper: str, orientation: str) -> tuple[float, float]:
     short, long_ = PAPER_MM[key]
     w, h = (short, long_) if orientation == "portrait" else (long_, short)
     return w / MM_PER_INCH, h / MM_PER_INCH
-
-
-def assign_fills(polygons: Sequence[BaseGeometry]) -> list[str]:
-    """One fill per polygon so that touching polygons differ (greedy, least-used colour first).
-
-    >>> from shapely.geometry import box
-    >>> assign_fills([box(0, 0, 1, 1), box(1, 0, 2, 1), box(5, 5, 6, 6)])[:2]
-    ['#77AADD', '#EE8866']
-    """
-    chosen: list[int] = []
-    used = [0] * len(GENERAL_FILLS)
-    for i, poly in enumerate(polygons):
-        taken = {chosen[j] for j in range(i) if polygons[j].intersects(poly)}
-        free = [k for k in range(len(GENERAL_FILLS)) if k not in taken] or list(range(len(GENERAL_FILLS)))
-        k = min(free, key=lambda c: (used[c], c))
-        chosen.append(k)
-        used[k] += 1
-    return [GENERAL_FILLS[k] for k in chosen]

@@ -42,6 +42,7 @@ from geo.roles import Post, Role, mask_phone
 from geo.validate import FINDING_CODES, Finding
 from layers.offline import Basemap, OfflineMap
 from layers.offline import basemap as make_basemap
+from layers.palette import general_colors, translucent
 from layers.webstyles import (
     CATEGORY_SHAPES,
     COMMUNITY_COLOR,
@@ -50,7 +51,6 @@ from layers.webstyles import (
     OPEN_BINS,
     STATE_COLORS,
     finding_color,
-    general_color,
     js_style,
     ontime_color,
     open_color,
@@ -172,7 +172,8 @@ def grid_features(
     """The community's grids as one GeoJSON FeatureCollection plus its general grids' legend rows.
 
     Feature properties: ``code``, ``name``, ``level``, ``kind``, ``households``, ``color`` (of the
-    general grid), ``general`` (a micro-grid's parent code); micro-grids add ``short`` (short code),
+    general grid, by :func:`layers.palette.general_colors`: the printed sheet's colour), ``general``
+    (a micro-grid's parent code); micro-grids add ``short`` (short code),
     ``lab`` ([lon, lat] of the label), ``fw``/``fh`` (label room in metres), ``heads``/``workers``
     ([[name, phone], …] of the 微网格长/微网格员 in ``posts``, which the caller limits to the posts in
     force; phones masked when ``mask_phones``).
@@ -182,13 +183,13 @@ def grid_features(
     community = sub.get(community_code)
     staff = _staff(posts, mask_phones)
     generals = sorted(sub.children(community.code), key=lambda g: g.code)
-    color_of = {g.code: general_color(i) for i, g in enumerate(generals)}
+    color_of = general_colors(h, community.code)
     legend = [
         {
             "code": g.code,
             "name": g.name,
             "kind": g.kind or "",
-            "color": color_of[g.code],
+            "color": color_of.get(g.code, COMMUNITY_COLOR),
             "micro": len(sub.children(g.code)),
         }
         for g in generals
@@ -302,7 +303,7 @@ def _swatch(color: str, cls: str = "ww-swatch") -> str:
 
 def _general_legend(rows: Sequence[Mapping[str, Any]], community: Grid) -> str:
     items = "".join(
-        f'<li data-code="{_e(r["code"])}">{_swatch(r["color"])}'
+        f'<li data-code="{_e(r["code"])}">{_swatch(translucent(r["color"]))}'
         f'<span class="ww-name">{_e(r["name"])}</span> '
         f'<span class="ww-muted">{_e(r["micro"])} 个微网格</span></li>'
         for r in rows

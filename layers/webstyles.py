@@ -1,28 +1,17 @@
 """Colours, shapes and labels of the web maps (zh-CN), shared by the three pages and their JS.
 
 Kept as plain data so the page embeds it once (``style`` in the page's JSON) and ``dispatch.js``
-never hard-codes a colour. State and category names are the values stored by ``dispatch``
-(``dispatch.states.State``, ``dispatch.categories.Category``); ``layers`` may not import
-``dispatch`` (import-linter), so ``tests/test_webmap.py`` checks these tables cover both enums.
+never hard-codes a colour. General grids take their colours, fill opacity and boundary from
+:mod:`layers.palette`, shared with the printed sheet. State and category names are the values stored
+by ``dispatch`` (``dispatch.states.State``, ``dispatch.categories.Category``); ``layers`` may not
+import ``dispatch`` (import-linter), so ``tests/test_webmap.py`` checks these tables cover both enums.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-#: Distinct colours for general grids (一般网格/专属网格), in code order; cycles after 10.
-GENERAL_PALETTE: tuple[str, ...] = (
-    "#1f77b4",
-    "#ff7f0e",
-    "#2ca02c",
-    "#d62728",
-    "#9467bd",
-    "#8c564b",
-    "#e377c2",
-    "#17becf",
-    "#bcbd22",
-    "#7f7f7f",
-)
+from layers.palette import FILL_ALPHA, GENERAL_EDGE_COLOR
 
 COMMUNITY_COLOR = "#222222"
 MICRO_LINE = "#555555"
@@ -86,11 +75,6 @@ ONTIME_BINS: tuple[tuple[float, str], ...] = (
 ONTIME_NONE_COLOR = "#bdbdbd"
 
 
-def general_color(index: int) -> str:
-    """Colour of the ``index``-th general grid of a community (code order)."""
-    return GENERAL_PALETTE[index % len(GENERAL_PALETTE)]
-
-
 def finding_color(code: str) -> str:
     return FINDING_COLORS.get(code, FINDING_DEFAULT_COLOR)
 
@@ -122,4 +106,6 @@ def js_style() -> dict[str, Any]:
         "categories": CATEGORY_SHAPES,
         "community": COMMUNITY_COLOR,
         "microLine": MICRO_LINE,
+        "generalLine": GENERAL_EDGE_COLOR,
+        "generalFillOpacity": FILL_ALPHA,
     }

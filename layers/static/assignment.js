@@ -15,7 +15,7 @@ function wwAssignment(map) {
   function generalStyle(f) {
     var p = f.properties;
     var on = theme === "ontime";
-    return {className: "ww-general ww-ontime", color: on ? "#333333" : p.color, weight: 3,
+    return {className: "ww-general ww-ontime", color: on ? "#333333" : ww.data().style.generalLine, weight: 3,
             fillColor: p.ontimeColor, fillOpacity: on ? 0.7 : 0, fill: true};
   }
   function microCard(p) {

@@ -165,8 +165,9 @@ var ww = (function () {
     return group;
   }
 
-  /* Draw the community's grids: micro polygons (class ww-micro, hover card), general outlines in
-   * their colours, the community outline, the micro-grid labels. Sets window.wwMap and the
+  /* Draw the community's grids: micro polygons (class ww-micro, hover card) filled with their general
+   * grid's colour as on the printed sheet (layers/palette.py), dark general outlines, the community
+   * outline, the micro-grid labels. Sets window.wwMap and the
    * performance mark "ww-grids-drawn" (window.wwGridsDrawnMs) once the layer is on the map. */
   function drawGrids(map, options) {
     var opts = options || {};
@@ -180,7 +181,7 @@ var ww = (function () {
     out.micro = L.geoJSON({type: "FeatureCollection", features: micro}, {
       style: opts.microStyle || function (f) {
         return {className: "ww-micro", color: st.microLine, weight: 1, opacity: 0.9,
-                fillColor: f.properties.color, fillOpacity: 0.18};
+                fillColor: f.properties.color, fillOpacity: st.generalFillOpacity};
       },
       onEachFeature: function (f, layer) {
         out.byCode[f.properties.code] = layer;
@@ -193,7 +194,7 @@ var ww = (function () {
     out.general = L.geoJSON({type: "FeatureCollection", features: general}, {
       interactive: !!opts.generalStyle,
       style: opts.generalStyle || function (f) {
-        return {className: "ww-general", color: f.properties.color, weight: 3, fill: false, interactive: false};
+        return {className: "ww-general", color: st.generalLine, weight: 3, fill: false, interactive: false};
       },
       onEachFeature: function (f, layer) {
         out.byCode[f.properties.code] = layer;
