@@ -50,6 +50,7 @@ def create_app(
     )
     app.state.service = Service(settings, engine, clock)
     errors.install(app)
+    _include_standards(app)
 
     from api.http import routes_auth, routes_grids, routes_incidents, routes_layers, routes_locate
 
@@ -116,3 +117,10 @@ def _include_maps(app: FastAPI) -> None:
 
     routes_maps.install(app)
     app.include_router(routes_print.router)
+
+
+def _include_standards(app: FastAPI) -> None:
+    """Standard interfaces: OGC API – Features (``/ogc``) and Open311 GeoReport v2 (``/open311/v2``)."""
+    from api.http import routes_ogc
+
+    app.include_router(routes_ogc.router)

@@ -1,0 +1,279 @@
+"""OGC API – Features under ``/ogc`` with real clients — GDAL's OAPIF driver (through pyogrio)
+and OWSLib against ``weiwang serve`` on 127.0.0.1 — and each claimed conformance class (Core,
+GeoJSON, OpenAPI 3.0, Part 2 CRS) over HTTP, with the incidents' access and masking rules."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+from shapely.geometry import box, shape
+
+from geo.crs import from_wgs84
+from tests.api.test_routes_incidents import MICRO, inside_point, micro_worker, report
+from tests.api_fixtures import Api
+
+REPO = Path(__file__).resolve().parents[2]
+SANGENSONG = "510116004001"
+OTHER = "510116004002001001"  # a micro-grid of 瓦窑村
+CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
+EPSG = "http://www.opengis.net/def/crs/EPSG/0/{}"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _get(port: int, path: str) -> tuple[int, dict]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        conn.request("GET", path)
+        r = conn.getresponse()
+        return r.status, json.loads(r.read())
+    finally:
+        conn.close()
+
+
+@pytest.fixture
+def server(seeded_url: str) -> Iterator[int]:
+    """``weiwang serve`` (one worker) on the fresh seeded database; yields the port."""
+    port = _free_port()
+    env = dict(os.environ, WEIWANG_DATABASE_URL=seeded_url, WEIWANG_SECRET_KEY=secrets.token_urlsafe(32))
+    weiwang = str(Path(sys.executable).parent / "weiwang")
+    cmd = [weiwang, "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"]
+    proc = subprocess.Popen(
+        cmd, env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert proc.poll() is None, proc.stderr.read().decode(errors="replace")[-2000:]  # type: ignore[union-attr]
+            try:
+                if _get(port, "/health")[1]["status"] == "ok":
+                    break
+            except OSError:
+                pass
+            assert time.monotonic() < deadline, "weiwang serve did not answer /health within 60 s"
+            time.sleep(0.1)
+        yield port
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=10)
+        if proc.stderr is not None:
+            proc.stderr.close()
+
+
+def _published(seeded_url: str):
+    from store import db
+    from store.grids import load_grids
+    from store.versions import published_version
+
+    engine = db.make_engine(seeded_url)
+    try:
+        with db.read(engine) as conn:
+            v = published_version(conn, SANGENSONG)
+            assert v is not None
+            return load_grids(conn, v.id)
+    finally:
+        engine.dispose()
+
+
+def test_gdal_and_owslib_read_the_grid_collections(seeded_url: str, server: int) -> None:
+    import pyogrio
+    from owslib.ogcapi.features import Features
+
+    grids = _published(seeded_url)
+    by_level = {lvl: {g.code: g.name for g in grids if g.level.value == lvl} for lvl in ("micro", "general")}
+    url = f"OAPIF:http://127.0.0.1:{server}/ogc"
+
+    micro = pyogrio.read_dataframe(url, layer=f"{SANGENSONG}-micro")
+    assert len(micro) == 83 == len(by_level["micro"])
+    assert dict(zip(micro["code"], micro["name"], strict=True)) == by_level["micro"]
+    assert any("微网格" in n or "网格" in n for n in micro["name"])  # Chinese intact
+    assert set(micro["parent_code"]) == set(by_level["general"])
+    general = pyogrio.read_dataframe(url, layer=f"{SANGENSONG}-general")
+    assert dict(zip(general["code"], general["name"], strict=True)) == by_level["general"]
+    assert len(pyogrio.read_dataframe(url, layer=f"{SANGENSONG}-community")) == 1
+
+    # bbox is honoured: a small box around one micro-grid returns it and its neighbours only
+    target = next(g for g in grids if g.code == MICRO)
+    x1, y1, x2, y2 = target.geometry.bounds
+    inside = pyogrio.read_dataframe(url, layer=f"{SANGENSONG}-micro", bbox=(x1, y1, x2, y2))
+    expected = {
+        g.code for g in grids if g.level.value == "micro" and g.geometry.intersects(box(x1, y1, x2, y2))
+    }
+    assert MICRO in set(inside["code"]) and set(inside["code"]) == expected and len(expected) < 83
+
+    layers = {name for name, _ in pyogrio.list_layers(url)}
+    assert {f"{SANGENSONG}-{k}" for k in ("micro", "general", "community", "elements", "party")} <= layers
+    assert not any(name.endswith("-incidents") for name in layers)  # no token, no incidents
+
+    api = Features(f"http://127.0.0.1:{server}/ogc")
+    ids = {c["id"] for c in api.collections()["collections"]}
+    assert f"{SANGENSONG}-micro" in ids and f"{OTHER[:12]}-general" in ids
+    assert "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core" in api.conformance()["conformsTo"]
+    page = api.collection_items(f"{SANGENSONG}-micro", limit=5, offset=80)
+    assert page["numberMatched"] == 83 and page["numberReturned"] == 3
+    assert [f["id"] for f in page["features"]] == sorted(by_level["micro"])[80:]
+    one = api.collection_item(f"{SANGENSONG}-micro", MICRO)
+    assert one["properties"]["name"] == by_level["micro"][MICRO]
+
+
+def test_conformance_landing_and_openapi(api: Api) -> None:
+    c = api.client
+    classes = c.get("/ogc/conformance").json()["conformsTo"]
+    assert set(classes) == {
+        "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
+        "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
+        "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
+        "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs",
+    }
+    links = {link["rel"]: link for link in c.get("/ogc").json()["links"]}
+    assert {"self", "service-desc", "service-doc", "conformance", "data"} <= set(links)
+    # oas30: the service-desc link is an OpenAPI 3 document describing the items path and its parameters
+    spec = c.get(urlsplit(links["service-desc"]["href"]).path).json()
+    assert spec["openapi"].startswith("3.")
+    params = {p["name"] for p in spec["paths"]["/ogc/collections/{collectionId}/items"]["get"]["parameters"]}
+    assert {"limit", "offset", "bbox", "bbox-crs", "crs", "datetime"} <= params
+    # core: collections with extents and links; unknown collection and parameter are 404 and 400
+    col = c.get(f"/ogc/collections/{SANGENSONG}-micro").json()
+    assert col["title"] == "三根松社区·微网格" and col["itemType"] == "feature"
+    assert {link["rel"] for link in col["links"]} >= {"self", "items"}
+    assert c.get("/ogc/collections/nope-micro").status_code == 404
+    assert c.get(f"/ogc/collections/{SANGENSONG}-roads").status_code == 404
+    r = c.get(f"/ogc/collections/{SANGENSONG}-micro/items?colour=red")
+    assert r.status_code == 400 and r.json()["error"]["field"] == "colour"
+    for bad in ("limit=0", "limit=abc", "offset=-1", "bbox=1,2,3", "datetime=yesterday", "crs=EPSG:3857"):
+        r = c.get(f"/ogc/collections/{SANGENSONG}-micro/items?{bad}")
+        assert r.status_code == 400, (bad, r.text)
+        assert r.json()["error"]["field"] == bad.split("=")[0]
+
+
+def test_paging_follows_next_and_prev_links(api: Api) -> None:
+    c = api.client
+    url = f"/ogc/collections/{SANGENSONG}-micro/items?limit=10&level=micro"
+    seen: list[str] = []
+    pages = 0
+    while url:
+        r = c.get(url)
+        assert r.status_code == 200 and r.headers["content-type"].startswith("application/geo+json")
+        body = r.json()
+        assert body["numberMatched"] == 83 and body["numberReturned"] == len(body["features"])
+        seen += [f["id"] for f in body["features"]]
+        rels = {link["rel"]: link["href"] for link in body["links"]}
+        assert ("prev" in rels) == (pages > 0)
+        assert "level=micro" in rels["self"]  # other parameters survive in the links
+        url = rels.get("next", "")
+        pages += 1
+    assert pages == 9 and len(seen) == len(set(seen)) == 83 and seen == sorted(seen)
+    last = c.get(f"/ogc/collections/{SANGENSONG}-micro/items?limit=10&offset=80").json()
+    prev = next(link["href"] for link in last["links"] if link["rel"] == "prev")
+    assert "offset=70" in prev
+
+
+def test_property_filters_datetime_and_version(api: Api) -> None:
+    c = api.client
+    items = f"/ogc/collections/{SANGENSONG}-micro/items"
+    parent = MICRO[:15]
+    kids = c.get(f"{items}?parent={parent}&limit=100").json()
+    assert kids["numberMatched"] > 0
+    assert {f["properties"]["parent_code"] for f in kids["features"]} == {parent}
+    one = c.get(f"{items}?code={MICRO}").json()
+    assert [f["id"] for f in one["features"]] == [MICRO]
+    assert c.get(f"{items}?level=general").json()["numberMatched"] == 0
+    # datetime: the version in force then (the sample is valid from 2026-01-01 Beijing time)
+    before = c.get(f"{items}?datetime=2025-06-01T00:00:00Z").json()
+    assert before["numberMatched"] == 0
+    then = c.get(f"{items}?datetime=2026-06-01T00:00:00Z").json()
+    assert then["numberMatched"] == 83 and then["version"]["number"] == 1
+    assert c.get(f"{items}?datetime=2026-01-01/2026-02-01").status_code == 400
+    assert c.get(f"{items}?version=1").json()["version"]["number"] == 1
+    assert c.get(f"{items}?version=99").status_code == 404
+    assert c.get(f"{items}?version=1&datetime=2026-06-01T00:00:00Z").status_code == 400
+    party = c.get(f"/ogc/collections/{SANGENSONG}-party/items?limit=100").json()
+    assert party["numberMatched"] > 0 and all(f["geometry"] for f in party["features"])
+    elements = c.get(f"/ogc/collections/{SANGENSONG}-elements/items?limit=1").json()
+    assert elements["numberMatched"] > 0 and elements["features"][0]["properties"]["type"]
+    assert c.get(f"{items}/{MICRO}").json()["properties"]["code"] == MICRO
+    assert c.get(f"{items}/510116004001999999").status_code == 404
+
+
+def test_crs_by_reference(api: Api) -> None:
+    c = api.client
+    url = f"/ogc/collections/{SANGENSONG}-micro/items/{MICRO}"
+    base = c.get(url)
+    assert base.headers["content-crs"] == f"<{CRS84}>"
+    lon, lat = base.json()["geometry"]["coordinates"][0][0]
+    for crs in (EPSG.format(4326), "EPSG:4490"):
+        r = c.get(url, params={"crs": crs})
+        assert r.headers["content-crs"].startswith("<http://www.opengis.net/def/crs/EPSG/0/")
+        assert r.json()["geometry"]["coordinates"][0][0] == [lat, lon]  # authority order: lat, lon
+    r = c.get(url, params={"crs": EPSG.format(4544)})
+    assert r.headers["content-crs"] == f"<{EPSG.format(4544)}>"
+    north, east = r.json()["geometry"]["coordinates"][0][0]
+    x, y = from_wgs84(lon, lat, "EPSG:4544")
+    assert abs(east - x) < 1e-3 and abs(north - y) < 1e-3
+
+    # bbox-crs: the same box in CRS84, EPSG:4326 (lat/lon) and EPSG:4544 selects the same grids
+    g = shape(base.json()["geometry"]).buffer(-0.0002)
+    x1, y1, x2, y2 = g.bounds
+    items = f"/ogc/collections/{SANGENSONG}-micro/items"
+    in84 = {f["id"] for f in c.get(items, params={"bbox": f"{x1},{y1},{x2},{y2}"}).json()["features"]}
+    in4326 = c.get(items, params={"bbox": f"{y1},{x1},{y2},{x2}", "bbox-crs": EPSG.format(4326)}).json()
+    assert {f["id"] for f in in4326["features"]} == in84 and MICRO in in84
+    (ex1, ey1), (ex2, ey2) = from_wgs84(x1, y1, "EPSG:4544"), from_wgs84(x2, y2, "EPSG:4544")
+    in4544 = c.get(items, params={"bbox": f"{ey1},{ex1},{ey2},{ex2}", "bbox-crs": EPSG.format(4544)}).json()
+    assert MICRO in {f["id"] for f in in4544["features"]}
+    assert c.get(items, params={"bbox": f"{x1},{y1},{x2},{y2}", "bbox-crs": "EPSG:3857"}).status_code == 400
+    col = c.get(f"/ogc/collections/{SANGENSONG}-micro").json()
+    assert col["storageCrs"] == CRS84 and EPSG.format(4544) in col["crs"]
+
+
+def test_incidents_follow_the_api_access_and_masking_rules(api: Api) -> None:
+    mine = report(api, *inside_point(api, MICRO), reporter={"name": "王女士", "phone": "13912345678"}).json()
+    other = report(api, *inside_point(api, "510116004001001001")).json()
+    worker = micro_worker(api, MICRO)
+    url = f"/ogc/collections/{SANGENSONG}-incidents/items"
+    assert api.client.get(url).status_code == 401
+    assert api.client.get(url, headers={"Authorization": "Bearer forged.token"}).status_code == 401
+    seen = {f["id"] for f in api.get(url, worker).json()["features"]}
+    assert mine["id"] in seen and other["id"] not in seen
+    assert api.get(f"{url}/{other['id']}", worker).status_code == 404
+    assert api.get(f"{url}/{mine['id']}", worker).status_code == 200
+    everything = api.get(url).json()
+    assert {mine["id"], other["id"]} <= {f["id"] for f in everything["features"]}
+    full = api.get(f"{url}/{mine['id']}").json()["properties"]
+    masked = api.get(f"{url}/{mine['id']}", "viewer").json()["properties"]
+    assert full["resident_phone"] == "13912345678" and masked["resident_phone"] == "139****5678"
+    assert "****" in masked["assignee_phone"]
+    in_collections = {c["id"] for c in api.get("/ogc/collections", worker).json()["collections"]}
+    assert f"{SANGENSONG}-incidents" in in_collections
+    assert f"{SANGENSONG}-incidents" not in {
+        c["id"] for c in api.client.get("/ogc/collections").json()["collections"]
+    }
+    assert api.get(f"{url}?datetime=2020-01-01/2020-12-31").json()["numberMatched"] == 0
+    assert api.get(f"{url}?parent={MICRO}").json()["numberMatched"] == 1
+
+
+def test_ogc_public_off_needs_a_token(api: Api) -> None:
+    api.client.app.state.service.settings.ogc_public = False
+    assert api.client.get("/ogc/collections").status_code == 401
+    assert api.get("/ogc/collections").status_code == 200
