@@ -113,10 +113,11 @@ def _offline_docs(app: FastAPI) -> None:
 
 def _include_maps(app: FastAPI) -> None:
     """Web maps (with their static assets) and printable maps."""
-    from api.http import routes_maps, routes_print
+    from api.http import routes_maps, routes_print, routes_workspace
 
     routes_maps.install(app)
     app.include_router(routes_print.router)
+    app.include_router(routes_workspace.router)
 
 
 def _include_standards(app: FastAPI) -> None:

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from api.ops import notices
 from api.ops.access import Forbidden, Scope, User, actor_for, hidden, scope_of
 from api.ops.service import Service
 from api.ops.timelimits import time_limits_for
@@ -22,6 +23,7 @@ from dispatch import (
     Incident,
     State,
     apply,
+    available_actions,
     from_record,
     indicators,
     supervision_list,
@@ -196,7 +198,19 @@ def get_one(service: Service, user: User, incident_id: str) -> dict[str, Any]:
         raise hidden("事件", incident_id[:64])
     out = present_rows(service, user, [row])[0]
     out["allowed_actions"] = [a.value for a in allowed_actions(State(row["state"]))]
+    out["my_actions"] = my_actions(service, user, row)
     return out
+
+
+def my_actions(service: Service, user: User, row: dict[str, Any]) -> list[str]:
+    """The actions ``user`` may take on the incident now (state and permission): the buttons.
+    开始处置 is not offered again once work is under way (处置中: 反馈 follows directly)."""
+    if user.role in (AppRole.VIEWER, AppRole.PLANNER):
+        return []
+    inc = to_incident(row)
+    actor = actor_for(service, user, service.today())
+    acts = available_actions(inc, actor)
+    return [a.value for a in acts if not (a is Action.START and inc.state is State.IN_PROGRESS)]
 
 
 def events_of(service: Service, user: User, incident_id: str) -> list[dict[str, Any]]:
@@ -227,8 +241,12 @@ def act(service: Service, user: User, incident_id: str, action: str, payload: di
         actor = actor_for(service, user, beijing_date(now))
         at = max(now, inc.updated_at)
         limits = time_limits_for(service, inc.community_code) if name == "assign" else DEFAULT_TIME_LIMITS
+        if name == "supervise":
+            payload = notices.supervise_payload(service, inc, payload, at)
         _new, ev = apply(inc, name, actor, at, limits=limits, **payload)
         append_event(conn, inc.id, ev.to_dict(), expected_seq=inc.seq)
+        if name == "supervise":
+            notices.notify_supervised(conn, inc, ev.to_dict(), user)
         stored = get_incident(conn, inc.id)
     return present_rows(service, user, [stored])[0]
 

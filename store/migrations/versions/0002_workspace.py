@@ -1,11 +1,12 @@
-"""Incident workspace: supervision notices, photos.
-
-Owned by the incident workspace (issue 11) work; empty until that work adds its tables.
+"""Incident workspace: in-app notices (督办 reaches its target).
 
 Revision ID: 0002
 Revises: 0001
 Create Date: 2026-12-01
 """
+
+import sqlalchemy as sa
+from alembic import op
 
 revision: str = "0002"
 down_revision: str | None = "0001"
@@ -15,7 +16,32 @@ depends_on: str | None = None
 
 def upgrade() -> None:
     """Upgrade schema."""
+    op.create_table(
+        "notices",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("recipient_id", sa.String(length=64), nullable=False),
+        sa.Column("incident_id", sa.String(length=64), nullable=False),
+        sa.Column("kind", sa.String(length=16), nullable=False),
+        sa.Column("actor_id", sa.String(length=64), nullable=False),
+        sa.Column("message", sa.Text(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("read_at", sa.DateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["incident_id"],
+            ["incidents.id"],
+            name=op.f("fk_notices_incident_id_incidents"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_notices")),
+    )
+    with op.batch_alter_table("notices", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_notices_recipient_id_read_at"), ["recipient_id", "read_at"], unique=False
+        )
 
 
 def downgrade() -> None:
     """Downgrade schema."""
+    with op.batch_alter_table("notices", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_notices_recipient_id_read_at"))
+    op.drop_table("notices")

@@ -1,0 +1,144 @@
+"""The workspace over HTTP on SpatiaLite and PostGIS: 督办 as an action with its notice, the
+buttons each role may press, merge/void of auto-assigned reports, 我的待办, the pages."""
+
+from __future__ import annotations
+
+from shapely import Point
+
+from tests.api_fixtures import Api, Clock
+
+MICRO = "510116004001003012"  # a micro-grid of 三根松 (sample data)
+COMMUNITY = "510116004001"
+
+
+def inside_point(api: Api, code: str) -> tuple[float, float]:
+    g = api.client.app.state.service.layers.current().hierarchy.get(code)
+    p = g.geometry.representative_point()
+    assert g.geometry.contains(Point(p.x, p.y))
+    return p.x, p.y
+
+
+def report(api: Api, user: str = "dispatcher", **kw) -> dict:
+    lon, lat = inside_point(api, MICRO)
+    body = {"lon": lon, "lat": lat, "category": "安全隐患", "description": "楼道堆放杂物"} | kw
+    r = api.post("/api/v1/incidents", user, json=body)
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+def act(api: Api, inc_id: str, user: str, **body):
+    return api.post(f"/api/v1/incidents/{inc_id}/actions", user, json=body)
+
+
+def test_each_role_is_offered_only_the_buttons_it_may_press(api: Api) -> None:
+    inc = report(api)
+    worker = inc["assignee"]["person_id"]
+    url = f"/api/v1/incidents/{inc['id']}"
+    mine = {u: api.get(url, u).json()["my_actions"] for u in ("dispatcher", worker, "viewer", "planner")}
+    assert mine[worker] == ["start"]
+    assert mine["viewer"] == [] and mine["planner"] == []
+    assert set(mine["dispatcher"]) == {"assign", "defer", "reclassify", "merge", "void", "supervise"}
+    assert "start" in api.get(url, "dispatcher").json()["allowed_actions"]  # the state allows it
+    act(api, inc["id"], worker, action="start")
+    assert api.get(url, worker).json()["my_actions"] == ["feedback"]
+
+
+def test_supervise_an_overdue_incident_notifies_the_escalation_target(api: Api, clock: Clock) -> None:
+    inc = report(api)
+    worker = inc["assignee"]["person_id"]
+    clock.advance(hours=25)  # 安全隐患: 24 h
+    sv = api.get(f"/api/v1/supervision?community={COMMUNITY}").json()["items"]
+    target = next(s for s in sv if s["incident_id"] == inc["id"])["escalate_to"]
+    assert target["person_id"] and target["person_id"] != worker
+
+    r = act(api, inc["id"], "dispatcher", action="supervise", note="请今日办结")
+    assert r.status_code == 200, r.text
+    assert r.json()["state"] == "已交办" and r.json()["assignee"]["person_id"] == worker
+    notes = api.get("/api/v1/notices", target["person_id"]).json()
+    assert notes["unread"] == 1
+    (n,) = notes["items"]
+    assert n["incident_id"] == inc["id"] and n["kind"] == "supervise" and "请今日办结" in n["message"]
+    assert api.get("/api/v1/notices", worker).json() == {"items": [], "unread": 0}
+
+    # 督办 in the history, with whom it was sent to
+    evs = api.get(f"/api/v1/incidents/{inc['id']}/events").json()["items"]
+    assert evs[-1]["action"] == "supervise" and evs[-1]["payload"]["target_id"] == target["person_id"]
+
+    # marking read is per recipient: someone else cannot mark it
+    assert api.post("/api/v1/notices/read", worker, json={"ids": [n["id"]]}).json()["marked"] == 0
+    r = api.post("/api/v1/notices/read", target["person_id"], json={"ids": [n["id"]]}).json()
+    assert r == {"marked": 1, "unread": 0}
+
+    # re-assign one level up: the target now handles it, the clock is kept
+    r = act(api, inc["id"], "dispatcher", action="supervise", reassign=True)
+    assert r.status_code == 200, r.text
+    assert r.json()["assignee"]["person_id"] == target["person_id"]
+    assert r.json()["deadline"] == inc["deadline"]
+    assert "已改派" in api.get("/api/v1/notices", target["person_id"]).json()["items"][0]["message"]
+
+    stats = api.get(f"/api/v1/stats?community={COMMUNITY}&group_by=micro").json()["items"]
+    assert next(s for s in stats if s["key"] == MICRO)["supervised"] == 2
+
+
+def test_supervise_refusals_are_4xx_in_chinese(api: Api) -> None:
+    inc = report(api)
+    worker = inc["assignee"]["person_id"]
+    r = act(api, inc["id"], worker, action="supervise")
+    assert r.status_code == 403 and "督办" in r.json()["error"]["message_zh"]
+    r = act(api, inc["id"], "dispatcher", action="supervise", target_id="nobody")
+    assert r.status_code == 422 and r.json()["error"]["field"] == "target_id"
+    r = act(api, inc["id"], "viewer", action="supervise")
+    assert r.status_code == 403
+    r = api.post("/api/v1/notices/read", "dispatcher", json={"ids": ["x"]})
+    assert r.status_code == 422
+
+
+def test_auto_assigned_duplicates_can_be_merged_and_false_reports_voided(api: Api) -> None:
+    first = report(api)
+    dup = report(api, description="楼道堆放杂物（重复）")
+    assert dup["state"] == "已交办"
+    r = act(api, dup["id"], "dispatcher", action="merge", into=first["id"])
+    assert r.status_code == 200, r.text
+    assert r.json()["state"] == "已合并" and r.json()["merged_into"] == first["id"]
+    false = report(api, description="测试")
+    r = act(api, false["id"], "dispatcher", action="void", reason="误报")
+    assert r.json()["state"] == "无效"
+
+
+def test_my_todo_lists_my_open_incidents_overdue_first(api: Api, clock: Clock) -> None:
+    old = report(api, category="应急管理风险隐患")  # 4 h
+    clock.advance(hours=5)
+    new = report(api, category="群众诉求")
+    worker = old["assignee"]["person_id"]
+    items = api.get("/api/v1/my/todo", worker).json()["items"]
+    ids = [i["id"] for i in items]
+    assert ids.index(old["id"]) < ids.index(new["id"]) and items[0]["overdue"]
+    assert api.get("/api/v1/my/todo", "dispatcher").json()["items"] == []
+
+
+def test_pages_and_home_per_role(api: Api) -> None:
+    c = api.client
+    worker = report(api)["assignee"]["person_id"]
+    for user, target in (
+        ("dispatcher", f"/maps/incidents/{COMMUNITY}"),
+        (worker, "/m/"),
+        ("viewer", "/maps/"),
+    ):
+        c.cookies.set("weiwang_token", api.token(user))
+        r = c.get("/home", follow_redirects=False)
+        assert r.status_code == 303 and r.headers["location"].startswith(target), (user, r.headers)
+    c.cookies.set("weiwang_token", api.token("dispatcher"))
+    r = c.get(f"/maps/incidents/{COMMUNITY}")
+    assert r.status_code == 200 and "事件办理" in r.text and "退出登录" in r.text
+    assert "default-src 'self'" in r.headers["content-security-policy"]
+    assert "点击地图任意位置上报" in r.text
+    c.cookies.set("weiwang_token", api.token("viewer"))
+    r = c.get(f"/maps/incidents/{COMMUNITY}")
+    assert r.status_code == 200 and "点击地图任意位置上报" not in r.text
+    c.cookies.set("weiwang_token", api.token(worker))
+    r = c.get("/m/")
+    assert r.status_code == 200 and "我的待办" in r.text and "点击地图" not in r.text
+    assert '<option value="">请选择</option>' in r.text
+    assert c.get("/maps/incidents/510116004002").status_code == 403  # not the worker's community
+    c.cookies.clear()
+    assert c.get("/m/", follow_redirects=False).status_code == 303
