@@ -32,6 +32,7 @@ from shapely.ops import split as _shapely_split
 
 from geo.codes import new_codes, reading_order
 from geo.crs import area_m2, to_local_metric
+from geo.elements import Element
 from geo.errors import NotFound, WeiwangError
 from geo.hierarchy import Grid, Hierarchy, Level
 from geo.validate import ERROR, Finding, ValidationOptions, validate
@@ -534,3 +535,32 @@ def rename(grids: Sequence[Grid], code: str, name: str) -> Redraw:
         f"网格 {code} 更名为「{name.strip()}」",
         f"grid {code} renamed to '{name.strip()}'",
     )
+
+
+def assign_elements(grids: Sequence[Grid], elements: Sequence[Element]) -> dict[str, str | None]:
+    """The micro-grid each element falls in after a redraw, by element id: a point in the micro-grid
+    covering it (lowest code on a shared edge), a polygon in the one holding most of it (the rule
+    of :mod:`geo.validate`); linear elements run across grids and get None, as do elements outside
+    every micro-grid."""
+    micro = [
+        g for g in grids if g.level is Level.MICRO and g.geometry is not None and not g.geometry.is_empty
+    ]
+    if not micro:
+        return {e.id: None for e in elements}
+    geoms = [g.geometry for g in micro]
+    tree = shapely.STRtree(geoms)
+    out: dict[str, str | None] = {}
+    for e in elements:
+        geom = e.geometry
+        if e.linear or geom is None or geom.is_empty:
+            out[e.id] = None
+            continue
+        if geom.geom_type in ("Point", "MultiPoint"):
+            hits = sorted(micro[int(i)].code for i in tree.query(geom, predicate="covered_by"))
+            out[e.id] = hits[0] if hits else None
+            continue
+        cand = [int(i) for i in tree.query(geom, predicate="intersects")]
+        shares = [(shapely.intersection(geoms[i], geom).area, micro[i].code) for i in cand]
+        shares = [s for s in shares if s[0] > 0]
+        out[e.id] = min(shares, key=lambda s: (-s[0], s[1]))[1] if shares else None
+    return out

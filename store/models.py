@@ -392,3 +392,27 @@ audit_log = Table(
     Index(None, "entity", "entity_id"),
     Index(None, "at"),
 )
+
+draft_operations = Table(
+    "draft_operations",
+    metadata,
+    # The undo log of a draft (issue 12): one row per redraw operation, in order. ``before_grids``
+    # holds the grids the operation replaced (GeoJSON features), ``before_elements`` the elements'
+    # micro-grid codes it changed; undo writes them back. ``added`` codes stay taken after an undo.
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("version_id", Integer, ForeignKey("layer_versions.id", ondelete="CASCADE"), nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("operation", String(32), nullable=False),
+    Column("params", JSON),
+    Column("removed", JSON),
+    Column("added", JSON),
+    Column("before_grids", JSON),
+    Column("after_codes", JSON),
+    Column("before_elements", JSON),
+    Column("summary_zh", Text, nullable=False, server_default=""),
+    Column("summary_en", Text, nullable=False, server_default=""),
+    Column("author", String(100), nullable=False, server_default=""),
+    Column("at", UTCDateTime, nullable=False),
+    Column("undone_at", UTCDateTime),
+    UniqueConstraint("version_id", "seq"),
+)

@@ -1,0 +1,297 @@
+"""Drafts that planners redraw: a draft version's grids change operation by operation, with an undo log.
+
+A draft is a ``layer_versions`` row in state ``draft``; only while it is a draft may its grids and
+its elements' micro-grid codes change (a published or retired version never changes). Each redraw
+operation (:mod:`geo.redraw`) is written in one transaction with its ``draft_operations`` row: the
+grids it replaced and the element codes it changed, so :func:`undo` restores exactly the draft
+before it. After every change the draft's stored validation is refreshed, so the coverage map and
+the publish guard see the draft as it is.
+
+Codes ever used in a community (:func:`used_codes`) are the codes of every version's grids plus
+every code an operation created, undone or not: a code is never reused for a different area.
+
+Every function takes an open :class:`~sqlalchemy.Connection` inside a transaction; none commits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import shapely
+from shapely.geometry import mapping, shape
+from sqlalchemy import Connection, delete, func, insert, select, update
+
+from geo.elements import Element
+from geo.hierarchy import Grid, Hierarchy, Level
+from geo.redraw import Redraw, assign_elements
+from geo.validate import summarize
+from geo.validate import validate as run_validate
+from store.dberrors import Conflict
+from store.grids import insert_elements, insert_grids, load_elements, load_grids
+from store.importing import MAX_STORED_FINDINGS
+from store.models import DRAFT, draft_operations, layer_versions
+from store.models import elements as elements_t
+from store.models import grids as grids_t
+from store.versions import Version, create_draft, get_version, get_version_by_id, published_version
+
+
+@dataclass
+class Draft:
+    """A draft version with its grids and elements as read in one transaction."""
+
+    version: Version
+    grids: list[Grid]
+    elements: list[Element]
+
+
+def grid_to_json(g: Grid) -> dict[str, Any]:
+    """A grid as a JSON-ready mapping (geometry as GeoJSON), for the undo log."""
+    return {
+        "code": g.code,
+        "name": g.name,
+        "level": g.level.value,
+        "kind": g.kind,
+        "parent_code": g.parent_code,
+        "community_code": g.community_code,
+        "households": g.households,
+        "geometry": mapping(g.geometry),
+    }
+
+
+def grid_from_json(d: dict[str, Any]) -> Grid:
+    return Grid(
+        code=d["code"],
+        name=d["name"],
+        level=Level(d["level"]),
+        geometry=shape(d["geometry"]),
+        parent_code=d.get("parent_code"),
+        community_code=d.get("community_code"),
+        kind=d.get("kind"),
+        households=d.get("households"),
+    )
+
+
+def used_codes(conn: Connection, community_code: str) -> set[str]:
+    """Every grid code a community's history has used (all versions, every operation's new codes)."""
+    rows = conn.execute(
+        select(grids_t.c.code)
+        .join(layer_versions, grids_t.c.version_id == layer_versions.c.id)
+        .where(layer_versions.c.community_code == community_code)
+        .distinct()
+    )
+    codes = {r[0] for r in rows}
+    ops = conn.execute(
+        select(draft_operations.c.added)
+        .join(layer_versions, draft_operations.c.version_id == layer_versions.c.id)
+        .where(layer_versions.c.community_code == community_code)
+    )
+    for (added,) in ops:
+        codes.update(added or [])
+    return codes
+
+
+def load_draft(conn: Connection, community_code: str, number: int) -> Draft:
+    """Draft ``number`` of a community with its grids and elements; Conflict when not a draft."""
+    v = get_version(conn, community_code, number)
+    if v.state != DRAFT:
+        raise Conflict(
+            f"第 {number} 版已{'发布' if v.state == 'published' else '停用'}，只能修改草稿",
+            f"version {number} is {v.state}; only a draft can be redrawn",
+            field="version",
+        )
+    return Draft(v, load_grids(conn, v.id), load_elements(conn, v.id))
+
+
+def validation_of(grids: Sequence[Grid], elements: Sequence[Element]) -> dict[str, Any]:
+    """The validation stored with a version (the same shape an import stores)."""
+    found = run_validate(Hierarchy(grids), elements=elements)
+    return {"summary": summarize(found), "findings": [f.to_dict() for f in found][:MAX_STORED_FINDINGS]}
+
+
+def _set_validation(conn: Connection, version_id: int, validation: dict[str, Any]) -> None:
+    old = get_version_by_id(conn, version_id).validation or {}
+    validation = {**validation, "warnings": old.get("warnings", [])}
+    conn.execute(
+        update(layer_versions).where(layer_versions.c.id == version_id).values(validation=validation)
+    )
+
+
+def new_draft(conn: Connection, community_code: str, *, author: str = "", note: str = "") -> Version:
+    """A new draft copied from the community's published version: its grids, and its governance
+    elements (posts refer to grids by code and so carry over as they are)."""
+    pub = published_version(conn, community_code)
+    if pub is None:
+        from geo.errors import NotFound
+
+        raise NotFound(
+            f"社区 {community_code} 没有已发布的版本可作为草稿起点",
+            f"community {community_code} has no published version to start a draft from",
+            field="community",
+        )
+    grids = load_grids(conn, pub.id)
+    elements = load_elements(conn, pub.id)
+    v = create_draft(
+        conn,
+        community_code,
+        author=author,
+        note=note or f"由第 {pub.number} 版起草 (drafted from version {pub.number})",
+        source=f"version:{pub.number}",
+        source_crs="EPSG:4326",
+        validation=validation_of(grids, elements),
+    )
+    insert_grids(conn, v.id, grids, community_code=community_code)
+    insert_elements(conn, v.id, elements, community_code=community_code)
+    return get_version_by_id(conn, v.id)
+
+
+def _same(a: Grid, b: Grid) -> bool:
+    return (
+        a.name == b.name
+        and a.parent_code == b.parent_code
+        and a.households == b.households
+        and a.level is b.level
+        and (a.geometry is b.geometry or shapely.equals_exact(a.geometry, b.geometry, 0.0))
+    )
+
+
+def _rewrite(conn: Connection, version_id: int, drop: Sequence[str], grids: Sequence[Grid]) -> None:
+    if drop:
+        conn.execute(
+            delete(grids_t).where(grids_t.c.version_id == version_id, grids_t.c.code.in_(list(drop)))
+        )
+    insert_grids(conn, version_id, grids)
+
+
+def _set_micro(conn: Connection, version_id: int, codes: dict[str, str | None]) -> None:
+    for eid, code in codes.items():
+        conn.execute(
+            update(elements_t)
+            .where(elements_t.c.version_id == version_id, elements_t.c.element_id == eid)
+            .values(micro_code=code)
+        )
+
+
+def record(
+    conn: Connection,
+    draft: Draft,
+    redraw: Redraw,
+    *,
+    params: dict[str, Any],
+    author: str = "",
+) -> dict[str, Any]:
+    """Write one operation's result into the draft with its undo row; elements re-assigned to the
+    micro-grids they now fall in, validation refreshed. Returns the operation as stored."""
+    vid = draft.version.id
+    old = {g.code: g for g in draft.grids}
+    new = {g.code: g for g in redraw.grids}
+    replaced = [g for c, g in old.items() if c not in new or not _same(g, new[c])]
+    written = [g for c, g in new.items() if c not in old or not _same(old[c], g)]
+    _rewrite(conn, vid, sorted({g.code for g in replaced} | {g.code for g in written}), written)
+    where = assign_elements(redraw.grids, draft.elements)
+    moved = {e.id: where[e.id] for e in draft.elements if where[e.id] != e.micro_code}
+    before_elements = {e.id: e.micro_code for e in draft.elements if e.id in moved}
+    _set_micro(conn, vid, moved)
+    seq = (
+        conn.execute(
+            select(func.max(draft_operations.c.seq)).where(draft_operations.c.version_id == vid)
+        ).scalar()
+        or 0
+    ) + 1
+    row = {
+        "version_id": vid,
+        "seq": seq,
+        "operation": redraw.operation,
+        "params": params,
+        "removed": list(redraw.removed),
+        "added": list(redraw.added),
+        "before_grids": [grid_to_json(g) for g in replaced],
+        "after_codes": sorted(g.code for g in written),
+        "before_elements": before_elements,
+        "summary_zh": redraw.summary_zh,
+        "summary_en": redraw.summary_en,
+        "author": author,
+        "at": datetime.now(UTC),
+    }
+    conn.execute(insert(draft_operations).values(**row))
+    elements = [
+        Element(
+            e.id, e.type, e.name, e.geometry, e.households, e.community_code, moved.get(e.id, e.micro_code)
+        )
+        for e in draft.elements
+    ]
+    _set_validation(conn, vid, validation_of(redraw.grids, elements))
+    return _op_dict(row) | {"elements_moved": len(moved)}
+
+
+def _op_dict(m: Any) -> dict[str, Any]:
+    at, undone = m["at"], m.get("undone_at")
+    return {
+        "seq": m["seq"],
+        "operation": m["operation"],
+        "params": m["params"],
+        "removed": list(m["removed"] or []),
+        "added": list(m["added"] or []),
+        "summary_zh": m["summary_zh"],
+        "summary_en": m["summary_en"],
+        "author": m["author"],
+        "at": at.isoformat() if at else None,
+        "undone_at": undone.isoformat() if undone else None,
+    }
+
+
+def operations(conn: Connection, version_id: int) -> list[dict[str, Any]]:
+    """The undo log of a draft, oldest first (undone operations included, marked)."""
+    rows = conn.execute(
+        select(draft_operations)
+        .where(draft_operations.c.version_id == version_id)
+        .order_by(draft_operations.c.seq)
+    )
+    return [_op_dict(r._mapping) for r in rows]
+
+
+def undo(conn: Connection, community_code: str, number: int) -> dict[str, Any]:
+    """Undo the draft's last operation not yet undone: its grids and element codes as before it."""
+    draft = load_draft(conn, community_code, number)
+    vid = draft.version.id
+    row = conn.execute(
+        select(draft_operations)
+        .where(draft_operations.c.version_id == vid, draft_operations.c.undone_at.is_(None))
+        .order_by(draft_operations.c.seq.desc())
+        .limit(1)
+    ).first()
+    if row is None:
+        raise Conflict(
+            f"第 {number} 版草稿没有可撤销的操作", f"draft {number} has no operation to undo", field="version"
+        )
+    m = row._mapping
+    before = [grid_from_json(d) for d in m["before_grids"] or []]
+    _rewrite(conn, vid, sorted(set(m["after_codes"] or []) | {g.code for g in before}), before)
+    _set_micro(conn, vid, dict(m["before_elements"] or {}))
+    conn.execute(
+        update(draft_operations).where(draft_operations.c.id == m["id"]).values(undone_at=datetime.now(UTC))
+    )
+    _set_validation(conn, vid, validation_of(load_grids(conn, vid), load_elements(conn, vid)))
+    return _op_dict({**m, "undone_at": datetime.now(UTC)})
+
+
+def drafts_of(conn: Connection, community_code: str) -> list[Version]:
+    """The community's drafts, newest first."""
+    rows = conn.execute(
+        select(layer_versions)
+        .where(layer_versions.c.community_code == community_code, layer_versions.c.state == DRAFT)
+        .order_by(layer_versions.c.number.desc())
+    )
+    return [Version.from_row(r) for r in rows]
+
+
+def forget_built(layers: Any, version_id: int) -> None:
+    """Drop every layer view ``layers`` (:class:`store.inforce.LayersInForce`) built from a version
+    whose grids just changed: its cache assumes versions never change, which holds for everything
+    but a draft being redrawn. Then re-read the version table."""
+    with layers._lock:
+        for key in [k for k in layers._built if version_id in k]:
+            layers._built.pop(key, None)
+    layers.refresh()

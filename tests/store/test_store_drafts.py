@@ -1,0 +1,82 @@
+"""store.drafts: a draft copied from the published version, redrawn operation by operation with an undo
+log, elements re-assigned; on both engines, on the seeded sample (三根松 version 1 published)."""
+
+from __future__ import annotations
+
+import pytest
+import shapely
+from shapely.geometry import LineString
+
+from geo.redraw import merge, split
+from store import db
+from store.dberrors import Conflict
+from store.drafts import load_draft, new_draft, operations, record, undo, used_codes
+from store.grids import load_elements, load_grids
+from store.versions import get_version
+
+C = "510116004001"
+G1 = C + "001"
+M1, M2 = G1 + "001", G1 + "002"
+
+
+def _split_line(grids) -> LineString:
+    x0, y0, x1, y1 = next(g for g in grids if g.code == M1).geometry.bounds
+    mid = (x0 + x1) / 2
+    return LineString([(mid, y0 - 0.001), (mid, y1 + 0.001)])
+
+
+def test_new_draft_carries_grids_and_elements(seeded_engine) -> None:
+    with db.write(seeded_engine) as conn:
+        v = new_draft(conn, C, author="planner")
+    with db.read(seeded_engine) as conn:
+        pub = get_version(conn, C)
+        assert (v.number, v.state, pub.number) == (2, "draft", 1)
+        assert [g.code for g in load_grids(conn, v.id)] == [g.code for g in load_grids(conn, pub.id)]
+        els, pub_els = load_elements(conn, v.id), load_elements(conn, pub.id)
+        assert len(els) == len(pub_els) > 0
+        assert [(e.id, e.micro_code) for e in els] == [(e.id, e.micro_code) for e in pub_els]
+    assert v.validation is not None and v.validation["summary"]["errors"] == 0
+
+
+def test_split_is_stored_and_undone_exactly(seeded_engine) -> None:
+    with db.write(seeded_engine) as conn:
+        v = new_draft(conn, C)
+    with db.write(seeded_engine) as conn:
+        d = load_draft(conn, C, v.number)
+        before = {g.code: g.geometry for g in d.grids}
+        before_el = {e.id: e.micro_code for e in d.elements}
+        in_m1 = sorted(e.id for e in d.elements if e.micro_code == M1)
+        r = split(d.grids, M1, _split_line(d.grids), used_codes(conn, C))
+        op = record(conn, d, r, params={"grid": M1}, author="planner")
+    assert op["seq"] == 1 and op["added"] == [G1 + "012", G1 + "013"] and op["removed"] == [M1]
+    assert op["elements_moved"] == len(in_m1) > 0
+    with db.read(seeded_engine) as conn:
+        grids = load_grids(conn, v.id)
+        assert len(grids) == len(before) + 1 and M1 not in {g.code for g in grids}
+        els = {e.id: e.micro_code for e in load_elements(conn, v.id)}
+        assert {els[i] for i in in_m1} <= {G1 + "012", G1 + "013"}
+        stored = get_version(conn, C, v.number).validation
+        assert stored is not None and stored["summary"]["errors"] == 0
+        assert len(operations(conn, v.id)) == 1
+    with db.write(seeded_engine) as conn:
+        undone = undo(conn, C, v.number)
+    assert undone["seq"] == 1 and undone["undone_at"] is not None
+    with db.read(seeded_engine) as conn:
+        after = {g.code: g.geometry for g in load_grids(conn, v.id)}
+        assert set(after) == set(before)
+        assert all(shapely.equals_exact(after[c], before[c], 1e-12) for c in before)
+        assert {e.id: e.micro_code for e in load_elements(conn, v.id)} == before_el
+        # the undone codes stay taken: the next split numbers after them
+        assert {G1 + "012", G1 + "013"} <= used_codes(conn, C)
+    with db.write(seeded_engine) as conn:
+        d = load_draft(conn, C, v.number)
+        r = merge(d.grids, [M1, M2], used_codes(conn, C))
+        assert r.added == (G1 + "014",)
+        with pytest.raises(Conflict):
+            undo(conn, C, v.number)  # nothing left to undo before this merge is recorded
+
+
+def test_a_published_version_cannot_be_redrawn(seeded_engine) -> None:
+    with db.read(seeded_engine) as conn, pytest.raises(Conflict) as exc:
+        load_draft(conn, C, 1)
+    assert exc.value.field == "version" and "只能修改草稿" in exc.value.zh
