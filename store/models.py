@@ -338,45 +338,6 @@ incident_events = Table(
     UniqueConstraint("incident_id", "seq"),
 )
 
-notices = Table(
-    "notices",
-    metadata,
-    # In-app notices (督办 reaches its target): one row per recipient, read or not.
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("recipient_id", String(64), nullable=False),
-    Column("incident_id", String(64), ForeignKey("incidents.id", ondelete="CASCADE"), nullable=False),
-    Column("kind", String(16), nullable=False),
-    Column("actor_id", String(64), nullable=False),
-    Column("message", Text, nullable=False),
-    Column("created_at", UTCDateTime, nullable=False),
-    Column("read_at", UTCDateTime),
-    Index(None, "recipient_id", "read_at"),
-)
-
-draft_operations = Table(
-    "draft_operations",
-    metadata,
-    # The undo log of a draft (issue 12): one row per redraw operation, in order. ``before_grids``
-    # holds the grids the operation replaced (GeoJSON features), ``before_elements`` the elements'
-    # micro-grid codes it changed; undo writes them back. ``added`` codes stay taken after an undo.
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("version_id", Integer, ForeignKey("layer_versions.id", ondelete="CASCADE"), nullable=False),
-    Column("seq", Integer, nullable=False),
-    Column("operation", String(32), nullable=False),
-    Column("params", JSON),
-    Column("removed", JSON),
-    Column("added", JSON),
-    Column("before_grids", JSON),
-    Column("after_codes", JSON),
-    Column("before_elements", JSON),
-    Column("summary_zh", Text, nullable=False, server_default=""),
-    Column("summary_en", Text, nullable=False, server_default=""),
-    Column("author", String(100), nullable=False, server_default=""),
-    Column("at", UTCDateTime, nullable=False),
-    Column("undone_at", UTCDateTime),
-    UniqueConstraint("version_id", "seq"),
-)
-
 audit_log = Table(
     "audit_log",
     metadata,
@@ -391,6 +352,21 @@ audit_log = Table(
     Column("after", JSON),
     Index(None, "entity", "entity_id"),
     Index(None, "at"),
+)
+
+notices = Table(
+    "notices",
+    metadata,
+    # In-app notices (督办 reaches its target): one row per recipient, read or not.
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("recipient_id", String(64), nullable=False),
+    Column("incident_id", String(64), ForeignKey("incidents.id", ondelete="CASCADE"), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("actor_id", String(64), nullable=False),
+    Column("message", Text, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("read_at", UTCDateTime),
+    Index(None, "recipient_id", "read_at"),
 )
 
 draft_operations = Table(

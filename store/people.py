@@ -11,8 +11,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Connection, and_, insert, or_, select
+from sqlalchemy import Connection, and_, insert, or_, select, update
 
+from geo.errors import NotFound
 from geo.roles import Post, Role
 from store.models import party_org_grids, party_orgs, people, role_assignments
 
@@ -99,6 +100,70 @@ def posts(
         for r in conn.execute(q)
     ]
     return sorted(out, key=lambda p: (p.grid_code, p.role.rank, p.person_id))
+
+
+def get_person(conn: Connection, person_id: str) -> dict[str, Any] | None:
+    row = conn.execute(select(people).where(people.c.id == person_id)).first()
+    return dict(row._mapping) if row else None
+
+
+def add_post(conn: Connection, post: Post, *, community_code: str | None = None) -> int:
+    """Record one post (the person must exist); returns its id."""
+    return int(
+        conn.execute(
+            insert(role_assignments)
+            .values(
+                person_id=post.person_id,
+                role=Role(post.role).value,
+                grid_code=post.grid_code,
+                community_code=community_code,
+                valid_from=post.valid_from,
+                valid_to=post.valid_to,
+                note=post.note,
+            )
+            .returning(role_assignments.c.id)
+        ).scalar_one()
+    )
+
+
+def post_rows(
+    conn: Connection,
+    *,
+    community_code: str | None = None,
+    person_id: str | None = None,
+    grid_code: str | None = None,
+    ids: Sequence[int] | None = None,
+) -> list[dict[str, Any]]:
+    """Posts of every date with their ids and the person's name and phone (the roster's history),
+    ordered by grid code, role rank, valid_from, id. Which of them are in force on a day is
+    decided by the caller (:func:`dispatch.routing.post_valid`)."""
+    q = select(
+        role_assignments,
+        people.c.name,
+        people.c.phone,
+    ).join(people, people.c.id == role_assignments.c.person_id)
+    if community_code is not None:
+        q = q.where(role_assignments.c.community_code == community_code)
+    if person_id is not None:
+        q = q.where(role_assignments.c.person_id == person_id)
+    if grid_code is not None:
+        q = q.where(role_assignments.c.grid_code == grid_code)
+    if ids is not None:
+        q = q.where(role_assignments.c.id.in_(list(ids)))
+    rows = [dict(r._mapping) for r in conn.execute(q)]
+    return sorted(
+        rows,
+        key=lambda r: (r["grid_code"], Role(r["role"]).rank, r["valid_from"] or date.min, r["id"]),
+    )
+
+
+def end_post(conn: Connection, post_id: int, valid_to: date) -> None:
+    """Set the day a post ends (exclusive); NotFound for an unknown id."""
+    done = conn.execute(
+        update(role_assignments).where(role_assignments.c.id == post_id).values(valid_to=valid_to)
+    )
+    if done.rowcount != 1:
+        raise NotFound(f"岗位不存在：{post_id}", f"no post {post_id}", field="post_id")
 
 
 def add_party_org(

@@ -122,6 +122,7 @@ def _include_maps(app: FastAPI) -> None:
 
 def _include_standards(app: FastAPI) -> None:
     """Standard interfaces: OGC API – Features (``/ogc``) and Open311 GeoReport v2 (``/open311/v2``)."""
-    from api.http import routes_ogc
+    from api.http import routes_ogc, routes_open311
 
     app.include_router(routes_ogc.router)
+    app.include_router(routes_open311.router)

@@ -73,3 +73,54 @@ def test_party_organisations_and_the_grids_they_cover(engine) -> None:
     ]
     assert [o["code"] for o in covering] == ["XZ01"]
     assert orgs[0]["parent_code"] == "ZB01"
+
+
+def test_post_history_ids_and_end_with_the_audit_entry(engine) -> None:
+    import pytest
+
+    from geo.errors import NotFound
+    from store.audit import entries, record
+    from store.people import add_post, end_post, get_person, post_rows
+
+    with db.write(engine) as conn:
+        ensure_community(conn, COMMUNITY, "三根松社区")
+        upsert_person(conn, "P1", "张三", phone="13800000001", community_code=COMMUNITY)
+        first = add_post(
+            conn,
+            Post("P1", "", Role.MICRO_WORKER, MICRO_11, valid_from=date(2026, 1, 1)),
+            community_code=COMMUNITY,
+        )
+        end_post(conn, first, date(2026, 3, 1))
+        record(
+            conn,
+            actor="user:planner",
+            action="post.vacate",
+            entity="post",
+            entity_id=str(first),
+            before={"valid_to": None},
+            after={"valid_to": date(2026, 3, 1)},
+        )
+        second = add_post(
+            conn,
+            Post("P1", "", Role.MICRO_HEAD, MICRO_11, valid_from=date(2026, 3, 1)),
+            community_code=COMMUNITY,
+        )
+    with pytest.raises(NotFound), db.write(engine) as conn:
+        end_post(conn, 10_000, date(2026, 3, 1))
+    with db.read(engine) as conn:
+        rows = post_rows(conn, person_id="P1")
+        assert get_person(conn, "P1")["name"] == "张三" and get_person(conn, "P9") is None
+        assert [(r["id"], r["role"], r["valid_from"], r["valid_to"]) for r in rows] == [
+            (second, "微网格长", date(2026, 3, 1), None),
+            (first, "微网格员", date(2026, 1, 1), date(2026, 3, 1)),
+        ]
+        assert [r["id"] for r in post_rows(conn, ids=[first])] == [first]
+        assert rows[0]["name"] == "张三" and rows[0]["community_code"] == COMMUNITY
+        # The history stays: the closed post is still a post of February.
+        assert [p.role for p in posts(conn, grid_codes=[MICRO_11], on=date(2026, 2, 1))] == [
+            Role.MICRO_WORKER
+        ]
+        log = entries(conn, entity="post", entity_id=str(first))
+    assert [(e["actor"], e["action"], e["after"]) for e in log] == [
+        ("user:planner", "post.vacate", {"valid_to": "2026-03-01"})
+    ]
