@@ -31,6 +31,8 @@ function wwQueue(map) {
   }
   function personName(id) {
     if (!id) return "—";
+    if (id === "system") return "系统";
+    if (id.slice(0, 5) === "user:") return id.slice(5);
     for (var i = 0; i < d.people.length; i++) if (d.people[i].person_id === id) return d.people[i].name;
     return id;
   }
