@@ -122,7 +122,9 @@ def report(
 
 
 _Changes = dict[str, Any]
-_Handler = Callable[[Incident, Actor, datetime, TimeLimits, dict[str, Any]], tuple[_Changes, dict[str, Any]]]
+#: What a handler returns: the changes to the incident and the event's payload.
+_Outcome = tuple[_Changes, dict[str, Any]]
+_Handler = Callable[[Incident, Actor, datetime, TimeLimits, dict[str, Any]], _Outcome]
 
 
 def _take(payload: dict[str, Any], allowed: set[str]) -> None:
@@ -131,12 +133,12 @@ def _take(payload: dict[str, Any], allowed: set[str]) -> None:
         raise InvalidInput(f"未知参数：{extra[0]}", f"unexpected input {extra[0]!r}", field=extra[0])
 
 
-def _note_only(inc: Incident, actor: Actor, at: datetime, limits: TimeLimits, p: dict[str, Any]):
+def _note_only(inc: Incident, actor: Actor, at: datetime, limits: TimeLimits, p: dict[str, Any]) -> _Outcome:
     _take(p, {"note"})
     return {}, {"note": check_text("note", p.get("note"), NOTE_MAX, required=False)}
 
 
-def _reclassify(inc: Incident, actor: Actor, at: datetime, limits: TimeLimits, p: dict[str, Any]):
+def _reclassify(inc: Incident, actor: Actor, at: datetime, limits: TimeLimits, p: dict[str, Any]) -> _Outcome:
     _take(p, {"category", "urgent", "note"})
     if "category" not in p:
         raise InvalidInput("category 不能为空", "category is required", field="category")
@@ -146,7 +148,7 @@ def _reclassify(inc: Incident, actor: Actor, at: datetime, limits: TimeLimits, p
     return {"category": cat, "urgent": urgent}, {"category": cat.value, "urgent": urgent, "note": note}
 
 
-def _merge(inc: Incident, actor: Actor, at: datetime, limits: TimeLimits, p: dict[str, Any]):
+def _merge(inc: Incident, actor: Actor, at: datetime, limits: TimeLimits, p: dict[str, Any]) -> _Outcome:
     _take(p, {"into", "note"})
     into = str(check_id("into", p.get("into")))
     if into == inc.id:
@@ -155,13 +157,13 @@ def _merge(inc: Incident, actor: Actor, at: datetime, limits: TimeLimits, p: dic
     return {"merged_into": into}, {"into": into, "note": note}
 
 
-def _void(inc: Incident, actor: Actor, at: datetime, limits: TimeLimits, p: dict[str, Any]):
+def _void(inc: Incident, actor: Actor, at: datetime, limits: TimeLimits, p: dict[str, Any]) -> _Outcome:
     _take(p, {"reason"})
     reason = check_text("reason", p.get("reason"), REASON_MAX)
     return {"void_reason": reason}, {"reason": reason}
 
 
-def _assign(inc: Incident, actor: Actor, at: datetime, limits: TimeLimits, p: dict[str, Any]):
+def _assign(inc: Incident, actor: Actor, at: datetime, limits: TimeLimits, p: dict[str, Any]) -> _Outcome:
     _take(p, {"assignee_id", "assignee_role", "grid_code", "limit_hours", "note"})
     assignee = str(check_id("assignee_id", p.get("assignee_id")))
     role = None
@@ -199,24 +201,28 @@ def _assign(inc: Incident, actor: Actor, at: datetime, limits: TimeLimits, p: di
     return changes, payload
 
 
-def _start(inc: Incident, actor: Actor, at: datetime, limits: TimeLimits, p: dict[str, Any]):
+def _start(inc: Incident, actor: Actor, at: datetime, limits: TimeLimits, p: dict[str, Any]) -> _Outcome:
     _take(p, set())
     return {"started_at": at}, {}
 
 
-def _feedback(inc: Incident, actor: Actor, at: datetime, limits: TimeLimits, p: dict[str, Any]):
+def _feedback(inc: Incident, actor: Actor, at: datetime, limits: TimeLimits, p: dict[str, Any]) -> _Outcome:
     _take(p, {"note"})
     note = check_text("note", p.get("note"), NOTE_MAX)
     return {"feedback_by": actor.person_id, "feedback_at": at, "feedback_note": note}, {"note": note}
 
 
-def _verify_pass(inc: Incident, actor: Actor, at: datetime, limits: TimeLimits, p: dict[str, Any]):
+def _verify_pass(
+    inc: Incident, actor: Actor, at: datetime, limits: TimeLimits, p: dict[str, Any]
+) -> _Outcome:
     _take(p, {"note"})
     note = check_text("note", p.get("note"), NOTE_MAX, required=False)
     return {"verifier_id": actor.person_id, "closed_at": at}, {"note": note, "handler_id": inc.assignee_id}
 
 
-def _verify_fail(inc: Incident, actor: Actor, at: datetime, limits: TimeLimits, p: dict[str, Any]):
+def _verify_fail(
+    inc: Incident, actor: Actor, at: datetime, limits: TimeLimits, p: dict[str, Any]
+) -> _Outcome:
     _take(p, {"reason"})
     reason = check_text("reason", p.get("reason"), REASON_MAX)
     return (
@@ -225,13 +231,13 @@ def _verify_fail(inc: Incident, actor: Actor, at: datetime, limits: TimeLimits, 
     )
 
 
-def _defer(inc: Incident, actor: Actor, at: datetime, limits: TimeLimits, p: dict[str, Any]):
+def _defer(inc: Incident, actor: Actor, at: datetime, limits: TimeLimits, p: dict[str, Any]) -> _Outcome:
     _take(p, {"reason"})
     reason = check_text("reason", p.get("reason"), REASON_MAX)
     return {"deferred_from": inc.state, "deferred_at": at, "defer_reason": reason}, {"reason": reason}
 
 
-def _resume(inc: Incident, actor: Actor, at: datetime, limits: TimeLimits, p: dict[str, Any]):
+def _resume(inc: Incident, actor: Actor, at: datetime, limits: TimeLimits, p: dict[str, Any]) -> _Outcome:
     changes, payload = _note_only(inc, actor, at, limits, p)
     changes = {"deferred_from": None, "deferred_at": None}
     if inc.deadline is not None and inc.deferred_at is not None:
@@ -239,7 +245,7 @@ def _resume(inc: Incident, actor: Actor, at: datetime, limits: TimeLimits, p: di
     return changes, payload
 
 
-def _supervise(inc: Incident, actor: Actor, at: datetime, limits: TimeLimits, p: dict[str, Any]):
+def _supervise(inc: Incident, actor: Actor, at: datetime, limits: TimeLimits, p: dict[str, Any]) -> _Outcome:
     _take(p, {"target_id", "target_role", "target_grid", "note", "reassign"})
     target = str(check_id("target_id", p.get("target_id")))
     if target == inc.assignee_id:

@@ -261,7 +261,7 @@ def indicators(
         if not due:
             continue
         closed = snap.state is State.CLOSED and snap.closed_at is not None and snap.deadline is not None
-        on_time = closed and snap.closed_at <= snap.deadline  # type: ignore[operator]
+        on_time = closed and snap.closed_at <= snap.deadline  # type: ignore[operator]  # closed: both set
         urgent = snap.urgent or snap.category is Category.EMERGENCY
         for prefix, counted in (("", True), ("urgent_", urgent)):
             if counted:
@@ -269,7 +269,7 @@ def indicators(
                 r[prefix + "deferred"] += snap.state is State.DEFERRED
                 r[prefix + "closed"] += closed
                 r[prefix + "closed_on_time"] += on_time
-        if closed and snap.assigned_at is not None:
+        if closed and snap.closed_at is not None and snap.assigned_at is not None:
             r["handling_times"].append(snap.closed_at - snap.assigned_at)
 
     rows = [

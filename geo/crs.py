@@ -36,10 +36,11 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from types import SimpleNamespace
-from typing import Literal
+from typing import Any, Literal, Protocol, TypeAlias
 
 import numpy as np
 import shapely
@@ -269,9 +270,19 @@ def in_gcj02_rect(lon: ArrayLike, lat: ArrayLike) -> NDArray[np.bool_] | bool:
 # point costs ~10 µs instead of ~200 µs of numpy call overhead). One formula, two backends.
 _NP = SimpleNamespace(sin=np.sin, cos=np.cos, sqrt=np.sqrt, atan2=np.arctan2)
 _MATH = SimpleNamespace(sin=math.sin, cos=math.cos, sqrt=math.sqrt, atan2=math.atan2)
+#: A kernel coordinate: a Python float (``_MATH``) or a 1-D float64 array (``_NP``). The formulas are
+#: written once for both, so the static type stays open.
+_Num: TypeAlias = Any
+_Kernel: TypeAlias = Callable[[_Num, _Num, SimpleNamespace], tuple[_Num, _Num]]
 
 
-def _gcj_delta(lon, lat, xp: SimpleNamespace = _NP):
+class _Forward(Protocol):
+    """A forward kernel, numpy backend by default."""
+
+    def __call__(self, lon: _Num, lat: _Num, xp: SimpleNamespace = ..., /) -> tuple[_Num, _Num]: ...
+
+
+def _gcj_delta(lon: _Num, lat: _Num, xp: SimpleNamespace = _NP) -> tuple[_Num, _Num]:
     """The published GCJ-02 offset (degrees) at WGS84 points, without the rectangle test.
 
     Same polynomial as the reference code; sin(6xπ), sin(xπ), sin(yπ) and cos(lat) come from
@@ -303,7 +314,7 @@ def _gcj_delta(lon, lat, xp: SimpleNamespace = _NP):
     return d_lon, d_lat
 
 
-def _gcj_forward(lon, lat, xp: SimpleNamespace = _NP):
+def _gcj_forward(lon: _Num, lat: _Num, xp: SimpleNamespace = _NP) -> tuple[_Num, _Num]:
     """Forward GCJ-02 on finite values, identity outside the rectangle."""
     if xp is _MATH:
         if not in_gcj02_rect(lon, lat):
@@ -322,13 +333,13 @@ def _gcj_forward(lon, lat, xp: SimpleNamespace = _NP):
     return out_lon, out_lat
 
 
-def _bd_forward(lon, lat, xp: SimpleNamespace = _NP):
+def _bd_forward(lon: _Num, lat: _Num, xp: SimpleNamespace = _NP) -> tuple[_Num, _Num]:
     z = xp.sqrt(lon * lon + lat * lat) + 0.00002 * xp.sin(lat * _X_PI)
     theta = xp.atan2(lat, lon) + 0.000003 * xp.cos(lon * _X_PI)
     return z * xp.cos(theta) + 0.0065, z * xp.sin(theta) + 0.006
 
 
-def _bd_inverse_guess(lon, lat, xp: SimpleNamespace = _NP):
+def _bd_inverse_guess(lon: _Num, lat: _Num, xp: SimpleNamespace = _NP) -> tuple[_Num, _Num]:
     """The published one-step BD-09 → GCJ-02 approximation (start point of the iteration)."""
     x = lon - 0.0065
     y = lat - 0.006
@@ -337,7 +348,14 @@ def _bd_inverse_guess(lon, lat, xp: SimpleNamespace = _NP):
     return z * xp.cos(theta), z * xp.sin(theta)
 
 
-def _invert(forward, target_lon, target_lat, guess_lon, guess_lat, xp: SimpleNamespace = _NP):
+def _invert(
+    forward: _Forward,
+    target_lon: _Num,
+    target_lat: _Num,
+    guess_lon: _Num,
+    guess_lat: _Num,
+    xp: SimpleNamespace = _NP,
+) -> tuple[_Num, _Num]:
     """Solve ``forward(p) == target`` by fixed-point iteration p ← p − (forward(p) − target).
 
     The offsets change slowly with position (Jacobian ~1e-2), so the step contracts quickly: 3–5
@@ -368,25 +386,26 @@ def _invert(forward, target_lon, target_lat, guess_lon, guess_lat, xp: SimpleNam
     return lon, lat
 
 
-def _identity(lon, lat, xp: SimpleNamespace):
+def _identity(lon: _Num, lat: _Num, xp: SimpleNamespace) -> tuple[_Num, _Num]:
     return lon, lat
 
 
-def _apply(fn, lon: ArrayLike, lat: ArrayLike) -> tuple:
+def _apply(fn: _Kernel, lon: ArrayLike, lat: ArrayLike) -> tuple:
     """Run a kernel ``fn(lon, lat, xp)`` over any-shaped input; non-finite values pass through.
 
     Two scalars take the pure-Python path and return floats; anything else becomes float64 arrays
     of the broadcast shape and the kernel sees the finite points as 1-D arrays.
     """
     if np.ndim(lon) == 0 and np.ndim(lat) == 0:
+        # np.ndim does not narrow ArrayLike: here lon and lat are numbers or 0-d arrays
         x, y = float(lon), float(lat)  # type: ignore[arg-type]
         if math.isfinite(x) and math.isfinite(y):
             rx, ry = fn(x, y, _MATH)
             return float(rx), float(ry)
         return x, y
-    x, y, _ = _as_float_arrays(lon, lat)
-    shape = x.shape
-    fx, fy = x.reshape(-1), y.reshape(-1)
+    xa, ya, _ = _as_float_arrays(lon, lat)
+    shape = xa.shape
+    fx, fy = xa.reshape(-1), ya.reshape(-1)
     finite = np.isfinite(fx) & np.isfinite(fy)
     if finite.all():
         rx, ry = fn(fx, fy, _NP)
@@ -424,7 +443,7 @@ def gcj02_to_wgs84(lon: ArrayLike, lat: ArrayLike) -> tuple:
     True
     """
 
-    def kernel(g_lon, g_lat, xp: SimpleNamespace):
+    def kernel(g_lon: _Num, g_lat: _Num, xp: SimpleNamespace) -> tuple[_Num, _Num]:
         return _invert(_gcj_forward, g_lon, g_lat, g_lon, g_lat, xp)
 
     return _apply(kernel, lon, lat)
@@ -438,7 +457,7 @@ def gcj02_to_bd09(lon: ArrayLike, lat: ArrayLike) -> tuple:
 def bd09_to_gcj02(lon: ArrayLike, lat: ArrayLike) -> tuple:
     """BD-09 → GCJ-02, exact: the one-step formula refined by iteration to 1e-10°."""
 
-    def kernel(b_lon, b_lat, xp: SimpleNamespace):
+    def kernel(b_lon: _Num, b_lat: _Num, xp: SimpleNamespace) -> tuple[_Num, _Num]:
         g_lon, g_lat = _bd_inverse_guess(b_lon, b_lat, xp)
         return _invert(_bd_forward, b_lon, b_lat, g_lon, g_lat, xp)
 

@@ -21,7 +21,7 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import Any, Literal, overload
 
 import numpy as np
 import shapely
@@ -822,7 +822,31 @@ class _OutlineDistance:
         return out, rank
 
 
-def _seg_dist(px, py, ax, ay, bx, by, *, with_t=False):  # type: ignore[no-untyped-def]
+@overload
+def _seg_dist(
+    px: ArrayLike,
+    py: ArrayLike,
+    ax: ArrayLike,
+    ay: ArrayLike,
+    bx: ArrayLike,
+    by: ArrayLike,
+    *,
+    with_t: Literal[False] = False,
+) -> NDArray[np.float64]: ...
+@overload
+def _seg_dist(
+    px: ArrayLike,
+    py: ArrayLike,
+    ax: ArrayLike,
+    ay: ArrayLike,
+    bx: ArrayLike,
+    by: ArrayLike,
+    *,
+    with_t: Literal[True],
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]: ...
+def _seg_dist(
+    px: Any, py: Any, ax: Any, ay: Any, bx: Any, by: Any, *, with_t: bool = False
+) -> NDArray[np.float64] | tuple[NDArray[np.float64], NDArray[np.float64]]:
     """Euclidean distance from points to segments (elementwise numpy arrays); optionally also the
     clamped position ``t`` in [0, 1] of the nearest point along each segment."""
     dx, dy = bx - ax, by - ay

@@ -7,6 +7,7 @@ measured to each community's outline; a point inside a community is at distance 
 from __future__ import annotations
 
 from shapely.geometry import Point
+from shapely.geometry.base import BaseGeometry
 
 from geo.crs import to_local_metric
 from geo.hierarchy import Grid, Hierarchy
@@ -15,10 +16,11 @@ from geo.hierarchy import Grid, Hierarchy
 def nearest_community(h: Hierarchy, lon: float, lat: float, within_m: float) -> Grid | None:
     """The community (总网格) nearest the WGS84 point, if at most ``within_m`` metres away; ties go
     to the lower code. None when every community is farther."""
-    pt = to_local_metric(Point(lon, lat))
+    pt: BaseGeometry = to_local_metric(Point(lon, lat))
     best: tuple[float, str, Grid] | None = None
     for c in h.communities:
-        d = float(to_local_metric(c.geometry).distance(pt))
+        outline: BaseGeometry = to_local_metric(c.geometry)
+        d = float(outline.distance(pt))
         if d <= within_m and (best is None or (d, c.code) < best[:2]):
             best = (d, c.code, c)
     return best[2] if best else None

@@ -254,10 +254,10 @@ class _Grids:
         valid = shapely.is_valid(raw)
         self.invalid = ~self.empty & ~self.nonpolygonal & ~valid.astype(bool)
         fixed = raw.copy()
-        for i in np.flatnonzero(self.invalid):
-            fixed[i] = _polygonal(shapely.make_valid(raw[i]))
-        for i in np.flatnonzero(self.empty | self.nonpolygonal):
-            fixed[i] = None
+        for j in np.flatnonzero(self.invalid):
+            fixed[j] = _polygonal(shapely.make_valid(raw[j]))
+        for j in np.flatnonzero(self.empty | self.nonpolygonal):
+            fixed[j] = None
         self.wgs = fixed
         self.metric = _reproject(fixed) if n else fixed
         self.usable = np.array([m is not None and not m.is_empty for m in self.metric], dtype=bool)
@@ -453,8 +453,8 @@ def _check_inside(s: _Grids, opts: ValidationOptions, out: list[Finding]) -> Non
 
 def _check_contiguity(s: _Grids, opts: ValidationOptions, out: list[Finding]) -> None:
     """One part per grid: parts counted under the overlay tolerances (a crumb is not a part)."""
-    for i in np.flatnonzero(s.usable & ~s.defective):  # a repaired grid has its invalid_geometry
-        i = int(i)
+    for k in np.flatnonzero(s.usable & ~s.defective):  # a repaired grid has its invalid_geometry
+        i = int(k)
         if shapely.get_num_geometries(s.wgs[i]) < 2:
             continue
         parts = _pieces(s.wgs[i], opts.inside_tolerance_m2, opts.topology_tolerance_m)
@@ -698,8 +698,8 @@ def _check_elements(
         if holders:
             best = holders[0][0]
             households[best] += max(int(e.households or 0), 0)
-            codes = {s.label[i] for i, _ in holders}
-            if e.micro_code and len(holders) == 1 and e.micro_code not in codes:
+            held = {s.label[i] for i, _ in holders}
+            if e.micro_code and len(holders) == 1 and e.micro_code not in held:
                 out.append(
                     _finding(
                         "element_micro_mismatch",

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypedDict
 
 from api.ops.access import Scope, User
 from api.ops.incidents import FINAL_STATES, stats_rows, to_incident, visible_rows
@@ -33,7 +33,12 @@ def _hosts(service: Service) -> tuple[str, ...]:
     return basemap(service.settings.basemap, tianditu_key=service.settings.tianditu_key).hosts
 
 
-def _base(service: Service) -> dict[str, str]:
+class _Basemap(TypedDict):
+    basemap: str
+    tianditu_key: str
+
+
+def _base(service: Service) -> _Basemap:
     return {"basemap": service.settings.basemap, "tianditu_key": service.settings.tianditu_key}
 
 
