@@ -92,13 +92,19 @@ def create_served_app() -> FastAPI:
 
 
 def _offline_docs(app: FastAPI) -> None:
-    """``/docs`` with Swagger UI served by the app itself (no CDN: the service works offline)."""
-    import swagger_ui_bundle
+    """``/docs`` with Swagger UI served by the app itself (no CDN: the service works offline).
+
+    Swagger UI 5 from the PyPI package ``fastapi-offline`` (the one of ``swagger-ui-bundle`` is 3.x,
+    which cannot read OpenAPI 3.1 and showed "Unable to render this definition")."""
+    from pathlib import Path
+
+    import fastapi_offline
     from fastapi.openapi.docs import get_swagger_ui_html
     from fastapi.responses import HTMLResponse
     from fastapi.staticfiles import StaticFiles
 
-    app.mount("/static/swagger", StaticFiles(directory=swagger_ui_bundle.swagger_ui_path), name="swagger")
+    static = Path(fastapi_offline.__file__).parent / "static"
+    app.mount("/static/swagger", StaticFiles(directory=static), name="swagger")
 
     @app.get("/docs", include_in_schema=False)
     def docs() -> HTMLResponse:
@@ -107,7 +113,8 @@ def _offline_docs(app: FastAPI) -> None:
             title="weiwang 微网实格 API",
             swagger_js_url="/static/swagger/swagger-ui-bundle.js",
             swagger_css_url="/static/swagger/swagger-ui.css",
-            swagger_favicon_url="/static/swagger/favicon-32x32.png",
+            swagger_favicon_url="/static/swagger/favicon.png",
+            swagger_ui_parameters={"validatorUrl": None},
         )
 
 

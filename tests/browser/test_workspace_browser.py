@@ -311,3 +311,14 @@ def test_supervise_on_an_overdue_incident_reaches_the_targets_notices(contexts, 
     phone.click("#ww-notices-link")
     until(phone, "document.getElementById('ww-notices').textContent.includes('请立即处理')")
     assert inc["id"] in phone.inner_text("#ww-notices")
+
+
+def test_docs_render_the_openapi_31_operations(contexts, live) -> None:
+    pg = contexts("viewer", "viewer-demo", "/maps/")
+    pg.goto(f"{live.base}/docs")
+    pg.wait_for_selector(".opblock", timeout=20000)
+    assert pg.evaluate("fetch('/openapi.json').then(r => r.json()).then(j => j.openapi)").startswith("3.1")
+    text = pg.inner_text("body")
+    assert "Unable to render" not in text
+    assert pg.locator(".opblock").count() >= 20
+    assert "/api/v1/incidents/{incident_id}/actions" in text and "/api/v1/notices" in text
