@@ -257,6 +257,9 @@ def _register_optional() -> None:
         main.add_command(cmd)
     for cmd in (report_cmd, act_cmd, stats_cmd):
         main.add_command(cmd)
+    from api.cli.incidents import incidents_cmd
+
+    main.add_command(incidents_cmd)
     from api.cli.roster import roster_cmd
     from api.cli.users import users_cmd
 

@@ -128,8 +128,11 @@ def _include_maps(app: FastAPI) -> None:
 
 
 def _include_standards(app: FastAPI) -> None:
-    """Standard interfaces: OGC API – Features (``/ogc``) and Open311 GeoReport v2 (``/open311/v2``)."""
-    from api.http import routes_ogc, routes_open311
+    """Standard interfaces: OGC API – Features (``/ogc``), Open311 GeoReport v2 (``/open311/v2``) and
+    the incident export (CSV / GeoJSON)."""
+    from api.http import routes_export, routes_ogc, routes_open311
 
     app.include_router(routes_ogc.router)
     app.include_router(routes_open311.router)
+    # before routes_incidents, whose /incidents/{id} would otherwise take "export" for an id
+    app.include_router(routes_export.router)
