@@ -58,9 +58,10 @@ def create_app(
         app.include_router(module.router)
     _include_maps(app)
     _offline_docs(app)
-    from api.http import routes_users
+    from api.http import routes_roster, routes_users
 
     app.include_router(routes_users.router)
+    app.include_router(routes_roster.router)
 
     @app.get("/health", tags=["运维 ops"], summary="健康检查 health")
     def health() -> dict:
