@@ -369,7 +369,7 @@ def collection(service: Service, user: User | None, base: str, collection_id: st
     """One collection's metadata; 404 for an unknown community or kind."""
     cid = parse_collection_id(collection_id)
     _gate(service, user, cid.kind)
-    service.layers.versions(cid.community) or _no_community(cid.community)
+    _known(service, cid.community)
     try:
         view = service.layers.current(cid.community)
     except NotFound:
@@ -380,8 +380,10 @@ def collection(service: Service, user: User | None, base: str, collection_id: st
     return _collection_meta(service, cid, base, view, name)
 
 
-def _no_community(code: str) -> None:
-    raise NotFound(f"社区不存在：{code}", f"no community {code}", field="collectionId")
+def _known(service: Service, code: str) -> None:
+    """NotFound unless the community has a grid version (in any state)."""
+    if not service.layers.versions(code):
+        raise NotFound(f"社区不存在：{code}", f"no community {code}", field="collectionId")
 
 
 # -- items ---------------------------------------------------------------------------------------
@@ -405,7 +407,7 @@ def _view_for(
 ) -> LayerView | None:
     """The version asked for: ``version=N``, else the one in force at an instant ``datetime``, else
     the published one. None when no version was in force then (an empty answer, not an error)."""
-    service.layers.versions(community) or _no_community(community)
+    _known(service, community)
     number = _int(params, "version", None, 1, 1_000_000)
     when = params.get("datetime")
     if number is not None and when:
@@ -740,7 +742,7 @@ def _match(
 ) -> _Matched:
     if cid.kind == "incidents":
         assert user is not None
-        service.layers.versions(cid.community) or _no_community(cid.community)
+        _known(service, cid.community)
         return _match_incidents(service, user, cid, params, area, crs)
     view = _view_for(service, user, cid.community, params)
     if cid.kind in GRID_KINDS:
