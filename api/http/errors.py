@@ -95,11 +95,15 @@ async def _validation(request: Request, err: Exception) -> Response:
     fields = [_field_of(tuple(e.get("loc", ()))) for e in errors]
     first = errors[0] if errors else {}
     msg = str(first.get("msg", "invalid"))[:200]
+    zh = f"请求参数无效：{', '.join(dict.fromkeys(fields))}"
+    limit = (first.get("ctx") or {}).get("max_length")
+    if first.get("type") == "string_too_long" and limit is not None:
+        zh = f"{fields[0]} 过长：最多 {limit} 个字符（不会自动截断）"  # the limit named, never cut silently
     return _respond(
         request,
         error_body(
             "invalid_input",
-            f"请求参数无效：{', '.join(dict.fromkeys(fields))}",
+            zh,
             f"invalid input: {', '.join(dict.fromkeys(fields))}: {msg}",
             field=fields[0] if fields else None,
             fields=[

@@ -110,7 +110,7 @@
     formBox.textContent = "";
     if (a !== "feedback" && a !== "verify_fail" && a !== "void" && a !== "defer") { send(inc, a, {}, msgBox); return; }
     var field = a === "feedback" ? "note" : "reason";
-    var text = el("textarea", {name: field, id: "ww-m-note", rows: "4", maxlength: "1000", required: true,
+    var text = el("textarea", {name: field, id: "ww-m-note", rows: "4", required: true,
                                placeholder: a === "feedback" ? "请填写处置情况" : "请填写原因"}, []);
     var submit = el("button", {type: "submit", class: "ww-btn", id: "ww-actform-submit"}, ["提交" + (LABELS[a] || "")]);
     var form = el("form", {class: "ww-form ww-actform", id: "ww-actform"}, [

@@ -270,7 +270,7 @@ function wwQueue(map) {
       [el("option", {value: ""}, [placeholder])].concat(options.map(function (o) { return el("option", {value: o[0]}, [o[1]]); })));
   }
   function area(name, placeholder, required) {
-    return el("textarea", {name: name, rows: "2", maxlength: name === "note" ? "1000" : "500", required: !!required,
+    return el("textarea", {name: name, rows: "2", required: !!required,
                            placeholder: placeholder}, []);
   }
 
@@ -356,8 +356,8 @@ function wwQueue(map) {
     map.on("click", function (e) {
       var cat = el("select", {id: "ww-form-category", required: true},
         [el("option", {value: ""}, ["请选择"])].concat(d.categories.map(function (c) { return el("option", {value: c}, [c]); })));
-      var text = el("textarea", {id: "ww-form-description", rows: "3", maxlength: "2000", required: true, placeholder: "请描述事件情况"}, []);
-      var addr = el("input", {id: "ww-form-address", maxlength: "200", placeholder: "地址或地标（可选）"}, []);
+      var text = el("textarea", {id: "ww-form-description", rows: "3", required: true, placeholder: "请描述事件情况"}, []);
+      var addr = el("input", {id: "ww-form-address", placeholder: "地址或地标（可选）"}, []);
       var urgent = el("input", {type: "checkbox", id: "ww-form-urgent"}, []);
       var status = el("div", {class: "ww-form-status", role: "status"}, []);
       var submit = el("button", {type: "submit", class: "ww-btn", id: "ww-form-submit"}, ["上报"]);

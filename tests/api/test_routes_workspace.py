@@ -142,3 +142,17 @@ def test_pages_and_home_per_role(api: Api) -> None:
     assert c.get("/maps/incidents/510116004002").status_code == 403  # not the worker's community
     c.cookies.clear()
     assert c.get("/m/", follow_redirects=False).status_code == 303
+
+
+def test_text_over_the_limit_is_refused_naming_the_limit(api: Api) -> None:
+    lon, lat = inside_point(api, MICRO)
+    body = {"lon": lon, "lat": lat, "category": "群众诉求", "description": "长" * 2001}
+    r = api.post("/api/v1/incidents", json=body)
+    assert r.status_code == 422
+    err = r.json()["error"]
+    assert err["field"] == "description" and "最多 2000 个字符" in err["message_zh"]
+    inc = report(api)
+    worker = inc["assignee"]["person_id"]
+    act(api, inc["id"], worker, action="start")
+    r = act(api, inc["id"], worker, action="feedback", note="好" * 2001)
+    assert r.status_code == 422 and "2000" in r.json()["error"]["message_zh"]
