@@ -265,6 +265,10 @@ def _register_optional() -> None:
 
     main.add_command(users_cmd)
     main.add_command(roster_cmd)
+    from api.cli.drafts import diff_cmd, draft_cmd
+
+    main.add_command(draft_cmd)
+    main.add_command(diff_cmd)
 
 
 _register_optional()

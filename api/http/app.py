@@ -62,6 +62,9 @@ def create_app(
 
     app.include_router(routes_users.router)
     app.include_router(routes_roster.router)
+    from api.http import routes_drafts
+
+    app.include_router(routes_drafts.router)
 
     @app.get("/health", tags=["运维 ops"], summary="健康检查 health")
     def health() -> dict:

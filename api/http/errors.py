@@ -34,6 +34,8 @@ STATUS_BY_CODE: dict[str, int] = {
     "payload_too_large": 413,
     "limit_exceeded": 413,
     "unsupported_format": 415,
+    "redraw_refused": 422,
+    "codes_exhausted": 409,
 }
 
 _HTTP_MESSAGES = {
