@@ -51,6 +51,11 @@ def landing(request: Request, user: User | None = Depends(optional_user)) -> Res
     return _json(ogc.landing(service_of(request), user, _base(request)))
 
 
+@router.get("/api", summary="API 定义（OpenAPI 3.0） the API definition")
+def api_definition(request: Request, user: User | None = Depends(optional_user)) -> Response:
+    return _json(ogc.api_definition(service_of(request), user, request.app.openapi()), ogc.OPENAPI_30)
+
+
 @router.get("/conformance", summary="符合性声明 conformance")
 def conformance(request: Request, user: User | None = Depends(optional_user)) -> Response:
     return _json(ogc.conformance(service_of(request), user))

@@ -288,7 +288,7 @@ def landing(service: Service, user: User | None, base: str) -> dict[str, Any]:
         "links": [
             _link(root, "self", "application/json", "本页 this document"),
             _link(
-                f"{base}/openapi.json",
+                f"{root}/api",
                 "service-desc",
                 "application/vnd.oai.openapi+json;version=3.0",
                 "API 定义 the API definition",
@@ -790,3 +790,89 @@ def item(
         _link(root, "collection", "application/json", "所属集合 the collection"),
     ]
     return Features(feature, crs.uri)
+
+
+# -- the API definition (oas30) ------------------------------------------------------------------
+
+OPENAPI_30 = "application/vnd.oai.openapi+json;version=3.0"
+
+#: The OGC API parameters as Part 1 defines them (the routes declare them as text so that the
+#: operations can answer 400; the definition tells clients their real types and bounds).
+_PARAM_SCHEMAS: dict[str, dict[str, Any]] = {
+    "limit": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT},
+    "offset": {"type": "integer", "minimum": 0, "default": 0},
+    "version": {"type": "integer", "minimum": 1},
+    "bbox": {"type": "array", "minItems": 4, "maxItems": 6, "items": {"type": "number"}},
+}
+
+
+def _to_30(node: Any) -> Any:
+    """A JSON Schema 2020-12 fragment (OpenAPI 3.1) as OpenAPI 3.0: ``anyOf [X, null]`` →
+    X + ``nullable``, ``examples`` → ``example``."""
+    if isinstance(node, list):
+        return [_to_30(v) for v in node]
+    if not isinstance(node, dict):
+        return node
+    out = {k: _to_30(v) for k, v in node.items() if k != "examples"}
+    if isinstance(node.get("examples"), list) and node["examples"]:
+        out["example"] = _to_30(node["examples"][0])
+    any_of = out.get("anyOf")
+    if isinstance(any_of, list) and {"type": "null"} in any_of:
+        rest = [a for a in any_of if a != {"type": "null"}]
+        del out["anyOf"]
+        out = ({**rest[0], **out} if len(rest) == 1 else {**out, "anyOf": rest}) | {"nullable": True}
+    return out
+
+
+def _refs(node: Any) -> set[str]:
+    if isinstance(node, dict):
+        found = {node["$ref"].rsplit("/", 1)[-1]} if isinstance(node.get("$ref"), str) else set()
+        return found.union(*(_refs(v) for v in node.values()))
+    if isinstance(node, list):
+        return set().union(*(_refs(v) for v in node))
+    return set()
+
+
+def openapi30(spec: Mapping[str, Any], prefix: str = "/ogc") -> dict[str, Any]:
+    """The OGC API part of the service's OpenAPI document (3.1) as an OpenAPI 3.0 definition:
+    only the ``prefix`` paths, the components they use, and the OGC parameters typed as Part 1
+    defines them (/req/oas30)."""
+    paths = {
+        k: _to_30(v) for k, v in spec.get("paths", {}).items() if k == prefix or k.startswith(prefix + "/")
+    }
+    for item in paths.values():
+        for op in item.values():
+            for param in op.get("parameters", []):
+                if param.get("in") == "query" and param["name"] in _PARAM_SCHEMAS:
+                    param["schema"] = {
+                        **_PARAM_SCHEMAS[param["name"]],
+                        "description": param.get("description", ""),
+                    }
+                    if param["name"] == "bbox":
+                        param["style"], param["explode"] = "form", False
+    schemas = spec.get("components", {}).get("schemas", {})
+    wanted: set[str] = set()
+    todo = _refs(paths)
+    while todo:
+        name = todo.pop()
+        if name in wanted or name not in schemas:
+            continue
+        wanted.add(name)
+        todo |= _refs(schemas[name])
+    info = dict(spec.get("info", {}))
+    return {
+        "openapi": "3.0.3",
+        "info": {
+            "title": f"{info.get('title', 'weiwang')} — OGC API – Features",
+            "version": info.get("version", "0"),
+            "description": "OGC API – Features Part 1 (Core, GeoJSON, OpenAPI 3.0) and Part 2 (CRS).",
+        },
+        "paths": paths,
+        "components": {"schemas": {k: _to_30(schemas[k]) for k in sorted(wanted)}},
+    }
+
+
+def api_definition(service: Service, user: User | None, spec: Mapping[str, Any]) -> dict[str, Any]:
+    """``/ogc/api``: :func:`openapi30` of the service's document, behind the same gate as every page."""
+    _gate(service, user)
+    return openapi30(spec)

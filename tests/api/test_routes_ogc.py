@@ -7,6 +7,7 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import re
 import secrets
 import signal
 import socket
@@ -133,6 +134,7 @@ def test_gdal_and_owslib_read_the_grid_collections(seeded_url: str, server: int)
     page = api.collection_items(f"{SANGENSONG}-micro", limit=5, offset=80)
     assert page["numberMatched"] == 83 and page["numberReturned"] == 3
     assert [f["id"] for f in page["features"]] == sorted(by_level["micro"])[80:]
+    assert api.api()["openapi"].startswith("3.0.")
     one = api.collection_item(f"{SANGENSONG}-micro", MICRO)
     assert one["properties"]["name"] == by_level["micro"][MICRO]
 
@@ -148,11 +150,20 @@ def test_conformance_landing_and_openapi(api: Api) -> None:
     }
     links = {link["rel"]: link for link in c.get("/ogc").json()["links"]}
     assert {"self", "service-desc", "service-doc", "conformance", "data"} <= set(links)
-    # oas30: the service-desc link is an OpenAPI 3 document describing the items path and its parameters
-    spec = c.get(urlsplit(links["service-desc"]["href"]).path).json()
-    assert spec["openapi"].startswith("3.")
-    params = {p["name"] for p in spec["paths"]["/ogc/collections/{collectionId}/items"]["get"]["parameters"]}
-    assert {"limit", "offset", "bbox", "bbox-crs", "crs", "datetime"} <= params
+    # oas30: the service-desc link is an OpenAPI 3.0 document of the /ogc paths with Part 1's parameters
+    assert links["service-desc"]["type"] == "application/vnd.oai.openapi+json;version=3.0"
+    r = c.get(urlsplit(links["service-desc"]["href"]).path)
+    assert r.headers["content-type"].startswith("application/vnd.oai.openapi+json")
+    spec = r.json()
+    assert spec["openapi"].startswith("3.0.") and all(p.startswith("/ogc") for p in spec["paths"])
+    assert '{"type": "null"}' not in json.dumps(spec)  # no 3.1-only null types
+    params = {
+        p["name"]: p for p in spec["paths"]["/ogc/collections/{collectionId}/items"]["get"]["parameters"]
+    }
+    assert {"limit", "offset", "bbox", "bbox-crs", "crs", "datetime"} <= set(params)
+    assert params["limit"]["schema"]["type"] == "integer" and params["limit"]["schema"]["maximum"] == 10_000
+    refs = set(re.findall(r'"#/components/schemas/([^"]+)"', json.dumps(spec)))
+    assert refs <= set(spec["components"]["schemas"])
     # core: collections with extents and links; unknown collection and parameter are 404 and 400
     col = c.get(f"/ogc/collections/{SANGENSONG}-micro").json()
     assert col["title"] == "三根松社区·微网格" and col["itemType"] == "feature"
