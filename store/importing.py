@@ -201,12 +201,21 @@ def import_grids(
     author: str = "",
     note: str = "",
     progress: Callable[[int], None] | None = None,
+    drop_elements: bool = False,
 ) -> ImportResult:
     """:func:`prepare`, then with ``commit`` :func:`write_draft` in one write transaction.
 
     ``progress(n)`` is called as rows are written (n rows each time). A dry run only reads (to
     tell the version number the draft would get).
+
+    A layer without elements keeps the governance elements of the community's previous version
+    (published, else the newest), re-assigned to the micro-grids they fall in now, and says so in
+    ``warnings``; those that no longer fall in one micro-grid are validation findings. Losing them
+    takes ``drop_elements``.
     """
+    if not elements and not drop_elements:
+        elements, carried = _carry_elements(engine, grids, community_code)
+        warnings = [*warnings, *carried]
     result = prepare(
         grids, community_code, elements=elements, source=source, source_crs=source_crs, warnings=warnings
     )
@@ -219,6 +228,41 @@ def import_grids(
         write_draft(conn, result, author=author, note=note, progress=progress)
     result.committed = True
     return result
+
+
+def _carry_elements(
+    engine: Engine, grids: Sequence[Grid], community_code: str
+) -> tuple[list[Element], list[str]]:
+    """The previous version's elements re-assigned to ``grids`` and the warning saying so."""
+    from dataclasses import replace
+
+    from geo.redraw import assign_elements
+    from store.grids import load_elements
+
+    with db.read(engine) as conn:
+        if not _community_exists(conn, community_code):
+            return [], []
+        versions = list_versions(conn, community_code)
+        prev = next((v for v in versions if v.state == "published"), versions[-1] if versions else None)
+        old = load_elements(conn, prev.id) if prev is not None else []
+    if prev is None or not old:
+        return [], []
+    where = assign_elements(_community_grids(grids, community_code), old)
+    carried = [replace(e, micro_code=where.get(e.id)) for e in old]
+    moved = sum(1 for e, c in zip(old, carried, strict=True) if e.micro_code != c.micro_code)
+    outside = sum(1 for e in carried if _outside(e))
+    return carried, [
+        f"文件未含治理要素：沿用第 {prev.number} 版的 {len(carried)} 个要素，已按新网格重新分配"
+        f"（{moved} 个改变微网格，{outside} 个不在任何微网格内）；如需清空要素请明确指定"
+        f" (no elements in the file: the {len(carried)} elements of version {prev.number} are kept, "
+        f"re-assigned to the new micro-grids: {moved} moved, {outside} in none; dropping them needs "
+        f"drop_elements)"
+    ]
+
+
+def _outside(e: Element) -> bool:
+    """A non-linear element that fell in no micro-grid when re-assigned."""
+    return not e.linear and e.micro_code is None
 
 
 def _community_exists(conn: Connection, code: str) -> bool:
@@ -239,6 +283,7 @@ def import_layer(
     note: str = "",
     read_progress: Callable[[int, int], None] | None = None,
     write_progress: Callable[[int], None] | None = None,
+    drop_elements: bool = False,
 ) -> ImportResult:
     """Read a layer file (and optionally an elements file) and :func:`import_grids` it.
 
@@ -283,4 +328,5 @@ def import_layer(
         author=author,
         note=note,
         progress=write_progress,
+        drop_elements=drop_elements,
     )

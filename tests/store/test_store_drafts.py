@@ -80,3 +80,27 @@ def test_a_published_version_cannot_be_redrawn(seeded_engine) -> None:
     with db.read(seeded_engine) as conn, pytest.raises(Conflict) as exc:
         load_draft(conn, C, 1)
     assert exc.value.field == "version" and "只能修改草稿" in exc.value.zh
+
+
+def test_grids_only_upload_keeps_the_elements_reassigned(seeded_engine) -> None:
+    from store.importing import import_grids
+    from tests.geo.test_validate import load_sample
+
+    h, _, _ = load_sample()
+    with db.read(seeded_engine) as conn:
+        pub_elements = load_elements(conn, get_version(conn, C).id)
+    in_m1 = {e.id for e in pub_elements if e.micro_code == M1}
+    assert in_m1
+    grids = [g for g in h.grids if g.code != M1]  # 001001 dropped: its elements lie in no grid now
+    r = import_grids(seeded_engine, grids, C, commit=True)
+    assert r.elements == len(pub_elements)
+    (warning,) = [w for w in r.warnings if "沿用第 1 版" in w]
+    assert f"沿用第 1 版的 {len(pub_elements)} 个要素" in warning
+    outside = {e for f in r.findings if f["code"] == "element_outside" for e in f["elements"]}
+    assert in_m1 <= outside
+    with db.read(seeded_engine) as conn:
+        stored = {e.id: e.micro_code for e in load_elements(conn, r.version_id)}
+    assert len(stored) == len(pub_elements) and all(stored[i] is None for i in in_m1)
+
+    dropped = import_grids(seeded_engine, list(h.grids), C, commit=False, drop_elements=True)
+    assert dropped.elements == 0 and not [w for w in dropped.warnings if "沿用" in w]
