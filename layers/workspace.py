@@ -189,6 +189,8 @@ def mobile_page(
         '<label for="ww-m-address">地址或地标（可选）</label>'
         '<input id="ww-m-address">'
         '<label><input type="checkbox" id="ww-m-urgent"> 紧急</label>'
+        '<label for="ww-m-report-photos">现场照片（可选，最多 3 张，每张 ≤ 5 MB）</label>'
+        '<input type="file" id="ww-m-report-photos" accept="image/jpeg,image/png,image/webp" multiple>'
         '<div class="ww-m-loc">'
         '<button type="button" class="ww-btn ww-btn-2" id="ww-m-locate">定位我的位置</button>'
         ' <span id="ww-m-pos" class="ww-muted">尚未定位</span></div>'

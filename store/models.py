@@ -27,6 +27,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -391,4 +392,24 @@ draft_operations = Table(
     Column("at", UTCDateTime, nullable=False),
     Column("undone_at", UTCDateTime),
     UniqueConstraint("version_id", "seq"),
+)
+
+incident_photos = Table(
+    "incident_photos",
+    metadata,
+    # Photos of a report or a feedback, cleaned (store.files.images): EXIF gone but the orientation.
+    # ``event_seq`` is the incident's event they belong to; they are served under the incident's
+    # visibility rule.
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("incident_id", String(64), ForeignKey("incidents.id", ondelete="CASCADE"), nullable=False),
+    Column("event_seq", Integer, nullable=False),
+    Column("media_type", String(16), nullable=False),
+    Column("data", LargeBinary, nullable=False),
+    Column("thumb", LargeBinary, nullable=False),
+    Column("width", Integer, nullable=False),
+    Column("height", Integer, nullable=False),
+    Column("size_bytes", Integer, nullable=False),
+    Column("uploaded_by", String(64), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index(None, "incident_id", "event_seq"),
 )

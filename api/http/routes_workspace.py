@@ -6,15 +6,16 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, File, Path, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from pydantic import Field
 
 from api.http.deps import CommunityCode, current_user, service_of
 from api.http.routes_maps import _html, _login_redirect, _viewer
 from api.http.schemas import Strict
-from api.ops import notices, workspace
+from api.ops import notices, photos, workspace
 from api.ops.access import TOKEN_COOKIE, User
+from store.files.images import MAX_PHOTO_BYTES
 
 router = APIRouter(tags=["办理工作台 workspace"])
 
@@ -91,3 +92,43 @@ def feed(
 def my_todo(request: Request, user: User = Depends(current_user)) -> dict:
     """Open incidents assigned to the caller, overdue first, then by deadline."""
     return workspace.my_todo(service_of(request), user)
+
+
+IncidentId = Annotated[str, Path(max_length=64)]
+PhotoId = Annotated[int, Path(ge=1, le=2**62)]
+
+
+@router.post("/api/v1/incidents/{incident_id}/photos", status_code=201, summary="上传照片 add photos")
+async def add_photos(
+    incident_id: IncidentId,
+    request: Request,
+    files: Annotated[list[UploadFile], File(description="1–3 张 JPEG/PNG/WebP，每张 ≤ 5 MB")],
+    user: User = Depends(current_user),
+) -> dict:
+    """Photos of the caller's latest step on the incident (their 上报 or 反馈): the type is read from
+    the bytes, EXIF is removed except the orientation, a thumbnail is made."""
+    data = [await f.read(MAX_PHOTO_BYTES + 1) for f in files[:4]]
+    return photos.add_photos(service_of(request), user, incident_id, data)
+
+
+@router.get("/api/v1/incidents/{incident_id}/photos", summary="事件照片 the incident's photos")
+def list_photos(incident_id: IncidentId, request: Request, user: User = Depends(current_user)) -> dict:
+    return photos.photos_of(service_of(request), user, incident_id)
+
+
+def _image(content: bytes, media_type: str) -> Response:
+    return Response(
+        content,
+        media_type=media_type,
+        headers={"Cache-Control": "private, max-age=3600", "X-Content-Type-Options": "nosniff"},
+    )
+
+
+@router.get("/api/v1/photos/{photo_id}", summary="照片 one photo")
+def get_photo(photo_id: PhotoId, request: Request, user: User = Depends(current_user)) -> Response:
+    return _image(*photos.photo(service_of(request), user, photo_id))
+
+
+@router.get("/api/v1/photos/{photo_id}/thumb", summary="缩略图 a photo's thumbnail")
+def get_thumb(photo_id: PhotoId, request: Request, user: User = Depends(current_user)) -> Response:
+    return _image(*photos.photo(service_of(request), user, photo_id, thumb=True))

@@ -13,6 +13,33 @@
   var position = null;   // {lon, lat, accuracy} from the browser (WGS84)
   var current = null;    // the incident shown in the detail
 
+  /* POST photos (multipart) with the bearer token; resolves to the API's answer or rejects {message}. */
+  function upload(id, files) {
+    if (!files || !files.length) return Promise.resolve(null);
+    var fd = new FormData();
+    Array.prototype.forEach.call(files, function (f) { fd.append("files", f); });
+    var headers = {"Accept": "application/json"};
+    var t = ww.token();
+    if (t) headers["Authorization"] = "Bearer " + t;
+    return fetch(d.api + "/incidents/" + encodeURIComponent(id) + "/photos", {
+      method: "POST", headers: headers, body: fd, credentials: "same-origin",
+    }).then(function (resp) {
+      return resp.json().catch(function () { return {}; }).then(function (body) {
+        if (resp.ok) return body;
+        var err = body && body.error ? body.error : {};
+        throw {status: resp.status, message: err.message_zh || ("照片上传失败（HTTP " + resp.status + "）")};
+      });
+    });
+  }
+  function photoInput(id) {
+    return el("input", {type: "file", id: id, accept: "image/jpeg,image/png,image/webp", multiple: true}, []);
+  }
+  function thumbs(list) {
+    return el("div", {class: "ww-thumbs"}, list.map(function (p) {
+      return el("a", {href: p.url, target: "_blank", rel: "noopener"}, [el("img", {src: p.thumb_url, alt: "照片", class: "ww-thumb"}, [])]);
+    }));
+  }
+
   function show(tab) {
     Array.prototype.forEach.call(document.querySelectorAll(".ww-m-tab"), function (s) {
       s.classList.toggle("ww-hidden", s.id !== tab);
@@ -68,14 +95,15 @@
   /* ---- detail ---- */
   function openDetail(id, note) {
     var enc = encodeURIComponent(id);
-    return Promise.all([ww.api("/incidents/" + enc), ww.api("/incidents/" + enc + "/events")]).then(function (r) {
+    return Promise.all([ww.api("/incidents/" + enc), ww.api("/incidents/" + enc + "/events"),
+                        ww.api("/incidents/" + enc + "/photos")]).then(function (r) {
       current = r[0];
-      renderDetail(r[0], r[1].items || [], note);
+      renderDetail(r[0], r[1].items || [], note, r[2].items || []);
       show("ww-m-detail");
     }).catch(function (err) { ww.msg("加载失败：" + err.message, "error"); });
   }
 
-  function renderDetail(inc, events, note) {
+  function renderDetail(inc, events, note, photos) {
     var box = document.getElementById("ww-m-detail");
     var g = inc.grid || {};
     var t = left(inc);
@@ -101,8 +129,9 @@
     box.appendChild(el("h2", null, ["办理过程"]));
     box.appendChild(el("ol", {class: "ww-history", id: "ww-history"}, events.map(function (e) {
       var p = e.payload || {};
+      var mine = (photos || []).filter(function (ph) { return ph.event_seq === e.seq; });
       return el("li", {"data-action": e.action}, [ww.fmtTime(e.at) + " ", el("b", null, [HISTORY[e.action] || e.action]),
-        " " + e.to_state + (p.note || p.reason ? "：" + (p.note || p.reason) : "")]);
+        " " + e.to_state + (p.note || p.reason ? "：" + (p.note || p.reason) : ""), mine.length ? thumbs(mine) : null]);
     })));
   }
 
@@ -113,27 +142,34 @@
     var text = el("textarea", {name: field, id: "ww-m-note", rows: "4", required: true,
                                placeholder: a === "feedback" ? "请填写处置情况" : "请填写原因"}, []);
     var submit = el("button", {type: "submit", class: "ww-btn", id: "ww-actform-submit"}, ["提交" + (LABELS[a] || "")]);
+    var files = a === "feedback" ? photoInput("ww-m-feedback-photos") : null;
     var form = el("form", {class: "ww-form ww-actform", id: "ww-actform"}, [
       el("label", {for: "ww-m-note"}, [a === "feedback" ? "处置情况" : "原因"]), text,
+      files ? el("label", {for: "ww-m-feedback-photos"}, ["现场照片（可选，最多 3 张，每张 ≤ 5 MB）"]) : null, files,
       el("div", {class: "ww-form-row"}, [submit]),
     ]);
     form.addEventListener("submit", function (e) {
       e.preventDefault();
       if (!text.value.trim()) { msgBox.textContent = "请填写内容"; msgBox.className = "ww-msg ww-error"; return; }
+      if (files && files.files.length > 3) { msgBox.textContent = "最多 3 张照片"; msgBox.className = "ww-msg ww-error"; return; }
       var body = {};
       body[field] = text.value.trim();
       submit.disabled = true;
-      send(inc, a, body, msgBox).then(function () { submit.disabled = false; });
+      send(inc, a, body, msgBox, files ? files.files : null).then(function () { submit.disabled = false; });
     });
     formBox.appendChild(form);
     text.focus();
   }
 
-  function send(inc, a, body, msgBox) {
+  function send(inc, a, body, msgBox, files) {
     var payload = {action: a};
     Object.keys(body).forEach(function (k) { payload[k] = body[k]; });
     return ww.api("/incidents/" + encodeURIComponent(inc.id) + "/actions", {method: "POST", body: payload}).then(function () {
-      return openDetail(inc.id, "已" + (LABELS[a] || a) + "。");
+      return upload(inc.id, files).then(function (up) {
+        return openDetail(inc.id, "已" + (LABELS[a] || a) + "。" + (up ? "照片 " + up.items.length + " 张已上传。" : ""));
+      }, function (err) {
+        return openDetail(inc.id, "已" + (LABELS[a] || a) + "，但照片未上传：" + err.message);
+      });
     }).catch(function (err) {
       msgBox.textContent = err.message;
       msgBox.className = "ww-msg ww-error";
@@ -171,13 +207,22 @@
         category: cat, description: text, address: document.getElementById("ww-m-address").value.trim(),
         urgent: document.getElementById("ww-m-urgent").checked,
       }}).then(function (inc) {
+        var chosen = document.getElementById("ww-m-report-photos").files;
+        return upload(inc.id, chosen).then(function (up) {
+          inc.wwPhotos = up ? "，照片 " + up.items.length + " 张" : "";
+          return inc;
+        }, function (err) {
+          inc.wwPhotos = "；照片未上传：" + err.message;
+          return inc;
+        });
+      }).then(function (inc) {
         submit.disabled = false;
         form.reset();
         status.textContent = "";
         window.wwLastCreated = inc;
         var g = inc.grid || {};
         ww.msg("已上报：" + inc.id + "，" + (g.micro_name || "网格外") + "，" +
-               (inc.assignee ? "交办 " + (inc.assignee.name || inc.assignee.person_id) : "进入社区研判队列") + "。", "ok");
+               (inc.assignee ? "交办 " + (inc.assignee.name || inc.assignee.person_id) : "进入社区研判队列") + inc.wwPhotos + "。", "ok");
         show("ww-m-todo");
         loadTodo();
       }).catch(function (err) {

@@ -201,8 +201,9 @@ function wwQueue(map) {
   function kv(label, value, cls) {
     return el("tr", null, [el("th", null, [label]), el("td", cls ? {class: cls} : null, [value])]);
   }
-  function eventLine(e) {
+  function eventLine(e, photos) {
     var p = e.payload || {};
+    var mine = (photos || []).filter(function (ph) { return ph.event_seq === e.seq; });
     var extra = p.note || p.reason || "";
     if (e.action === "assign") extra = "交给 " + personName(p.assignee_id) + (extra ? "：" + extra : "");
     if (e.action === "supervise") extra = "督办 " + personName(p.target_id) + (p.reassign ? "（改派）" : "") + (extra ? "：" + extra : "");
@@ -213,14 +214,18 @@ function wwQueue(map) {
       el("b", null, [HISTORY[e.action] || e.action]), " · " + personName(e.actor_id) +
       (e.from_state && e.from_state !== e.to_state ? " · " + e.from_state + " → " + e.to_state : " · " + e.to_state) +
       (extra ? " · " + extra : ""),
+      mine.length ? el("div", {class: "ww-thumbs"}, mine.map(function (ph) {
+        return el("a", {href: ph.url, target: "_blank", rel: "noopener"}, [el("img", {src: ph.thumb_url, alt: "照片", class: "ww-thumb"}, [])]);
+      })) : null,
     ]);
   }
 
   function loadDetail(id) {
     var enc = encodeURIComponent(id);
-    return Promise.all([ww.api("/incidents/" + enc), ww.api("/incidents/" + enc + "/events")]).then(function (r) {
+    return Promise.all([ww.api("/incidents/" + enc), ww.api("/incidents/" + enc + "/events"),
+                        ww.api("/incidents/" + enc + "/photos")]).then(function (r) {
       if (selected !== id) return;
-      showDetail(r[0], r[1].items || []);
+      showDetail(r[0], r[1].items || [], null, r[2].items || []);
     }).catch(function (err) {
       detail.textContent = "";
       detail.appendChild(el("h2", null, ["事件详情"]));
@@ -228,7 +233,7 @@ function wwQueue(map) {
     });
   }
 
-  function showDetail(inc, events, note) {
+  function showDetail(inc, events, note, photos) {
     upsert(inc);
     render();
     var t = due(inc);
@@ -262,7 +267,7 @@ function wwQueue(map) {
     detail.appendChild(msgBox);
     if (note) { msgBox.textContent = note; msgBox.className = "ww-msg ww-ok"; }
     detail.appendChild(el("h3", null, ["办理过程"]));
-    detail.appendChild(el("ol", {class: "ww-history", id: "ww-history"}, events.map(eventLine)));
+    detail.appendChild(el("ol", {class: "ww-history", id: "ww-history"}, events.map(function (e) { return eventLine(e, photos); })));
   }
 
   function select_(name, options, placeholder) {
@@ -338,9 +343,10 @@ function wwQueue(map) {
     var payload = {action: a};
     Object.keys(body).forEach(function (k) { payload[k] = body[k]; });
     return ww.api("/incidents/" + encodeURIComponent(inc.id) + "/actions", {method: "POST", body: payload}).then(function () {
-      return Promise.all([ww.api("/incidents/" + encodeURIComponent(inc.id)),
-                          ww.api("/incidents/" + encodeURIComponent(inc.id) + "/events")]).then(function (r) {
-        showDetail(r[0], r[1].items || [], "已" + (LABELS[a] || a) + "。");
+      var enc = encodeURIComponent(inc.id);
+      return Promise.all([ww.api("/incidents/" + enc), ww.api("/incidents/" + enc + "/events"),
+                          ww.api("/incidents/" + enc + "/photos")]).then(function (r) {
+        showDetail(r[0], r[1].items || [], "已" + (LABELS[a] || a) + "。", r[2].items || []);
         loadNotices();
       });
     }).catch(function (err) {

@@ -156,3 +156,89 @@ def test_text_over_the_limit_is_refused_naming_the_limit(api: Api) -> None:
     act(api, inc["id"], worker, action="start")
     r = act(api, inc["id"], worker, action="feedback", note="好" * 2001)
     assert r.status_code == 422 and "2000" in r.json()["error"]["message_zh"]
+
+
+def _jpeg_with_exif(w: int = 64, h: int = 32) -> bytes:
+    """A JPEG carrying orientation 6 (rotate 90°), a camera make and a GPS position."""
+    import io
+
+    from PIL import Image
+
+    img = Image.new("RGB", (w, h), (200, 30, 30))
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    exif[0x010F] = "PhoneMaker"
+    exif[0x8825] = {1: "N", 2: (30.0, 24.0, 0.0), 3: "E", 4: (104.0, 5.0, 0.0)}
+    out = io.BytesIO()
+    img.save(out, format="JPEG", exif=exif.tobytes())
+    return out.getvalue()
+
+
+def _png() -> bytes:
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGBA", (10, 10), (0, 0, 255, 128)).save(out, format="PNG")
+    return out.getvalue()
+
+
+def test_feedback_photos_are_sniffed_stripped_thumbnailed_and_scoped(api: Api) -> None:
+    import io
+
+    from PIL import Image
+
+    inc = report(api)
+    worker = inc["assignee"]["person_id"]
+    act(api, inc["id"], worker, action="start")
+    act(api, inc["id"], worker, action="feedback", note="已清理")
+    url = f"/api/v1/incidents/{inc['id']}/photos"
+    files = [
+        ("files", ("现场.jpg", _jpeg_with_exif(), "image/jpeg")),
+        ("files", ("named-wrong.jpg", _png(), "image/jpeg")),  # a PNG, whatever the name says
+    ]
+    r = api.post(url, worker, files=files)
+    assert r.status_code == 201, r.text
+    items = r.json()["items"]
+    assert [i["media_type"] for i in items] == ["image/jpeg", "image/png"]
+    assert {i["event_seq"] for i in items} == {r.json()["event_seq"]}
+    events = api.get(f"/api/v1/incidents/{inc['id']}/events").json()["items"]
+    assert next(e for e in events if e["seq"] == items[0]["event_seq"])["action"] == "feedback"
+
+    stored = api.get(items[0]["url"], "dispatcher")
+    assert stored.status_code == 200 and stored.headers["content-type"] == "image/jpeg"
+    exif = Image.open(io.BytesIO(stored.content)).getexif()
+    assert dict(exif) == {0x0112: 6}  # orientation kept, make and GPS gone
+    thumb = Image.open(io.BytesIO(api.get(items[0]["thumb_url"], "viewer").content))
+    assert thumb.format == "JPEG" and thumb.size == (32, 64)  # turned upright
+    assert api.get(url, "viewer").json()["items"][0]["id"] == items[0]["id"]
+
+    # another community's worker cannot see it; a viewer cannot add one
+    other = api.client.app.state.service.posts()
+    stranger = next(
+        p.person_id for p in other if p.grid_code.startswith("510116004002") and p.role.value == "微网格员"
+    )
+    assert api.get(items[0]["url"], stranger).status_code == 404
+    assert api.post(url, "viewer", files=[("files", ("a.png", _png(), "image/png"))]).status_code == 403
+
+
+def test_photo_refusals_are_clear_4xx(api: Api) -> None:
+    inc = report(api)
+    url = f"/api/v1/incidents/{inc['id']}/photos"
+    r = api.post(url, files=[("files", ("evil.jpg", b"<svg onload=alert(1)>", "image/jpeg"))])
+    assert r.status_code == 415
+    err = r.json()["error"]
+    assert "JPEG" in err["message_zh"] and "judged by content" in err["message_en"]
+    big = b"\xff\xd8\xff" + b"\0" * (5 * 2**20)
+    r = api.post(url, files=[("files", ("big.jpg", big, "image/jpeg"))])
+    assert r.status_code == 413 and "5 MB" in r.json()["error"]["message_zh"]
+    four = [("files", (f"{i}.png", _png(), "image/png")) for i in range(4)]
+    r = api.post(url, files=four)
+    assert r.status_code == 422 and r.json()["error"]["field"] == "files"
+    assert api.post(url, files=four[:3]).status_code == 201  # the dispatcher reported it
+    r = api.post(url, files=four[:1])
+    assert r.status_code == 422 and "最多 3 张" in r.json()["error"]["message_zh"]
+    worker = inc["assignee"]["person_id"]
+    r = api.post(url, worker, files=four[:1])  # took no step yet
+    assert r.status_code == 403

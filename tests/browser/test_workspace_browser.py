@@ -28,6 +28,19 @@ def sample():
     return load_source()
 
 
+def _photo() -> bytes:
+    """A small JPEG as a phone makes it (with EXIF orientation)."""
+    import io
+
+    from PIL import Image
+
+    exif = Image.Exif()
+    exif[0x0112] = 1
+    out = io.BytesIO()
+    Image.new("RGB", (120, 90), (30, 120, 200)).save(out, format="JPEG", exif=exif.tobytes())
+    return out.getvalue()
+
+
 def _context(browser, live, username: str, password: str, next_path: str, *, phone: bool = False, geo=None):
     """A logged-in page (its own context) recording requests and errors, like the ``page`` fixture."""
     opts: dict = {"viewport": PHONE if phone else {"width": 1400, "height": 900}, "locale": "zh-CN"}
@@ -151,8 +164,13 @@ def test_the_loop_by_clicking_dispatcher_and_worker_on_a_phone(contexts, live, s
     _state_is(phone, "处置中")
     _press(phone, "feedback")
     phone.fill("#ww-m-note", "已清理杂物")
+    phone.set_input_files(
+        "#ww-m-feedback-photos", files=[{"name": "现场.jpg", "mimeType": "image/jpeg", "buffer": _photo()}]
+    )
     phone.click("#ww-actform-submit")
     _state_is(phone, "已反馈")
+    until(phone, "[...document.querySelectorAll('#ww-history img.ww-thumb')].some(i => i.naturalWidth > 0)")
+    assert "照片 1 张已上传" in phone.inner_text("#ww-detail-msg")
     assert phone.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
 
     # the dispatcher fails the check (返工)
@@ -187,6 +205,11 @@ def test_the_loop_by_clicking_dispatcher_and_worker_on_a_phone(contexts, live, s
     ]
     assert "核查不通过" in disp.inner_text("#ww-history") and "楼道仍有杂物" in disp.inner_text("#ww-history")
     assert disp.locator("#ww-actions button").count() == 0
+    until(
+        disp,
+        "[...document.querySelectorAll('#ww-history li[data-action=feedback] img.ww-thumb')]"
+        ".some(i => i.naturalWidth > 0)",
+    )
     stats = _api(disp, live, "GET", f"/stats?community={SANGENSONG}&group_by=micro")["items"]
     assert next(s for s in stats if s["key"] == MICRO)["rework"] >= 1
     screenshot(disp, "queue-closed")
