@@ -3,9 +3,10 @@
 Definitions (all counted on the state each incident had at ``as_of = min(now, period_end)``,
 rebuilt from its events that happened at ``at < period_end`` and ``at ≤ now``):
 
-* **应结案数** (``due``): incidents not 无效/已合并 whose deadline falls in ``[period_start, as_of)``
-  — the cases that should have been closed within the period (so far). Incidents never assigned
-  have no deadline and are never due.
+* **应结案数** (``due``): incidents not 无效/已合并 whose deadline falls in ``[period_start, as_of)``,
+  **plus** those closed in ``[period_start, as_of)`` on or before their deadline (DOMAIN.md: a case
+  closed on time counts at once, not only when its deadline passes). Incidents never assigned have
+  no deadline and are never due.
 * **缓办数** (``deferred``): due incidents in 缓办 at ``as_of``.
 * **结案数** (``closed``): due incidents in 已结案 at ``as_of``.
 * **按期结案数** (``closed_on_time``): closed ones with ``closed_at ≤ deadline``.
@@ -253,15 +254,16 @@ def indicators(
         r = row(_key(snap, group_by))
         r["open"] += snap.is_open
         r["overdue"] += overdue(snap, as_of)
+        closed = snap.state is State.CLOSED and snap.closed_at is not None and snap.deadline is not None
+        on_time = closed and snap.closed_at <= snap.deadline  # type: ignore[operator]
+        closed_early = on_time and period_start <= snap.closed_at < as_of  # type: ignore[operator]
         due = (
             snap.state not in (State.VOID, State.MERGED)
             and snap.deadline is not None
-            and period_start <= snap.deadline < as_of
+            and (period_start <= snap.deadline < as_of or closed_early)
         )
         if not due:
-            continue
-        closed = snap.state is State.CLOSED and snap.closed_at is not None and snap.deadline is not None
-        on_time = closed and snap.closed_at <= snap.deadline  # type: ignore[operator]  # closed: both set
+            continue  # closed: both set
         urgent = snap.urgent or snap.category is Category.EMERGENCY
         for prefix, counted in (("", True), ("urgent_", urgent)):
             if counted:

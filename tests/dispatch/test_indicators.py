@@ -11,7 +11,7 @@ G2 …001002 (micro M3 …001002001); community C2 510116004002 (general …0020
 |    |      | reassigned to w2 (clock kept), closed 7 Mar 00:00 (48 h)             |      |               |
 | C  | M2   | w2, 10 Mar + 72 h → 13 Mar; still 处置中                              | yes  | open, overdue |
 | D  | M2   | w2, 20 Mar + 24 h → 21 Mar; 缓办 20 Mar 12:00                         | yes  | 缓办 (open)    |
-| E  | M3   | w3, 30 Mar + 120 h → 4 Apr; closed 31 Mar                            | no   | 结案           |
+| E  | M3   | w3, 30 Mar + 120 h → 4 Apr; closed 31 Mar (24 h), before its deadline | yes  | 结案, on time  |
 | F  | M3   | reported 15 Mar, 无效                                                 | no   | 无效           |
 | G  | W1   | w4, 27 Feb 00:00 + 72 h → 2 Mar; closed 1 Mar 12:00 (60 h)           | yes  | 结案, on time  |
 | H  | M1   | w1, 31 Mar 00:00 + 4 h → 31 Mar 04:00; feedback 02:00; verified      | yes  | 已反馈, overdue |
@@ -19,8 +19,11 @@ G2 …001002 (micro M3 …001002001); community C2 510116004002 (general …0020
 | I  | M1   | reported 8 Mar, 已合并 into A                                         | no   | 已合并        |
 | J  | M1   | reported 2 Apr — after the period: ignored                            | —    | —             |
 
-By community — C1: 应结案 A B C D H = 5, 缓办 D = 1, 结案 A B = 2, 按期 A = 1
-  → 结案率 2/(5−1) = 1/2, 按期结案率 1/4; 返工 1 (B); median(12 h, 48 h) = 30 h; open C D H = 3;
+E counts as due although its deadline lies after the period: closed on time counts at once
+(DOMAIN.md, the corrected 应结案数).
+
+By community — C1: 应结案 A B C D H E = 6, 缓办 D = 1, 结案 A B E = 3, 按期 A E = 2
+  → 结案率 3/(6−1) = 3/5, 按期结案率 2/5; 返工 1 (B); median(12 h, 48 h, 24 h) = 24 h; open C D H = 3;
   overdue C H = 2 (D is paused). C2: 1, 0, 1, 1 → 1, 1; median 60 h; open 0.
   Urgent (A flagged urgent, H is 应急管理风险隐患): C1 due A H = 2, 结案 A = 1 on time → 1/2, 1/2, both
   below target (100 %, 95 %); C2 none → None.
@@ -28,7 +31,7 @@ By handler (current assignee; 返工 to the handler at the failed check) —
   w1: A H → due 2, 结案 1, 按期 1 → 1/2, 1/2; 返工 1 (B, before reassignment); median 12 h;
       open 1 (H), overdue 1.
   w2: B C D → due 3, 缓办 1, 结案 1 (B), 按期 0 → 1/2, 0; median 48 h; open 2, overdue 1 (C).
-  w3: E (not due) → rates None. w4: G → 1, 1, 60 h. None: F, I → all zero, rates None.
+  w3: E (closed early) → 1, 1, 24 h. w4: G → 1, 1, 60 h. None: F, I → all zero, rates None.
 """
 
 from __future__ import annotations
@@ -156,9 +159,9 @@ def test_by_community(store):
     rows, keys = rows_by_key(store, "community")
     assert keys == [C1, C2]
     c1 = rows[C1]
-    assert (c1.due, c1.deferred, c1.closed, c1.closed_on_time) == (5, 1, 2, 1)
-    assert c1.close_rate == Fraction(1, 2) and c1.on_time_rate == Fraction(1, 4)
-    assert c1.rework == 1 and c1.median_handling == timedelta(hours=30)
+    assert (c1.due, c1.deferred, c1.closed, c1.closed_on_time) == (6, 1, 3, 2)
+    assert c1.close_rate == Fraction(3, 5) and c1.on_time_rate == Fraction(2, 5)
+    assert c1.rework == 1 and c1.median_handling == timedelta(hours=24)
     assert (c1.open, c1.overdue) == (3, 2)
     assert c1.meets_close_rate is False and c1.meets_on_time_rate is False
     assert (c1.urgent_due, c1.urgent_deferred, c1.urgent_closed, c1.urgent_closed_on_time) == (2, 0, 1, 1)
@@ -189,11 +192,11 @@ def test_by_handler_counts_rework_against_the_handler_at_the_check(store):
     assert w2.close_rate == Fraction(1, 2) and w2.on_time_rate == 0
     assert (w2.rework, w2.median_handling, w2.open, w2.overdue) == (0, timedelta(hours=48), 2, 1)
     assert (w3.due, w3.close_rate, w3.on_time_rate, w3.meets_close_rate, w3.median_handling) == (
-        0,
-        None,
-        None,
-        None,
-        None,
+        1,
+        1,
+        1,
+        True,
+        timedelta(hours=24),
     )
     assert (w4.close_rate, w4.on_time_rate, w4.median_handling) == (1, 1, timedelta(hours=60))
     assert (nobody.due, nobody.open, nobody.rework, nobody.close_rate) == (0, 0, 0, None)
@@ -211,11 +214,11 @@ def test_by_micro_and_general(store):
         1,
     )
     assert (m2.due, m2.deferred, m2.close_rate, m2.open, m2.overdue) == (2, 1, 0, 2, 1)
-    assert (m3.due, m3.close_rate, m3.open) == (0, None, 0)
+    assert (m3.due, m3.close_rate, m3.open) == (1, 1, 0)
     general, keys = rows_by_key(store, "general")
     assert keys == [G1, G2, GW]
     assert (general[G1].due, general[G1].closed, general[G1].close_rate) == (5, 2, Fraction(1, 2))
-    assert (general[G2].due, general[G2].close_rate) == (0, None)
+    assert (general[G2].due, general[G2].close_rate) == (1, 1)
 
 
 def test_mid_period_uses_the_state_at_now(store):
@@ -230,7 +233,7 @@ def test_mid_period_uses_the_state_at_now(store):
 
 def test_to_dict_keeps_none_and_floats(store):
     rows, _ = rows_by_key(store, "handler")
-    assert rows["w3"].to_dict()["close_rate"] is None
+    assert rows[None].to_dict()["close_rate"] is None
     d = rows["w1"].to_dict()
     assert d["close_rate"] == 0.5 and d["median_handling_hours"] == 12.0 and d["meets_on_time_rate"] is False
 
@@ -252,3 +255,13 @@ def test_empty_and_bad_inputs(store):
     with pytest.raises(InvalidInput) as err:
         indicators([], [], datetime(2025, 3, 1), END, NOW)
     assert err.value.field == "period_start"
+
+
+def test_closed_on_time_counts_at_once(store):
+    # now = 31 Mar 12:00: E was closed this morning, its deadline (4 Apr) still ahead: due and on time
+    rows, _ = rows_by_key(store, "micro", now=t(3, 31, 12))
+    m3 = rows[M3]
+    assert (m3.due, m3.closed, m3.closed_on_time, m3.on_time_rate) == (1, 1, 1, 1)
+    # before it was closed it was not yet due (its deadline lies ahead): no rate at all
+    rows, _ = rows_by_key(store, "micro", now=t(3, 30, 21))
+    assert (rows[M3].due, rows[M3].on_time_rate) == (0, None)
