@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from api.ops import notices
+from api.ops import notices, privacy
 from api.ops.access import Forbidden, Scope, User, actor_for, hidden, scope_of
 from api.ops.service import Service
 from api.ops.timelimits import time_limits_for
@@ -159,7 +159,10 @@ def present_rows(service: Service, user: User, rows: list[dict[str, Any]]) -> li
     people = people_of(service.posts())
     names = names_of(service)
     now = service.clock()
-    return [present(r, people=people, names=names, mask=user.masks_phones, now=now) for r in rows]
+    # The privacy policy (api.ops.privacy.POLICY) decides what of residents and handlers is shown.
+    return [
+        privacy.apply(user.role, present(r, people=people, names=names, mask=False, now=now)) for r in rows
+    ]
 
 
 def visible_rows(service: Service, scope: Scope, **filters: Any) -> list[dict[str, Any]]:
