@@ -1,4 +1,5 @@
-"""``/ogc``: OGC API – Features (Part 1 Core, GeoJSON, OpenAPI 3.0; Part 2 CRS by reference).
+"""``/ogc``: OGC API – Features (Part 1 Core, GeoJSON, OpenAPI 3.0; Part 2 CRS by reference; Part 4
+create, replace, update, delete on drafts, :mod:`api.ops.ogc_edit`).
 
 Each route parses, makes one call into :mod:`api.ops.ogc` and serialises. The caller is optional:
 a bearer token (or the map pages' cookie on reads) is checked when sent, and the operations decide
@@ -10,15 +11,20 @@ paging links.
 
 from __future__ import annotations
 
+import asyncio
 import json
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import Response
+from fastapi.responses import JSONResponse, Response
 
 from api.http.deps import service_of, token_of
-from api.ops import ogc
+from api.http.errors import error_body
+from api.ops import ogc, ogc_edit
 from api.ops.access import User, authenticate
+from dispatch.errors import InvalidInput
+from geo.errors import WeiwangError
 
 router = APIRouter(prefix="/ogc", tags=["OGC API – Features"])
 
@@ -106,4 +112,91 @@ def item(
     version: Text = None,
 ) -> Response:
     params = dict(request.query_params)
-    return _features(ogc.item(service_of(request), user, _base(request), collectionId, featureId, params))
+    return _features(
+        ogc_edit.read_item(service_of(request), user, _base(request), collectionId, featureId, params)
+    )
+
+
+# -- Part 4: create, replace, update, delete on drafts -------------------------------------------
+
+
+async def _body(request: Request) -> Any:
+    try:
+        return json.loads(await request.body())
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidInput("请求体不是有效的 JSON", "the body is not valid JSON", field="body") from None
+
+
+async def _edit(call: Callable[[], Any]) -> Any:
+    """Run a draft write off the event loop; Part 4's own refusals get their status (405/412/428)."""
+    try:
+        return await asyncio.to_thread(call)
+    except WeiwangError as err:
+        status = ogc_edit.STATUS.get(err.code)
+        if status is None:
+            raise
+        extra: dict[str, Any] = {"field": err.field} if err.field else {}
+        if err.detail:
+            extra["detail"] = err.detail
+        headers = {"Allow": "GET"} if status == 405 else None
+        return JSONResponse(
+            error_body(err.code, err.zh, err.en, **extra), status_code=status, headers=headers
+        )
+
+
+@router.post(
+    "/collections/{collectionId}/items", status_code=201, summary="新增要素（草稿） create a feature"
+)
+async def create_item(
+    collectionId: str, request: Request, user: User | None = Depends(optional_user)
+) -> Response:
+    """A micro-grid added to the draft ``?version=N`` (the draft operation *add*)."""
+    body = await _body(request)
+    service, base, params = service_of(request), _base(request), dict(request.query_params)
+    crs = request.headers.get("content-crs")
+    out = await _edit(lambda: ogc_edit.create(service, user, base, collectionId, params, body, crs))
+    if isinstance(out, Response):
+        return out
+    response = _features(out)
+    response.status_code = 201
+    return response
+
+
+@router.put("/collections/{collectionId}/items/{featureId}", summary="替换要素（草稿） replace a feature")
+@router.patch("/collections/{collectionId}/items/{featureId}", summary="修改要素（草稿） update a feature")
+async def change_item(
+    collectionId: str, featureId: str, request: Request, user: User | None = Depends(optional_user)
+) -> Response:
+    """Rename or reparent a grid of the draft ``?version=N``; needs ``If-Match``."""
+    body = await _body(request)
+    service, base, params = service_of(request), _base(request), dict(request.query_params)
+    if_match, crs = request.headers.get("if-match"), request.headers.get("content-crs")
+    replace = request.method == "PUT"
+    out = await _edit(
+        lambda: ogc_edit.change(
+            service,
+            user,
+            base,
+            collectionId,
+            featureId,
+            params,
+            body,
+            if_match,
+            replace=replace,
+            content_crs=crs,
+        )
+    )
+    return out if isinstance(out, Response) else _features(out)
+
+
+@router.delete(
+    "/collections/{collectionId}/items/{featureId}", status_code=204, summary="删除要素（草稿） delete"
+)
+async def delete_item(
+    collectionId: str, featureId: str, request: Request, user: User | None = Depends(optional_user)
+) -> Response:
+    """Remove a micro-grid of the draft ``?version=N`` (its area goes to a neighbour); needs ``If-Match``."""
+    service, base, params = service_of(request), _base(request), dict(request.query_params)
+    if_match = request.headers.get("if-match")
+    out = await _edit(lambda: ogc_edit.delete(service, user, base, collectionId, featureId, params, if_match))
+    return out if isinstance(out, Response) else Response(status_code=204)

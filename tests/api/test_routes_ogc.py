@@ -147,6 +147,9 @@ def test_conformance_landing_and_openapi(api: Api) -> None:
         "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
         "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
         "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs",
+        "http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/create-replace-delete",
+        "http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/update",
+        "http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/optimistic-locking-etags",
     }
     links = {link["rel"]: link for link in c.get("/ogc").json()["links"]}
     assert {"self", "service-desc", "service-doc", "conformance", "data"} <= set(links)
@@ -288,3 +291,84 @@ def test_ogc_public_off_needs_a_token(api: Api) -> None:
     api.client.app.state.service.settings.ogc_public = False
     assert api.client.get("/ogc/collections").status_code == 401
     assert api.get("/ogc/collections").status_code == 200
+
+
+def test_part4_edits_drafts_only_with_etags_and_the_draft_checks(api: Api) -> None:
+    from shapely.geometry import mapping
+
+    from api.ops import drafts
+
+    service = api.client.app.state.service
+    number = drafts.new(service, SANGENSONG)["draft"]["number"]
+    items = f"/ogc/collections/{SANGENSONG}-micro/items"
+    draft_item = f"{items}/{MICRO}?version={number}"
+    planner = api.as_("planner")
+
+    # the published version is read-only, whoever asks
+    r = api.client.patch(f"{items}/{MICRO}", json={"properties": {"name": "改名"}}, headers=planner)
+    assert r.status_code == 405 and "现行版本只读" in r.json()["error"]["message_zh"]
+    assert r.headers["allow"] == "GET"
+    r = api.client.delete(f"{items}/{MICRO}?version=1", headers=planner | {"If-Match": "*"})
+    assert r.status_code == 405
+    # only planners and admins edit; a draft needs a token even to read
+    assert api.client.get(draft_item).status_code == 401
+    assert api.client.patch(draft_item, json={}, headers=api.as_("dispatcher")).status_code == 403
+
+    # update with the ETag; a stale ETag is 412, none is 428
+    first = api.client.get(draft_item, headers=planner)
+    tag = first.headers["etag"]
+    assert tag.startswith('"') and first.json()["version"]["state"] == "draft"
+    patch = {"properties": {"name": "三根松测试网格"}}
+    assert api.client.patch(draft_item, json=patch, headers=planner).status_code == 428
+    r = api.client.patch(draft_item, json=patch, headers=planner | {"If-Match": tag})
+    assert r.status_code == 200, r.text
+    assert r.json()["properties"]["name"] == "三根松测试网格" and r.json()["id"] == MICRO
+    r = api.client.patch(
+        draft_item, json={"properties": {"name": "又一个名字"}}, headers=planner | {"If-Match": tag}
+    )
+    assert r.status_code == 412 and r.json()["error"]["detail"]["etag"] != tag
+    assert (
+        api.client.get(f"{items}/{MICRO}").json()["properties"]["name"] != "三根松测试网格"
+    )  # published untouched
+    # a replace may not move the area
+    fresh = api.client.get(draft_item, headers=planner)
+    moved = fresh.json() | {"geometry": mapping(shape(fresh.json()["geometry"]).buffer(0.001))}
+    r = api.client.put(draft_item, json=moved, headers=planner | {"If-Match": fresh.headers["etag"]})
+    assert r.status_code == 422 and r.json()["error"]["field"] == "geometry"
+
+    # create: half of a micro-grid becomes a new micro-grid; a polygon across general grids is refused
+    target = shape(fresh.json()["geometry"])
+    x1, y1, x2, y2 = target.bounds
+    half = target.intersection(box(x1, y1, (x1 + x2) / 2, y2))
+    new = {
+        "type": "Feature",
+        "geometry": mapping(half),
+        "properties": {"name": "新增微网格", "parent_code": MICRO[:15]},
+    }
+    r = api.client.post(f"{items}?version={number}", json=new, headers=planner)
+    assert r.status_code == 201, r.text
+    assert r.json()["properties"]["name"] == "新增微网格" and f"version={number}" in r.headers["location"]
+    created = r.json()["id"]
+    assert api.client.post(items, json=new, headers=planner).status_code == 405
+    # a small disc on the boundary between two general grids overlaps the neighbour's micro-grids
+    h = service.layers.version(SANGENSONG, number).hierarchy
+    general = h.get(MICRO[:15]).geometry
+    neighbour = next(
+        g for g in h.micro if g.parent_code != MICRO[:15] and g.geometry.intersection(general).length > 0
+    )
+    edge = neighbour.geometry.intersection(general)
+    across = new | {"geometry": mapping(edge.interpolate(0.5, normalized=True).buffer(0.0003))}
+    r = api.client.post(f"{items}?version={number}", json=across, headers=planner)
+    assert r.status_code == 422 and r.json()["error"]["code"] == "redraw_refused", r.text
+    assert r.json()["error"]["detail"]["findings"]
+
+    # delete with the ETag: the draft loses one micro-grid, the published version none
+    before = api.client.get(f"{items}?version={number}&limit=1", headers=planner).json()["numberMatched"]
+    code = created
+    victim = api.client.get(f"{items}/{code}?version={number}", headers=planner)
+    r = api.client.delete(
+        f"{items}/{code}?version={number}", headers=planner | {"If-Match": victim.headers["etag"]}
+    )
+    assert r.status_code == 204, r.text
+    after = api.client.get(f"{items}?version={number}&limit=1", headers=planner).json()["numberMatched"]
+    assert after == before - 1 and api.client.get(f"{items}?limit=1").json()["numberMatched"] == 83
