@@ -234,6 +234,7 @@ def serve(host: str, port: int, workers: int, database_url: str | None, access_l
     if database_url:
         os.environ["WEIWANG_DATABASE_URL"] = database_url
     from api.ops.accounts import prepare_database
+    from api.settings import Settings
 
     prepare_database()
     click.echo(f"weiwang: http://{host}:{port}/  (docs: /docs)", err=True)
@@ -244,6 +245,8 @@ def serve(host: str, port: int, workers: int, database_url: str | None, access_l
         port=port,
         workers=workers,
         access_log=access_log,
+        # A request still running after the grace is cancelled, which kills its job (api.ops.jobs).
+        timeout_graceful_shutdown=Settings().shutdown_grace_s,
     )
 
 

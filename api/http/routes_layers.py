@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
-from fastapi.concurrency import run_in_threadpool
 
 from api.http.deps import require, service_of
 from api.ops import layers as ops
@@ -67,8 +66,8 @@ async def upload_draft(
     folder = Path(tempfile.mkdtemp(prefix="weiwang-upload-"))
     try:
         path = _save(file, folder, service.settings.max_upload_bytes)
-        result = await run_in_threadpool(
-            ops.import_file, service, path, code[:32], commit=commit, crs=crs, author=user.username, note=note
+        result = await ops.import_file_job(
+            service, path, code[:32], commit=commit, crs=crs, author=user.username, note=note
         )
     finally:
         shutil.rmtree(folder, ignore_errors=True)

@@ -12,6 +12,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from api.ops import jobs
 from api.ops.service import Service
 from api.ops.summary import summarize_grids
 from geo.errors import NotFound
@@ -33,6 +34,44 @@ def import_file(
     from store.importing import import_layer
 
     result = import_layer(service.engine, path, community, commit=commit, **options)
+    if commit:
+        service.layers.refresh()
+    return result
+
+
+def _import_in_child(
+    url: str, path: str, community: str, commit: bool, options: dict[str, Any]
+) -> ImportResult:
+    """The job of :func:`import_file_job`, in a fresh process: its own engine (GDAL first)."""
+    from store.importing import import_layer
+
+    engine = db.make_engine(url)
+    try:
+        result = import_layer(engine, path, community, commit=commit, **options)
+    finally:
+        engine.dispose()
+    result.grids, result.element_list = [], []  # the caller answers the summary; no need to ship them
+    return result
+
+
+async def import_file_job(
+    service: Service, path: str | Path, community: str, *, commit: bool = False, **options: Any
+) -> ImportResult:
+    """:func:`import_file` in its own process under the job budget (``job_timeout_s``,
+    ``job_memory_mb``; :mod:`api.ops.jobs`), without blocking the event loop. Over a limit the
+    child is killed and :class:`~api.ops.jobs.JobLimitExceeded` names the limit; a killed import
+    leaves the database as it was (one transaction). ``options`` must be picklable (no callbacks)."""
+    url = service.engine.url.render_as_string(hide_password=False)
+    result = await jobs.run_async(
+        _import_in_child,
+        url,
+        str(path),
+        community,
+        commit,
+        options,
+        budget=jobs.Budget.of(service.settings),
+        field="file",
+    )
     if commit:
         service.layers.refresh()
     return result
