@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from typing import Any
+from urllib.parse import quote
 
 from geo.hierarchy import Hierarchy
 from geo.roles import Post
@@ -100,6 +101,8 @@ def queue_page(
     panel = (
         f"{user_bar(user)}"
         f'<h1 class="ww-title">{_e(title)}</h1>{hint}'
+        f'<p class="ww-muted"><a href="/maps/stats/{quote(community.code, safe="")}">考核看板</a> · '
+        f'<a href="/maps/dispatch/{quote(community.code, safe="")}">事件调度地图</a></p>'
         '<div id="ww-msg" class="ww-msg" role="status" aria-live="polite"></div>'
         '<section class="ww-qfilters" id="ww-qfilters"><h2>筛选</h2>'
         f'<label>状态<select id="ww-q-state">{_options(list(STATE_COLORS), "全部状态")}</select></label>'
@@ -232,4 +235,87 @@ def logout_page(static_base: str = "/static") -> str:
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n<title>退出登录</title>\n'
         f'<script src="{root}/weiwang/logout.js" defer></script>\n</head>\n<body>\n'
         '<p id="ww-msg">正在退出登录…</p>\n</body>\n</html>\n'
+    )
+
+
+def stats_page(
+    h: Hierarchy,
+    community_code: str,
+    *,
+    user: Mapping[str, Any],
+    people: Sequence[Post],
+    start: str,
+    end: str,
+    api_base: str = "/api/v1",
+    static_base: str = "/static",
+    basemap: str = "none",
+    tianditu_key: str = "",
+) -> str:
+    """The leaders' dashboard (考核看板) of one community: 结案率, 按期结案率, 返工, median handling time
+    and 督办次数 per general grid, micro-grid and handler over a chosen period, a choropleth of one
+    indicator per micro-grid and a weekly trend. Every figure comes from ``GET {api_base}/stats``
+    (``stats.js``), so the page and the API cannot disagree. ``start``/``end``: ISO dates ``[start, end)``.
+    """
+    base = make_basemap(basemap, tianditu_key=tianditu_key)
+    community = _community(h, community_code)
+    fc, _generals = grid_features(h, community_code, crs=base.overlay_crs)
+    names = {f["properties"]["code"]: f["properties"]["name"] for f in fc["features"]}
+    title = f"{community.name} · 考核看板"
+    indicators = (
+        ("close_rate", "结案率"),
+        ("on_time_rate", "按期结案率"),
+        ("rework", "返工"),
+        ("median_handling_hours", "办理时长中位数（小时）"),
+        ("supervised", "督办次数"),
+    )
+    choices = "".join(f'<option value="{_e(k)}">{_e(v)}</option>' for k, v in indicators)
+    table = (
+        "<thead><tr><th>名称</th><th>应结案</th><th>结案率</th><th>按期结案率</th><th>返工</th>"
+        "<th>时长中位数</th><th>督办</th></tr></thead><tbody></tbody>"
+    )
+    panel = (
+        f"{user_bar(user)}"
+        f'<h1 class="ww-title">{_e(title)}</h1>'
+        f'<p class="ww-muted"><a href="/maps/incidents/{quote(community.code, safe="")}">事件办理</a></p>'
+        '<div id="ww-msg" class="ww-msg" role="status" aria-live="polite"></div>'
+        '<section class="ww-qfilters"><h2>统计期</h2>'
+        f'<label>自<input type="date" id="ww-s-from" value="{_e(start)}"></label>'
+        f'<label>至（不含）<input type="date" id="ww-s-to" value="{_e(end)}"></label>'
+        '<button type="button" class="ww-btn" id="ww-s-apply">统计</button>'
+        '<p class="ww-muted">结案率 = 结案数 ÷（应结案数 − 缓办数）；'
+        "按期结案率 = 按期结案数 ÷（应结案数 − 缓办数）；"
+        "按期结案的事件在结案时即计入应结案数。</p></section>"
+        '<section><h2>全社区</h2><div id="ww-s-total" class="ww-summary"></div></section>'
+        f'<section><h2>专题图</h2><label>指标<select id="ww-s-theme">{choices}</select></label>'
+        '<ul id="ww-s-legend" class="ww-s-legend"></ul></section>'
+        '<section><h2>每周趋势</h2><div id="ww-s-trend" class="ww-s-trend"></div></section>'
+        f'<section><h2>一般网格</h2><table class="ww-table" id="ww-s-general">{table}</table></section>'
+        f'<section><h2>微网格</h2><table class="ww-table" id="ww-s-micro">{table}</table></section>'
+        f'<section><h2>处置人</h2><table class="ww-table" id="ww-s-handler">{table}</table></section>'
+    )
+    data = {
+        "page": "stats",
+        "community": {"code": community.code, "name": community.name},
+        "api": api_base.rstrip("/"),
+        "login": "/maps/login",
+        "user": dict(user),
+        "style": js_style(),
+        "names": names,
+        "people": {p.person_id: p.name for p in people},
+        "indicators": dict(indicators),
+        "grids": fc,
+    }
+    page = _page(
+        title=title,
+        community=community,
+        panel=panel,
+        data=data,
+        script="stats.js",
+        start="wwStats",
+        static_base=static_base,
+        base=base,
+    )
+    root = static_base.rstrip("/")
+    return page.replace(
+        "</head>", f'<link rel="stylesheet" href="{_e(root)}/weiwang/workspace.css">\n</head>', 1
     )

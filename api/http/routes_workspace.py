@@ -4,6 +4,7 @@ pages carry the same headers (CSP: this origin only) as the other map pages."""
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Path, Query, Request, UploadFile
@@ -43,6 +44,19 @@ def maps_incidents(community: CommunityCode, request: Request) -> Response:
     if user is None:
         return _login_redirect(request)
     return _html(workspace.queue(service_of(request), user, community))
+
+
+@router.get("/maps/stats/{community}", response_class=HTMLResponse, summary="考核看板 leaders' dashboard")
+def maps_stats(
+    community: CommunityCode,
+    request: Request,
+    start: Annotated[date | None, Query(alias="from")] = None,
+    end: Annotated[date | None, Query(alias="to")] = None,
+) -> Response:
+    user = _viewer(request)
+    if user is None:
+        return _login_redirect(request)
+    return _html(workspace.stats_page(service_of(request), user, community, start, end))
 
 
 @router.get("/m/", response_class=HTMLResponse, summary="网格员手机页 grid worker's phone page")

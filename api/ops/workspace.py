@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from api.ops.access import Forbidden, User, scope_of
@@ -82,6 +82,31 @@ def queue(service: Service, user: User, community: str) -> tuple[str, tuple[str,
         api_base=API_BASE,
         static_base=STATIC_BASE,
         poll_ms=1000,
+        **_base(service),
+    )
+    return page, _hosts(service)
+
+
+def stats_page(
+    service: Service, user: User, community: str, start: date | None = None, end: date | None = None
+) -> tuple[str, tuple[str, ...]]:
+    """The leaders' dashboard of ``community`` for ``[start, end)`` (default: the 30 days up to today)."""
+    from layers.workspace import stats_page as render
+
+    if user.role is AppRole.GRID_WORKER and community not in own_communities(service, user):
+        raise Forbidden("只能查看本社区的地图", "grid workers see only their own community's maps")
+    view = service.layers.current(community)
+    end = end or service.today() + timedelta(days=1)
+    start = start or end - timedelta(days=30)
+    page = render(
+        view.hierarchy,
+        community,
+        user=user_info(service, user),
+        people=service.posts(community),
+        start=start.isoformat(),
+        end=end.isoformat(),
+        api_base=API_BASE,
+        static_base=STATIC_BASE,
         **_base(service),
     )
     return page, _hosts(service)

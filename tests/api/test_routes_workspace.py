@@ -140,6 +140,11 @@ def test_pages_and_home_per_role(api: Api) -> None:
     assert r.status_code == 200 and "我的待办" in r.text and "点击地图" not in r.text
     assert '<option value="">请选择</option>' in r.text
     assert c.get("/maps/incidents/510116004002").status_code == 403  # not the worker's community
+    assert c.get("/maps/stats/510116004002").status_code == 403
+    c.cookies.set("weiwang_token", api.token("viewer"))
+    r = c.get(f"/maps/stats/{COMMUNITY}?from=2026-10-01&to=2026-11-01")
+    assert r.status_code == 200 and "考核看板" in r.text and 'value="2026-10-01"' in r.text
+    assert "default-src 'self'" in r.headers["content-security-policy"]
     c.cookies.clear()
     assert c.get("/m/", follow_redirects=False).status_code == 303
 

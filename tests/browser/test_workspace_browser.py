@@ -210,9 +210,21 @@ def test_the_loop_by_clicking_dispatcher_and_worker_on_a_phone(contexts, live, s
         "[...document.querySelectorAll('#ww-history li[data-action=feedback] img.ww-thumb')]"
         ".some(i => i.naturalWidth > 0)",
     )
-    stats = _api(disp, live, "GET", f"/stats?community={SANGENSONG}&group_by=micro")["items"]
-    assert next(s for s in stats if s["key"] == MICRO)["rework"] >= 1
     screenshot(disp, "queue-closed")
+
+    # the leaders' dashboard: 返工 1 on the micro-grid, the same figures as GET /stats
+    disp.goto(f"{live.base}/maps/stats/{SANGENSONG}")
+    until(disp, "window.wwLoaded === true")
+    stats = _api(disp, live, "GET", f"/stats?community={SANGENSONG}&group_by=micro")["items"]
+    assert next(s for s in stats if s["key"] == MICRO)["rework"] == 1
+    assert disp.inner_text(f'#ww-s-micro tr[data-key="{MICRO}"] td.ww-s-rework') == "1"
+    assert disp.evaluate("wwStatsRows.micro") == stats
+    disp.select_option("#ww-s-theme", "rework")
+    assert (
+        disp.evaluate(f"wwGrids.byCode['{MICRO}'].feature.properties.wwValue") == 1
+    )  # the choropleth draws the same figure
+    assert disp.locator(".ww-s-week").count() >= 4
+    screenshot(disp, "stats-dashboard")
 
 
 def test_worker_reports_from_the_phones_position(contexts, live, sample) -> None:
