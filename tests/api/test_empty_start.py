@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -37,11 +38,11 @@ def _env(url: str) -> dict[str, str]:
     )
 
 
-@pytest.fixture
-def empty_server(db_url: str) -> Iterator[tuple[str, dict[str, str]]]:
-    """``weiwang serve`` on a fresh empty database, seeding off: (base URL, its environment)."""
+@contextmanager
+def serving(url: str) -> Iterator[tuple[str, dict[str, str]]]:
+    """``weiwang serve`` on ``url`` with seeding off: (base URL, its environment)."""
     port = _free_port()
-    env = _env(db_url)
+    env = _env(url)
     proc = subprocess.Popen(
         [WEIWANG, "serve", "--host", "127.0.0.1", "--port", str(port)],
         env=env,
@@ -73,6 +74,22 @@ def empty_server(db_url: str) -> Iterator[tuple[str, dict[str, str]]]:
                 proc.wait(timeout=10)
         if proc.stderr is not None:
             proc.stderr.close()
+
+
+@pytest.fixture
+def empty_server(db_url: str) -> Iterator[tuple[str, dict[str, str]]]:
+    """``weiwang serve`` on a fresh empty (migrated) database, seeding off."""
+    with serving(db_url) as served:
+        yield served
+
+
+def test_serve_creates_a_missing_spatialite_file(tmp_path: Path) -> None:
+    """No database at all: serve migrates a new file and answers, with nothing published."""
+    target = tmp_path / "new-site.sqlite"
+    with serving(f"sqlite:///{target}") as (base, _env):
+        assert httpx.get(f"{base}/health").json()["published_versions"] == []
+        assert httpx.get(f"{base}/maps/login").status_code == 200
+    assert target.exists()
 
 
 def _sgs_layer() -> bytes:

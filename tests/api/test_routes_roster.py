@@ -62,6 +62,14 @@ def test_replace_a_worker_from_a_date_keeps_history_and_routes_by_day(api: Api) 
     today = _report(api, feature)
     assert past["assignee"]["person_id"] == old["person_id"]
     assert today["assignee"]["person_id"] == "P9001"
+    # Statistics per handler count each report for whoever held the post the day it came in.
+    url = f"/api/v1/stats?community={SGS}&group_by=handler&from=2026-10-01&to=2026-11-03"
+    by_handler = {r["key"]: r for r in api.get(url).json()["items"]}
+    assert {old["person_id"], "P9001"} <= set(by_handler)
+    october = api.get(f"/api/v1/stats?community={SGS}&group_by=handler&from=2026-10-01&to=2026-10-31").json()
+    assert [r["key"] for r in october["items"] if r["key"] in (old["person_id"], "P9001")] == [
+        old["person_id"]
+    ]
 
     log = api.get(f"/api/v1/roster/log?entity=post&id={old['id']}", "admin").json()["items"]
     assert log[0]["action"] == "post.vacate" and log[0]["actor"] == "user:planner"
