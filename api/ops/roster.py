@@ -54,6 +54,8 @@ ROLE_LEVEL = {
 MAX_ROWS = 20_000
 MAX_CELL = 200
 IMPORT_SUFFIXES = (".csv", ".xlsx")
+#: An XLSX is a zip: refuse one that unpacks to more than this before any XML is parsed.
+MAX_XLSX_UNPACKED = 100 * 2**20
 
 
 def parse_day(text: str | date | None, field_name: str) -> date | None:
@@ -112,6 +114,17 @@ def _xlsx_rows(path: Path) -> list[list[Any]]:
 
     from openpyxl import load_workbook
 
+    try:
+        with zipfile.ZipFile(path) as z:
+            unpacked = sum(i.file_size for i in z.infolist())
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise InvalidInput("不是有效的 XLSX 文件", "not a valid XLSX file", field="file") from exc
+    if unpacked > MAX_XLSX_UNPACKED:
+        raise InvalidInput(
+            f"XLSX 解压后超过 {MAX_XLSX_UNPACKED // 2**20} MB",
+            f"the XLSX unpacks to more than {MAX_XLSX_UNPACKED} bytes",
+            field="file",
+        )
     try:
         wb = load_workbook(path, read_only=True, data_only=True)
     except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:

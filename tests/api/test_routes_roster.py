@@ -5,6 +5,7 @@ that day; every change names who made it; bad input is a 4xx naming row, column 
 from __future__ import annotations
 
 import io
+import zipfile
 
 from shapely.geometry import shape
 
@@ -149,6 +150,11 @@ def test_bad_rows_and_bodies_name_the_place_and_change_nothing(api: Api) -> None
     assert api.post("/api/v1/roster/import", "planner", files=files).status_code == 422
     files = {"file": ("r.xlsx", b"PK\x03\x04 not really")}
     assert api.post("/api/v1/roster/import", "planner", files=files).status_code == 422
+    bomb = io.BytesIO()
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("xl/worksheets/sheet1.xml", b"\0" * (101 * 2**20))
+    r = api.post("/api/v1/roster/import", "planner", files={"file": ("bomb.xlsx", bomb.getvalue())})
+    assert r.status_code == 422 and "解压" in r.json()["error"]["message_zh"]
 
     good = {"person_id": "P9201", "name": "钱七", "role": "微网格员", "grid_code": grid}
     for patch, field in (
