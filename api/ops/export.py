@@ -19,7 +19,7 @@ from typing import Any
 
 from api.ops.access import User, scope_of
 from api.ops.incidents import present_rows, visible_rows
-from api.ops.ogc import filter_incident_rows, incident_feature, incident_properties, parse_ogc_crs
+from api.ops.ogc import filter_incident_rows, incident_features, incident_properties, parse_ogc_crs
 from api.ops.service import Service
 from dispatch.errors import InvalidInput
 from geo.times import CST, as_instant, beijing_midnight
@@ -128,7 +128,7 @@ def export_incidents(
             "name": name,
             "period": {"from": lo.isoformat() if lo else None, "to": hi.isoformat() if hi else None},
             "exported_at": service.clock().isoformat(),
-            "features": [incident_feature(s, crs) for s in shown],
+            "features": incident_features(shown, crs),
         }
         content = json.dumps(body, ensure_ascii=False).encode()
         return Export(content, "application/geo+json", f"{name}.geojson", len(shown))
