@@ -254,6 +254,7 @@ function wwQueue(map) {
     detail.appendChild(el("table", {class: "ww-kv"}, [
       kv("微网格", microText(inc) + (g.micro_code ? "（" + g.micro_code + "）" : "")),
       kv("地址", inc.address || "—"),
+      inc.resident ? kv("居民", (inc.resident.name || "") + (inc.resident.phone ? "（" + inc.resident.phone + "）" : "")) : null,
       kv("处置人", handlerText(inc)),
       kv("上报时间", ww.fmtTime(inc.reported_at)),
       kv("办理时限", t.text, t.cls),
@@ -365,12 +366,15 @@ function wwQueue(map) {
       var text = el("textarea", {id: "ww-form-description", rows: "3", required: true, placeholder: "请描述事件情况"}, []);
       var addr = el("input", {id: "ww-form-address", placeholder: "地址或地标（可选）"}, []);
       var urgent = el("input", {type: "checkbox", id: "ww-form-urgent"}, []);
+      var rname = el("input", {id: "ww-form-resident-name", placeholder: "居民姓名（可选）"}, []);
+      var rphone = el("input", {id: "ww-form-resident-phone", type: "tel", placeholder: "联系电话（可选）"}, []);
       var status = el("div", {class: "ww-form-status", role: "status"}, []);
       var submit = el("button", {type: "submit", class: "ww-btn", id: "ww-form-submit"}, ["上报"]);
       var form = el("form", {class: "ww-form", id: "ww-form"}, [
         el("div", {class: "ww-card-title"}, ["上报事件"]), el("label", null, ["事件类别"]), cat,
         el("label", null, ["事件描述"]), text, el("label", null, ["地址或地标"]), addr,
-        el("label", null, [urgent, " 紧急"]), el("div", {class: "ww-form-row"}, [submit]), status,
+        el("label", null, [urgent, " 紧急"]), el("label", null, ["居民联系方式（来电、来访时填写）"]), rname, rphone,
+        el("div", {class: "ww-form-row"}, [submit]), status,
       ]);
       form.addEventListener("submit", function (ev) {
         ev.preventDefault();
@@ -381,6 +385,8 @@ function wwQueue(map) {
           lon: Math.round(e.latlng.lng * 1e7) / 1e7, lat: Math.round(e.latlng.lat * 1e7) / 1e7,
           crs: d.crs === "gcj02" ? "gcj02" : "wgs84", category: cat.value, description: text.value.trim(),
           address: addr.value.trim(), urgent: urgent.checked,
+          reporter: rname.value.trim() || rphone.value.trim() ?
+            {name: rname.value.trim() || null, phone: rphone.value.trim() || null} : undefined,
         }}).then(function (inc) {
           map.closePopup(formPopup);
           upsert(inc);

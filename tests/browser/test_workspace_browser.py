@@ -138,11 +138,14 @@ def test_the_loop_by_clicking_dispatcher_and_worker_on_a_phone(contexts, live, s
     assert disp.evaluate("document.getElementById('ww-form-category').validity.valueMissing")
     assert disp.evaluate("window.wwLastCreated") is None  # not sent without a category
     disp.select_option("#ww-form-category", "安全隐患")
+    disp.fill("#ww-form-address", "兴隆花园 5 栋 2 单元")
+    disp.fill("#ww-form-resident-phone", "13900001111")
     disp.click("#ww-form-submit")
     until(disp, "!!window.wwLastCreated")
     inc = disp.evaluate("window.wwLastCreated")
     iid, worker = inc["id"], inc["assignee"]["person_id"]
     assert inc["grid"]["micro_code"] == MICRO and inc["state"] == "已交办"
+    assert inc["address"] == "兴隆花园 5 栋 2 单元" and inc["resident"]["phone"] == "13900001111"
     until(disp, f"!!document.querySelector('#ww-queue tr[data-id=\"{iid}\"].ww-selected')")  # row ↔ map
     row = disp.inner_text(f'#ww-queue tr[data-id="{iid}"]')
     assert "安全隐患" in row and micro.name in row and "已交办" in row and "剩" in row
@@ -275,17 +278,14 @@ def test_each_role_sees_only_its_buttons_and_a_viewer_no_report_form(contexts, l
     disp = contexts("dispatcher", "dispatch-demo", f"/maps/incidents/{SANGENSONG}")
     until(disp, "window.wwLoaded === true")
     (lon, lat), _w, _h = label_fit(sample.hierarchy.get(MICRO).geometry)
-    inc = _api(
-        disp,
-        live,
-        "POST",
-        "/incidents",
-        {"lon": lon, "lat": lat, "category": "矛盾纠纷", "description": "邻里纠纷"},
-    )
+    body = {"lon": lon, "lat": lat, "category": "矛盾纠纷", "description": "邻里纠纷"}
+    body["reporter"] = {"name": "王阿姨", "phone": "13812345678"}
+    inc = _api(disp, live, "POST", "/incidents", body)
     disp.evaluate(f"wwSelect({json.dumps(inc['id'])})")
     _state_is(disp, "已交办")
     labels = disp.evaluate("[...document.querySelectorAll('#ww-actions button')].map(b => b.textContent)")
     assert set(labels) == {"交办", "缓办", "改类", "合并", "作废", "督办"}
+    assert "13812345678" in disp.inner_text("#ww-detail")  # the dispatcher sees the resident's phone
 
     viewer = contexts("viewer", "viewer-demo", f"/maps/incidents/{SANGENSONG}")
     until(viewer, "window.wwLoaded === true")
@@ -293,6 +293,7 @@ def test_each_role_sees_only_its_buttons_and_a_viewer_no_report_form(contexts, l
     viewer.evaluate(f"wwSelect({json.dumps(inc['id'])})")
     _state_is(viewer, "已交办")
     assert viewer.locator("#ww-actions button").count() == 0
+    assert "13812345678" not in viewer.inner_text("#ww-detail")  # masked for viewers
     x, y = _screen_point(viewer, lon, lat)
     viewer.mouse.click(x, y)
     viewer.wait_for_timeout(300)
