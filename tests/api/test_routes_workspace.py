@@ -3,8 +3,10 @@ buttons each role may press, merge/void of auto-assigned reports, 我的待办, 
 
 from __future__ import annotations
 
+import pytest
 from shapely import Point
 
+from tests.api.test_routes_workers import server  # noqa: F401 (fixture: weiwang serve --workers 2)
 from tests.api_fixtures import Api, Clock
 
 MICRO = "510116004001003012"  # a micro-grid of 三根松 (sample data)
@@ -247,3 +249,62 @@ def test_photo_refusals_are_clear_4xx(api: Api) -> None:
     worker = inc["assignee"]["person_id"]
     r = api.post(url, worker, files=four[:1])  # took no step yet
     assert r.status_code == 403
+
+
+@pytest.mark.postgis
+@pytest.mark.parametrize("db_template", ["postgis"], indirect=True)
+def test_live_feed_agrees_across_two_workers_within_2_s(seeded_url: str, server) -> None:  # noqa: F811
+    """``weiwang serve --workers 2``: both workers give the same ETag for the same incidents, and a
+    new report changes it on both within 2 s (what the queue page's 1 s poll relies on)."""
+    import http.client
+    import json
+    import time
+
+    from tests.api.test_routes_workers import _call, _owner
+
+    port, workers = server
+    assert len(workers) == 2
+    token = _call(
+        port, "POST", "/api/v1/auth/login", {"username": "dispatcher", "password": "dispatch-demo"}
+    )["access_token"]
+
+    def feed(etag: str | None = None) -> tuple[int, str, dict | None, int | None]:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        try:
+            headers = {"Authorization": f"Bearer {token}"} | ({"If-None-Match": etag} if etag else {})
+            conn.request("GET", f"/api/v1/feed/incidents?community={COMMUNITY}", headers=headers)
+            r = conn.getresponse()
+            body = r.read()
+            assert conn.sock is not None
+            who = _owner(port, conn.sock.getsockname()[1], workers)
+            return r.status, r.getheader("ETag") or "", json.loads(body) if body else None, who
+        finally:
+            conn.close()
+
+    first = [feed() for _ in range(12)]
+    assert {f[3] for f in first} == set(workers)  # both workers answered
+    assert len({f[1] for f in first}) == 1  # … with the same tag
+    etag = first[0][1]
+    assert {feed(etag)[0] for _ in range(8)} == {304}
+
+    from api.ops.sources import load_source
+
+    p = load_source().hierarchy.get(MICRO).geometry.representative_point()
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    body = {"lon": p.x, "lat": p.y, "category": "群众诉求", "description": "路灯不亮"}
+    conn.request(
+        "POST",
+        "/api/v1/incidents",
+        body=json.dumps(body),
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+    )
+    new_id = json.loads(conn.getresponse().read())["id"]
+    conn.close()
+    t0 = time.monotonic()
+    seen: set[int | None] = set()
+    while seen != set(workers):
+        status, new_tag, data, who = feed(etag)
+        assert status == 200 and new_tag != etag and data is not None
+        assert new_id in [i["id"] for i in data["items"]]
+        seen.add(who)
+        assert time.monotonic() - t0 < 2.0
