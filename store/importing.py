@@ -290,14 +290,12 @@ def import_layer(
     A GeoPackage as written by ``weiwang export`` (layers ``grids`` and ``elements``) is read
     whole when no ``layer`` is named: grids from ``grids``, elements from ``elements``.
     """
-    import pyogrio
-
-    from store.files.layerfile import read_layer
+    from store.files.layerfile import list_layers, read_layer
 
     p = Path(path)
     elements_layer: str | None = None
     if layer is None and p.suffix.lower() == ".gpkg" and p.is_file():
-        names = {str(row[0]) for row in pyogrio.list_layers(p)}
+        names = set(list_layers(p))  # checks the GeoPackage before GDAL lists it
         if "grids" in names:
             layer = "grids"
             if "elements" in names and elements_path is None:

@@ -13,6 +13,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from typing import Any
 
+import numpy as np
+
 from geo.elements import ELEMENT_TYPES
 from geo.hierarchy import Level
 from store.files.errors import BadValue, MissingColumn
@@ -156,6 +158,13 @@ def count(value: Any, *, row: int, column: str) -> int | None:
     """A non-negative whole number (households) or None for a null; :class:`BadValue` otherwise."""
     if is_null(value):
         return None
+    if isinstance(value, bool | np.bool_):
+        raise BadValue(
+            f"第 {row} 行“{column}”列的值是布尔值，不是户数：{value}",
+            f"row {row}, column {column!r}: a boolean is not a count: {value}",
+            field=column,
+            detail={"row": row, "value": str(value)},
+        )
     try:
         number = float(str(value).strip()) if isinstance(value, str) else float(value)
     except (TypeError, ValueError):

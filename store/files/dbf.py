@@ -12,6 +12,8 @@ import codecs
 import struct
 from pathlib import Path
 
+from store.files.errors import UnreadableFile
+
 _GB = "GB18030"
 _CPG: dict[str, str] = {
     **dict.fromkeys(("utf-8", "utf8", "65001", "utf_8"), "UTF-8"),
@@ -98,3 +100,60 @@ def shapefile_encoding(shp: Path) -> tuple[str, str]:
     if dbf is None:
         return "UTF-8", how
     return detect_dbf_encoding(dbf), how
+
+
+def _dbf_records(dbf: Path) -> int:
+    """Records the .dbf holds; :class:`UnreadableFile` if its header claims more than the file has."""
+    size = dbf.stat().st_size
+    with open(dbf, "rb") as fh:
+        head = fh.read(32)
+    if len(head) < 32:
+        raise UnreadableFile("属性表 .dbf 文件头不完整", "the .dbf header is truncated", field="file")
+    n_records, header_len, record_len = struct.unpack_from("<IHH", head, 4)
+    if header_len < 33 or record_len < 1:
+        raise UnreadableFile("属性表 .dbf 文件头无效", "the .dbf header is invalid", field="file")
+    held = max(0, size - header_len) // record_len
+    if n_records > held:
+        raise UnreadableFile(
+            f"属性表 .dbf 声称有 {n_records} 条记录，文件只容得下 {held} 条",
+            f"the .dbf claims {n_records} records but holds at most {held}",
+            field="file",
+            detail={"claimed": n_records, "held": held},
+        )
+    return n_records
+
+
+def _shx_shapes(shx: Path) -> int:
+    """Shapes indexed by the .shx (100-byte header, 8 bytes per shape)."""
+    size = shx.stat().st_size
+    with open(shx, "rb") as fh:
+        head = fh.read(100)
+    if len(head) < 100 or head[:4] != b"\x00\x00\x27\x0a":
+        raise UnreadableFile("索引文件 .shx 无效", "the .shx index is invalid", field="file")
+    declared = struct.unpack_from(">i", head, 24)[0] * 2
+    if declared != size or (size - 100) % 8:
+        raise UnreadableFile(
+            f".shx 文件长度不符（声明 {declared} 字节，实际 {size} 字节）",
+            f"the .shx length disagrees with its header ({declared} declared, {size} bytes)",
+            field="file",
+        )
+    return (size - 100) // 8
+
+
+def check_shapefile(shp: Path) -> None:
+    """Refuse a shapefile whose parts disagree before GDAL reads it: a .dbf header claiming more
+    records than the file holds (GDAL then reads none, or garbage), and shape and record counts that
+    differ (GDAL pairs them by position and silently drops or blanks the extra ones)."""
+    dbf = sidecar(shp, ".dbf")
+    shx = sidecar(shp, ".shx")
+    records = _dbf_records(dbf) if dbf is not None else None
+    shapes = _shx_shapes(shx) if shx is not None else None
+    if records is not None and shapes is not None and records != shapes:
+        raise UnreadableFile(
+            f"Shapefile 的几何数（.shp/.shx：{shapes}）与属性记录数（.dbf：{records}）不一致，"
+            "会丢失或错配网格；请在 GIS 软件中修复后重新导出",
+            f"the shapefile has {shapes} shapes (.shp/.shx) but {records} attribute records (.dbf): "
+            "grids would be dropped or mismatched; repair and export it again",
+            field="file",
+            detail={"shapes": shapes, "records": records},
+        )

@@ -50,7 +50,17 @@ def _label(crs: pyproj.CRS) -> str:
 
 
 def parse_given(text: str) -> SourceCRS:
-    """Parse a CRS name as the CLI takes it (:func:`geo.crs.parse_crs`; :class:`UnknownCRS` if not)."""
+    """Parse a CRS name as the CLI takes it (:func:`geo.crs.parse_crs`; :class:`UnknownCRS` if not).
+
+    The label must match exactly: surrounding spaces or control characters are refused, not trimmed
+    (``"GCJ02 "`` may be a paste of something longer)."""
+    if not text or text != text.strip() or any(not c.isprintable() for c in text) or len(text) > 64:
+        shown = text[:64].encode("unicode_escape").decode("ascii")
+        raise UnknownCRS(
+            f"坐标系名称含空格或控制字符，或过长：“{shown}”（应为 wgs84、cgcs2000、gcj02、bd09 或 EPSG:n）",
+            f"CRS label with spaces, control characters or too long: {shown!r} "
+            "(expected wgs84, cgcs2000, gcj02, bd09 or EPSG:n)",
+        )
     spec = geo_crs.parse_crs(text)
     if spec.epsg is None:  # gcj02 / bd09: lon/lat with an offset undone by geo.crs.to_wgs84
         return SourceCRS(spec.name, WGS84, spec.name)

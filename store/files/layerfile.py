@@ -4,13 +4,22 @@ One entry point, :func:`read_layer`, for the CLI, the HTTP upload and notebooks;
 (from :mod:`store.files.layerwrite`) exports. Untrusted input is assumed: the size is checked before
 anything is parsed; archives are unpacked by :mod:`store.files.archive` into a private temporary
 directory; KML is pre-scanned by :mod:`store.files.kml` and GeoJSON by :mod:`store.files.geojson` (no DTDs, no
-network); the bytes must match the format the name claims (so GDAL never opens a disguised VRT or
-other driver); features, vertices and strings are bounded by :class:`Limits`. Geometries are kept
-as read (2D; invalid ones are left for validation to report), reprojected to EPSG:4326 lon/lat.
+network; both also check coordinates, rings, strings and sizes feature by feature before GDAL
+parses them); a GeoPackage's SQLite header and schema are checked (no views) and a shapefile's
+shape and record counts must agree before GDAL opens them; the bytes must match the format the name
+claims (so GDAL never opens a disguised VRT or other driver); features, vertices, attributes and
+strings are bounded by :class:`Limits`. What GDAL returns is checked again before GEOS builds it
+(rings closed with ≥ 4 positions, coordinates finite, no control characters). Every refusal is a
+:mod:`store.files.errors` error naming the feature, field or limit, never a library's message
+(those can hold SQL or server paths; they are logged). Geometries are kept as read (2D; invalid
+ones are left for validation to report), reprojected to EPSG:4326 lon/lat.
 """
 
 from __future__ import annotations
 
+import logging
+import re
+import sqlite3
 import tempfile
 import warnings
 from collections.abc import Callable, Mapping, Sequence
@@ -22,12 +31,15 @@ import numpy as np
 import pyogrio
 import shapely
 from pyogrio.errors import DataLayerError, DataSourceError, FieldError, GeometryError
+from shapely.errors import GEOSException
 
 from geo.elements import ELEMENT_TYPES, Element
 from geo.hierarchy import Grid
 from store.files import filecrs
 from store.files.archive import safe_extract
+from store.files.checks import CONTROL, MAX_ABS_COORD, bad_feature, control_char
 from store.files.columns import (
+    GRID_COLUMNS,
     ColumnMapping,
     count,
     level_of,
@@ -36,14 +48,29 @@ from store.files.columns import (
     resolve_grid_columns,
     text,
 )
-from store.files.dbf import shapefile_encoding, sidecar
+from store.files.dbf import check_shapefile, shapefile_encoding, sidecar
 from store.files.errors import AmbiguousLayer, BadValue, UnreadableFile, UnsupportedFormat
 from store.files.geojson import check_geojson
-from store.files.kml import check_kml
+from store.files.gpkg import check_geopackage
+from store.files.kml import as_utf8, check_kml
 from store.files.layerwrite import FORMATS, write_layer
 from store.files.limits import Limits
 
-__all__ = ["FORMATS", "ColumnMapping", "LayerData", "Limits", "read_layer", "write_layer"]
+__all__ = ["FORMATS", "ColumnMapping", "LayerData", "Limits", "list_layers", "read_layer", "write_layer"]
+
+log = logging.getLogger("weiwang.files")
+#: What GDAL, GEOS, SQLite or the OS may raise on a hostile file that slipped past the checks.
+LIBRARY_ERRORS = (
+    DataSourceError,
+    DataLayerError,
+    FieldError,
+    GeometryError,
+    GEOSException,
+    sqlite3.Error,
+    OSError,
+    ValueError,
+    RecursionError,
+)
 
 #: File suffix → the GDAL drivers allowed to open it.
 DRIVERS: dict[str, tuple[str, ...]] = {
@@ -108,6 +135,41 @@ def read_layer(
     """
     p = Path(path)
     _check_local_file(p, limits)
+    try:
+        return _read_path(p, crs, mapping, limits, layer, progress)
+    except LIBRARY_ERRORS as exc:
+        raise _unreadable(p.name, exc) from exc
+
+
+def list_layers(path: str | Path) -> list[str]:
+    """The layer names of a file, after the same format checks :func:`read_layer` makes first."""
+    p = Path(path)
+    _check_local_file(p, Limits())
+    try:
+        if p.suffix.lower() == ".gpkg":
+            return check_geopackage(p)
+        return [str(row[0]) for row in pyogrio.list_layers(p)]
+    except LIBRARY_ERRORS as exc:
+        raise _unreadable(p.name, exc) from exc
+
+
+def _unreadable(display: str, exc: BaseException) -> UnreadableFile:
+    """An :class:`UnreadableFile` for a library failure: the library's words go to the log only."""
+    log.info("cannot read %s: %s: %s", display, type(exc).__name__, str(exc)[:500])
+    return UnreadableFile(
+        f"无法读取文件：{display}（文件损坏或格式不符）",
+        f"cannot read {display} (corrupt or not the format its name says)",
+    )
+
+
+def _read_path(
+    p: Path,
+    crs: str | None,
+    mapping: ColumnMapping | None,
+    limits: Limits,
+    layer: str | None,
+    progress: Callable[[int, int], None] | None,
+) -> LayerData:
     suffix = p.suffix.lower()
     if suffix in ARCHIVES:
         with tempfile.TemporaryDirectory(prefix="weiwang-upload-") as tmp:
@@ -169,8 +231,9 @@ def _pick_member(
     )
 
 
-def _sniff(p: Path) -> None:
-    """Check the first bytes match the format the suffix claims (GDAL would trust the content)."""
+def _sniff(p: Path, limits: Limits, scratch: Path) -> Path:
+    """Check the first bytes match the format the suffix claims (GDAL would trust the content), run
+    the format's own pre-checks, and return the file GDAL is to read (a UTF-8 copy for a GBK KML)."""
     with open(p, "rb") as fh:
         head = fh.read(1024)
     suffix = p.suffix.lower()
@@ -188,9 +251,15 @@ def _sniff(p: Path) -> None:
             f"文件内容与扩展名不符：{p.name}", f"file content does not match its extension: {p.name}"
         )
     if suffix == ".kml":
-        check_kml(p)
+        p = as_utf8(p, scratch)
+        check_kml(p, limits)
     elif suffix in (".geojson", ".json"):
-        check_geojson(p)
+        check_geojson(p, limits)
+    elif suffix == ".gpkg":
+        check_geopackage(p)
+    elif suffix == ".shp":
+        check_shapefile(p)
+    return p
 
 
 def _csv_encoding(p: Path) -> str:
@@ -202,11 +271,11 @@ def _csv_encoding(p: Path) -> str:
     return "UTF-8"
 
 
-def _choose_layer(p: Path, layer: str | None) -> str:
+def _choose_layer(p: Path, layer: str | None, display: str) -> str:
     try:
         listed = pyogrio.list_layers(p)
     except (DataSourceError, DataLayerError) as exc:
-        raise UnreadableFile(f"无法读取文件：{p.name}", f"cannot read {p.name}: {exc}") from exc
+        raise _unreadable(display, exc) from exc
     names = [str(row[0]) for row in listed]
     if layer is not None:
         if layer not in names:
@@ -238,8 +307,21 @@ def _read_dataset(
     progress: Callable[[int, int], None] | None,
     display: str,
 ) -> LayerData:
+    with tempfile.TemporaryDirectory(prefix="weiwang-read-") as scratch:
+        checked = _sniff(p, limits, Path(scratch))
+        return _read_checked(checked, crs, mapping, limits, layer, progress, display)
+
+
+def _read_checked(
+    p: Path,
+    crs: str | None,
+    mapping: ColumnMapping | None,
+    limits: Limits,
+    layer: str | None,
+    progress: Callable[[int, int], None] | None,
+    display: str,
+) -> LayerData:
     suffix = p.suffix.lower()
-    _sniff(p)
     notes: list[str] = []
     opts: dict[str, str] = dict(CSV_OPTIONS) if suffix == ".csv" else {}
     encoding: str | None = None
@@ -251,9 +333,9 @@ def _read_dataset(
         encoding = _csv_encoding(p)
         if encoding != "UTF-8":
             notes.append(f"CSV 不是 UTF-8，按 {encoding} 读取 / CSV is not UTF-8: read as {encoding}")
-    name = _choose_layer(p, layer)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
+        name = _choose_layer(p, layer, display)
         try:
             info = pyogrio.read_info(p, layer=name, encoding=encoding, **opts)
             if info["driver"] not in DRIVERS[suffix]:
@@ -273,11 +355,16 @@ def _read_dataset(
                 **opts,
             )
         except (DataSourceError, DataLayerError, FieldError, GeometryError, UnicodeDecodeError) as exc:
-            raise UnreadableFile(f"无法读取文件：{display}", f"cannot read {display}: {exc}") from exc
-    notes.extend(f"GDAL: {w.message}" for w in caught)
-    limits.check("max_features", len(wkb), where=display)
-    geoms = shapely.force_2d(shapely.from_wkb(wkb)) if wkb is not None else np.full(len(columns[0]), None)
+            raise _unreadable(display, exc) from exc
+    notes.extend(f"GDAL: {_clean(str(w.message))}" for w in caught)
+    field_names = [str(f) for f in meta["fields"]]
+    n_rows = len(wkb) if wkb is not None else (len(columns[0]) if columns else 0)
+    limits.check("max_features", n_rows, where=display)
+    codes = _codes(field_names, columns, mapping)
+    _check_attributes(field_names, columns, limits, codes)
+    geoms = _geometries(wkb, n_rows, codes) if wkb is not None else np.full(n_rows, None)
     _check_sizes(geoms, meta["fields"], columns, limits)
+    _check_coords(geoms, codes)
 
     src, crs_notes = filecrs.choose(filecrs.from_file(meta["crs"]), crs, display)
     notes.extend(crs_notes)
@@ -285,7 +372,6 @@ def _read_dataset(
     geoms = filecrs.to_wgs84(geoms, src)
     _check_result_coords(geoms, notes)
 
-    field_names = [str(f) for f in meta["fields"]]
     table = dict(zip(field_names, columns, strict=True))
     if looks_like_elements(field_names, table, mapping):
         elements = _elements(geoms, field_names, table, notes, progress)
@@ -293,6 +379,130 @@ def _read_dataset(
     skip = KML_BOILERPLATE if suffix == ".kml" else frozenset()
     grids = _grids(geoms, field_names, table, mapping, skip, progress)
     return LayerData(grids, [], src.label, notes, name)
+
+
+_PATH = re.compile(r"(?:[A-Za-z]:)?[/\\][^\s:'\"(),]+")
+
+
+def _clean(message: str) -> str:
+    """A library's message for a person: server paths removed, bounded."""
+    return _PATH.sub("…", message)[:300]
+
+
+def _codes(
+    fields: Sequence[str], columns: Sequence[np.ndarray], mapping: ColumnMapping | None
+) -> Callable[[int], str | None]:
+    """The grid code of row ``i`` (for naming a feature in messages), or None."""
+    wanted = [mapping.code] if mapping is not None and mapping.code else list(GRID_COLUMNS["code"])
+    by_key = {f.strip().lower(): i for i, f in reversed(list(enumerate(fields)))}
+    col = next((columns[by_key[w.lower()]] for w in wanted if w.lower() in by_key), None)
+
+    def code(i: int) -> str | None:
+        if col is None or i >= len(col):
+            return None
+        value = col[i]
+        if isinstance(value, bytes | bool | np.bool_):
+            return None
+        shown = text(value)
+        return shown[:50] if shown is not None and not control_char(shown) else None
+
+    return code
+
+
+def _check_attributes(
+    fields: Sequence[str], columns: Sequence[np.ndarray], limits: Limits, code: Callable[[int], str | None]
+) -> None:
+    """Attribute columns bounded in number; strings free of control characters; bytes per feature bounded."""
+    limits.check("max_properties", len(fields), where="图层属性列数 / attribute columns")
+    for name in fields:
+        if (bad := control_char(name)) is not None:
+            raise BadValue(
+                f"属性列名含控制字符 {bad}",
+                f"an attribute column name holds the control character {bad}",
+                field="fields",
+            )
+    sizes: np.ndarray | None = None
+    for name, col in zip(fields, columns, strict=True):
+        if col.dtype != object:
+            continue
+        lengths = np.zeros(len(col), dtype=np.int64)
+        for i, value in enumerate(col):
+            if isinstance(value, str):
+                if CONTROL.search(value):
+                    raise bad_feature(
+                        i + 1,
+                        code(i),
+                        f"“{name[:50]}”含控制字符 {control_char(value)}",
+                        f"{name[:50]!r} holds the control character {control_char(value)}",
+                        field=name[:50],
+                    )
+                lengths[i] = len(value.encode("utf-8", "surrogatepass"))
+            elif isinstance(value, bytes):
+                lengths[i] = len(value)
+        sizes = lengths if sizes is None else sizes + lengths
+    if sizes is not None and sizes.size:
+        worst = int(np.argmax(sizes))
+        where = "第 {0} 个要素 / feature {0}".format(worst + 1)
+        limits.check("max_property_bytes", int(sizes[worst]), where=where)
+
+
+def _geometries(wkb: np.ndarray, n: int, code: Callable[[int], str | None]) -> np.ndarray:
+    """WKB → 2D geometries; refuses (naming the feature) what GEOS cannot build and rings of < 4 positions."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # NaN coordinates: refused by _check_coords
+        geoms = shapely.from_wkb(wkb, on_invalid="ignore")
+    failed = [i for i in range(n) if wkb[i] is not None and geoms[i] is None]
+    if failed:
+        i = failed[0]
+        try:
+            shapely.from_wkb(wkb[i])
+            reason = ""
+        except (GEOSException, ValueError) as exc:
+            reason = str(exc)
+        if "closed" in reason:
+            zh, en = (
+                "面的环未闭合（首尾坐标不同）",
+                "a polygon ring is not closed (first and last positions differ)",
+            )
+        elif "0 or >1" in reason:
+            zh, en = "线或环只有 1 个点", "a line or ring has a single position"
+        else:
+            zh, en = "几何数据损坏，无法读取", "the geometry is corrupt and cannot be read"
+        raise bad_feature(i + 1, code(i), zh, en)
+    geoms = shapely.force_2d(geoms)
+    parts, part_of = shapely.get_parts(geoms, return_index=True)
+    polygons = shapely.get_type_id(parts) == 3
+    rings, ring_of = shapely.get_rings(parts[polygons], return_index=True)
+    sizes = shapely.get_num_coordinates(rings)
+    short = np.flatnonzero(sizes < 4)
+    if short.size:
+        i = int(part_of[polygons][ring_of[short[0]]])
+        n_pos = int(sizes[short[0]])
+        raise bad_feature(
+            i + 1,
+            code(i),
+            f"面的环只有 {n_pos} 个点（至少 4 个，首尾相同）",
+            f"a polygon ring has {n_pos} positions (at least 4, first equal to last)",
+        )
+    return geoms
+
+
+def _check_coords(geoms: np.ndarray, code: Callable[[int], str | None]) -> None:
+    """Every coordinate finite and within ±:data:`MAX_ABS_COORD`, before any reprojection."""
+    coords, index = shapely.get_coordinates(geoms, return_index=True)
+    if not coords.size:
+        return
+    with np.errstate(invalid="ignore"):
+        bad = ~np.isfinite(coords).all(axis=1) | (np.abs(coords) > MAX_ABS_COORD).any(axis=1)
+    hits = np.flatnonzero(bad)
+    if hits.size:
+        i = int(index[hits[0]])
+        raise bad_feature(
+            i + 1,
+            code(i),
+            "坐标非有限数或超出范围（绝对值应不超过 1e8）",
+            "a coordinate is not a finite number within ±1e8",
+        )
 
 
 def _check_sizes(
@@ -370,8 +580,8 @@ def _grids(
                 field=cols["code"],
                 detail={"row": row},
             )
-        if geom is None or shapely.get_type_id(geom) not in (3, 6):
-            kind_found = "空" if geom is None else geom.geom_type
+        if geom is None or shapely.get_type_id(geom) not in (3, 6) or geom.is_empty:
+            kind_found = "空" if geom is None or geom.is_empty else geom.geom_type
             raise BadValue(
                 f"第 {row} 行（{code}）的几何不是面：{kind_found}",
                 f"row {row} ({code}): geometry is not a (multi)polygon: {kind_found if geom else 'null'}",

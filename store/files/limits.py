@@ -19,6 +19,9 @@ _ZH = {
     "max_zip_members": "压缩包成员数",
     "max_unzipped_bytes": "解压后大小（字节）",
     "max_string_chars": "文本字段长度（字符）",
+    "max_properties": "属性个数",
+    "max_property_bytes": "单个要素属性总大小（字节）",
+    "max_nesting": "嵌套层数",
 }
 
 
@@ -33,6 +36,12 @@ class Limits:
     max_zip_members: int = 200
     max_unzipped_bytes: int = 200 * 2**20
     max_string_chars: int = 2_000
+    #: Attributes per feature, and distinct attribute names in a layer (GDAL makes one column each).
+    max_properties: int = 500
+    #: UTF-8 bytes of one feature's attribute values together.
+    max_property_bytes: int = 64 * 2**10
+    #: Depth of nested JSON arrays/objects (GeoJSON) or GeometryCollections.
+    max_nesting: int = 32
 
     def check(self, name: str, value: int, *, where: str = "") -> None:
         """Raise ``LimitExceeded`` if ``value`` is above the limit called ``name`` (equal passes)."""
