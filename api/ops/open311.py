@@ -30,6 +30,7 @@ from api.ops.service import Service
 from dispatch import AppRole, Category, State
 from dispatch.errors import InvalidInput
 from geo.errors import NotFound, WeiwangError
+from geo.times import CST
 from store import db
 from store.incidents import get_incident_or_none
 
@@ -108,7 +109,8 @@ def status_notes(shown: Mapping[str, Any]) -> str:
     elif assignee.get("role"):
         parts.append(f"承办：{assignee['role']} {assignee.get('name') or ''}".rstrip())
         if shown.get("deadline"):
-            parts.append(f"期限 {shown['deadline']}")
+            due = datetime.fromisoformat(shown["deadline"]).astimezone(CST)
+            parts.append(f"期限 {due:%Y-%m-%d %H:%M}（北京时间）")
     if shown.get("overdue"):
         parts.append("已超期")
     return "；".join(parts)

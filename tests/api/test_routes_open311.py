@@ -55,6 +55,7 @@ def test_json_flow_post_then_get_by_id_routes_like_any_report(api: Api) -> None:
     [got] = api.client.get(f"{BASE}/requests/{rid}.json", params={"api_key": api.token("dispatcher")}).json()
     assert got["status"] == "open" and got["service_code"] == "safety" and got["service_name"] == "安全隐患"
     assert got["status_notes"].startswith("已交办") and "微网格员" in got["status_notes"]
+    assert "（北京时间）" in got["status_notes"]
     assert got["address"] == "三根松路 8 号" and got["expected_datetime"]
     # the same incident in the native API: located, routed to the micro-grid's worker, resident kept
     native = api.get(f"/api/v1/incidents/{rid}").json()
