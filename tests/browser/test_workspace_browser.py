@@ -15,7 +15,7 @@ import pytest
 
 from api.ops.sources import load_source
 from layers.webmap import label_fit
-from tests.browser.conftest import SANGENSONG, login, off_loopback, screenshot, until
+from tests.browser.conftest import SANGENSONG, Live, login, off_loopback, screenshot, until
 
 pytestmark = pytest.mark.browser
 
@@ -58,6 +58,38 @@ def _context(browser, live, username: str, password: str, next_path: str, *, pho
     pg.on("pageerror", lambda e: pg.errors.append(str(e)))
     login(pg, live.base, username, password, next_path)
     return ctx, pg
+
+
+@pytest.fixture
+def live_db(seeded_url: str) -> Iterator[Live]:
+    """The real app on a fresh seeded database of each engine (SpatiaLite and PostGIS), served by
+    uvicorn on 127.0.0.1 for one test."""
+    import threading
+
+    import uvicorn
+
+    from api.http.app import create_app
+    from api.settings import Settings
+
+    app = create_app(
+        Settings(database_url=seeded_url, secret_key="browser-db", version_poll_s=0.0), prepare=True
+    )
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off")
+    )
+    thread = threading.Thread(target=server.run, name="uvicorn-workspace", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert time.monotonic() < deadline and thread.is_alive(), "uvicorn did not start"
+        time.sleep(0.05)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield Live(f"http://127.0.0.1:{port}", app)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        app.state.service.engine.dispose()
 
 
 @pytest.fixture
@@ -119,7 +151,27 @@ def _api(pg, live, method: str, path: str, body: dict | None = None) -> dict:
     return r.json()
 
 
-def test_the_loop_by_clicking_dispatcher_and_worker_on_a_phone(contexts, live, sample) -> None:
+def test_the_loop_by_clicking_dispatcher_and_worker_on_a_phone(browser, live_db, sample) -> None:
+    """On SpatiaLite and PostGIS alike (a fresh seeded database each)."""
+    live = live_db
+    made: list = []
+
+    def contexts(*args, **kw):
+        ctx, pg = _context(browser, live, *args, **kw)
+        made.append((ctx, pg))
+        return pg
+
+    try:
+        _loop(contexts, live, sample)
+        for _ctx, pg in made:
+            assert pg.errors == [], f"JavaScript errors: {pg.errors}"
+            assert off_loopback(pg.requests) == [], "requests left 127.0.0.1"
+    finally:
+        for ctx, _pg in made:
+            ctx.close()
+
+
+def _loop(contexts, live, sample) -> None:
     micro = sample.hierarchy.get(MICRO)
     (lon, lat), _w, _h = label_fit(micro.geometry)
 
