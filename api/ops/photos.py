@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from api.ops import privacy
 from api.ops.access import Forbidden, User, hidden, scope_of
 from api.ops.service import Service
 from dispatch import AppRole
@@ -96,11 +97,16 @@ def photos_of(service: Service, user: User, incident_id: str) -> dict[str, Any]:
     with db.read(service.engine) as conn:
         if get_incident_or_none(conn, incident_id[:64], scope_of(service, user)) is None:
             raise hidden("事件", incident_id[:64])
+        if not privacy.sees_photos(user.role):
+            return {"items": []}
         return {"items": [_present(r) for r in list_photos(conn, incident_id[:64])]}
 
 
 def photo(service: Service, user: User, photo_id: int, *, thumb: bool = False) -> tuple[bytes, str]:
-    """A photo's bytes and media type, if the caller may see its incident (else "not found")."""
+    """A photo's bytes and media type, if the caller may see its incident and photos at all
+    (:mod:`api.ops.privacy`; else "not found")."""
+    if not privacy.sees_photos(user.role):
+        raise hidden("照片", str(photo_id))
     with db.read(service.engine) as conn:
         row = photo_bytes(conn, photo_id, thumb=thumb)
         if row is None or get_incident_or_none(conn, row["incident_id"], scope_of(service, user)) is None:

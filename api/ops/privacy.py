@@ -5,8 +5,8 @@ that applies it.
 to an incident as :func:`api.ops.incidents.present` shapes it, so every surface that shows
 incidents through that function follows the same table. Grid workers see only incidents of their
 own grids (:class:`store.incidents.Visibility`) and must call residents back, so they see them in
-full; planners draw grids and need no resident's identity; viewers see no resident's name and
-only masked phones.
+full; planners draw grids and need neither a resident's identity nor photos; viewers supervise
+the work, so they see its photos, but no resident's name and only masked phones.
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ POLICY: Mapping[AppRole, Mapping[str, Show]] = {
         "handler_phone": F,
     },
     AppRole.PLANNER: {"resident_name": M, "resident_phone": M, "address": F, "photos": H, "handler_phone": F},
-    AppRole.VIEWER: {"resident_name": H, "resident_phone": M, "address": M, "photos": H, "handler_phone": M},
+    AppRole.VIEWER: {"resident_name": H, "resident_phone": M, "address": M, "photos": F, "handler_phone": M},
 }
 
 _DOOR = re.compile(r"\d")
@@ -99,12 +99,17 @@ def apply(role: AppRole, incident: dict[str, Any]) -> dict[str, Any]:
         incident["resident"] = {"name": name, "phone": phone} if name or phone else None
     if "address" in incident:
         incident["address"] = shown(role, "address", incident["address"]) or ""
-    if "photos" in incident and POLICY[role]["photos"] is Show.HIDDEN:
+    if "photos" in incident and not sees_photos(role):
         incident["photos"] = []
     assignee = incident.get("assignee")
     if assignee:
         assignee["phone"] = shown(role, "handler_phone", assignee.get("phone"))
     return incident
+
+
+def sees_photos(role: AppRole) -> bool:
+    """Whether ``role`` may see incident photos (the ``photos`` column of :data:`POLICY`)."""
+    return POLICY[role]["photos"] is not Show.HIDDEN
 
 
 def readme_table() -> str:

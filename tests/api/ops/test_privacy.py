@@ -38,7 +38,8 @@ def test_apply_leaves_nothing_personal_for_viewers() -> None:
     }
     out = apply(AppRole.VIEWER, view)
     assert out["resident"] == {"name": None, "phone": "139****5678"}
-    assert out["photos"] == [] and out["address"] == "三根松路…"
+    assert out["photos"] == [{"id": 1}] and out["address"] == "三根松路…"
+    assert apply(AppRole.PLANNER, {"photos": [{"id": 1}]})["photos"] == []
     assert out["assignee"]["phone"] == "138****0001"
 
 
@@ -90,3 +91,27 @@ def test_each_role_sees_what_the_policy_allows(api: Api) -> None:
     for who in ("planner", "viewer"):
         body = str(seen[who])
         assert RESIDENT["phone"] not in body and (who == "planner" or RESIDENT["name"] not in body)
+
+
+def test_photos_follow_the_policy(api: Api) -> None:
+    import io
+
+    from PIL import Image
+
+    incident_id = _resident_report(api)
+    buf = io.BytesIO()
+    Image.new("RGB", (8, 8), (200, 30, 30)).save(buf, "PNG")
+    url = f"/api/v1/incidents/{incident_id}/photos"
+    r = api.post(url, "dispatcher", files=[("files", ("现场.png", buf.getvalue(), "image/png"))])
+    assert r.status_code == 201, r.text
+    photo_id = r.json()["items"][0]["id"]
+    for who in ("admin", "dispatcher", "planner", "viewer"):
+        sees = POLICY[AppRole.ADMIN if who == "admin" else api_role(who)]["photos"] is not Show.HIDDEN
+        items = api.get(url, who).json()["items"]
+        assert [p["id"] for p in items] == ([photo_id] if sees else []), who
+        assert api.get(f"/api/v1/photos/{photo_id}", who).status_code == (200 if sees else 404), who
+        assert api.get(f"/api/v1/photos/{photo_id}/thumb", who).status_code == (200 if sees else 404), who
+
+
+def api_role(username: str) -> AppRole:
+    return {"dispatcher": AppRole.DISPATCHER, "planner": AppRole.PLANNER, "viewer": AppRole.VIEWER}[username]
