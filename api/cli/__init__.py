@@ -51,9 +51,17 @@ def _snap_default() -> float:
 @click.option("--lat", type=float, help="纬度 latitude (one point)")
 @click.option("--crs", default="wgs84", show_default=True, help=CRS_HELP)
 @click.option(
-    "--in", "in_path", type=click.Path(dir_okay=False, path_type=Path), help="CSV of points (lon,lat)"
+    "--in",
+    "in_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="点文件 points: .csv (lon,lat columns) | .parquet | .gpkg (point geometry)",
 )
-@click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path), help="CSV to write")
+@click.option(
+    "--out",
+    "out_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="输出 output: .csv | .parquet | .gpkg (by suffix; written whole or not at all)",
+)
 @click.option("--lon-col", default=None, help="longitude column (default: lon/lng/longitude/x/经度)")
 @click.option("--lat-col", default=None, help="latitude column (default: lat/latitude/y/纬度)")
 @click.option("--layer", "layer_path", default=None, help=LAYER_HELP)
@@ -78,7 +86,7 @@ def locate(
     snap_m: float | None,
     url: str | None,
 ) -> None:
-    """定位：点落在哪个微网格 — locate one point (--lon/--lat, prints JSON) or a CSV (--in/--out).
+    """定位：点落在哪个微网格 — locate one point (--lon/--lat, prints JSON) or a file (--in/--out).
 
     Answers from the database's published versions (the same as GET /api/v1/locate), or from
     the versions in force at --at, or from a file with --layer; the answer's "version" (the CSV's
