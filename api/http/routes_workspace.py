@@ -24,7 +24,7 @@ router = APIRouter(tags=["办理工作台 workspace"])
 class NoticesRead(Strict):
     """Notices to mark read; ``ids`` left out marks all of the caller's notices."""
 
-    ids: list[Annotated[int, Field(ge=1)]] | None = Field(default=None, max_length=1000)
+    ids: list[Annotated[int, Field(ge=1, le=2**62)]] | None = Field(default=None, max_length=1000)
 
 
 @router.get("/home", include_in_schema=False)
@@ -90,7 +90,7 @@ def read_notices(body: NoticesRead, request: Request, user: User = Depends(curre
 @router.get("/api/v1/feed/incidents", summary="事件动态 incidents with ETag (live updates)")
 def feed(
     request: Request,
-    community: Annotated[str | None, Query(max_length=32)] = None,
+    community: Annotated[str | None, Query(max_length=32, pattern=r"^[0-9A-Za-z_-]+$")] = None,
     user: User = Depends(current_user),
 ) -> Response:
     """The incidents of ``/incidents?community=…`` with an ``ETag``; ``If-None-Match`` with the
