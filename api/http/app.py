@@ -56,6 +56,7 @@ def create_app(
 
     for module in (routes_auth, routes_locate, routes_incidents, routes_grids, routes_layers):
         app.include_router(module.router)
+    app.router.routes.insert(0, routes_locate.LEAN_ROUTE)  # the hot GET /api/v1/locate, matched first
     _include_maps(app)
     _offline_docs(app)
     from api.http import routes_roster, routes_users

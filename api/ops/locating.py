@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import csv
 import threading
+import time
 import weakref
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cache
@@ -30,6 +32,8 @@ from store.inforce import LayerView, file_view
 if TYPE_CHECKING:  # pyarrow and pandas load in the bulk functions only: a one-point command starts fast
     import pandas as pd
     import pyarrow as pa
+
+    from api.ops.access import User
 
 LON_NAMES = ("lon", "lng", "longitude", "x", "经度")
 LAT_NAMES = ("lat", "latitude", "y", "纬度")
@@ -54,6 +58,10 @@ def checked_wgs84(lon: float, lat: float, crs: str) -> tuple[float, float]:
     """The one check of a raw point: finite, in range when geographic, converted from ``crs`` to
     WGS84 and in range there. Raises :class:`InvalidCoordinates` / ``UnknownCRS`` naming the field."""
     spec = parse_crs(crs)
+    if spec.kind in ("wgs84", "cgcs2000") and type(lon) is float and type(lat) is float:
+        b = CHINA_BBOX  # the common case, decided without arrays: what the checks below would pass
+        if b[0] <= lon <= b[2] and b[1] <= lat <= b[3]:
+            return lon, lat
     if not (np.isfinite(lon) and np.isfinite(lat)):
         raise InvalidCoordinates(
             "坐标必须是有限数值",
@@ -89,6 +97,42 @@ def file_layer(path: str | Path | None, snap_m: float) -> LayerView:
 def locate_point(service: Service, lon: float, lat: float, crs: str = "wgs84") -> dict[str, Any]:
     """Locate one point on the published versions (what ``GET /api/v1/locate`` answers)."""
     return point_answer(service.layers.current(), lon, lat, crs)
+
+
+#: Tokens already verified for the hot GET: (secret, token) → (expiry, account id), least recently
+#: used first. Bounded, so a stream of distinct tokens costs memory no more than this.
+_VERIFIED: OrderedDict[tuple[str, str], tuple[float, int]] = OrderedDict()
+_VERIFIED_MAX = 1024
+_VERIFIED_LOCK = threading.Lock()
+
+
+def locate_caller(service: Service, token: str | None) -> User:
+    """:func:`api.ops.access.authenticate` for ``GET /api/v1/locate``, without its HMAC on every
+    request: a token verified once is remembered until it expires (at most :data:`_VERIFIED_MAX`
+    tokens). The account is still checked on every call, as ``authenticate`` checks it (its row is
+    cached for ``ACCOUNT_TTL_S``), so a disabled account is refused as soon as it is anywhere else."""
+    from api.ops.access import User, account, authenticate
+    from api.ops.tokens import Unauthorized, read_token
+    from dispatch import AppRole
+
+    secret = service.settings.secret_key
+    key = (secret, token or "")
+    hit = _VERIFIED.get(key)
+    if hit is None or hit[0] <= time.time():
+        user = authenticate(service, token)  # raises Unauthorized naming what is wrong
+        assert token is not None
+        with _VERIFIED_LOCK:
+            _VERIFIED[key] = (read_token(secret, token).expires, user.id)
+            while len(_VERIFIED) > _VERIFIED_MAX:
+                _VERIFIED.popitem(last=False)
+        return user
+    with _VERIFIED_LOCK:
+        if key in _VERIFIED:
+            _VERIFIED.move_to_end(key)
+    row = account(service, hit[1])
+    if row is None or not row.active:
+        raise Unauthorized("账号不存在或已停用", "account unknown or disabled")
+    return User(row.id, row.username, AppRole(row.app_role), row.person_id)
 
 
 def _pick(columns: list[str], wanted: str | None, names: tuple[str, ...], what: str) -> str:
