@@ -123,6 +123,11 @@ def test_gdal_and_owslib_read_the_grid_collections(seeded_url: str, server: int)
     }
     assert MICRO in set(inside["code"]) and set(inside["code"]) == expected and len(expected) < 83
 
+    for kind in ("elements", "party"):  # mixed geometry types and list-like properties read too
+        via_gdal = pyogrio.read_dataframe(url, layer=f"{SANGENSONG}-{kind}")
+        status, page = _get(server, f"/ogc/collections/{SANGENSONG}-{kind}/items?limit=1")
+        assert status == 200 and len(via_gdal) == page["numberMatched"] > 0
+        assert via_gdal["name"].str.len().min() > 0
     layers = {name for name, _ in pyogrio.list_layers(url)}
     assert {f"{SANGENSONG}-{k}" for k in ("micro", "general", "community", "elements", "party")} <= layers
     assert not any(name.endswith("-incidents") for name in layers)  # no token, no incidents
