@@ -297,11 +297,17 @@ def test_worker_reports_from_the_phones_position(contexts, live, sample) -> None
     assert "定位" in phone.inner_text("#ww-m-status")  # no position yet: asks to locate first
     phone.click("#ww-m-locate")
     until(phone, "document.getElementById('ww-m-pos').textContent.startsWith('已定位')")
+    phone.set_input_files(
+        "#ww-m-report-photos", files=[{"name": "路灯.jpg", "mimeType": "image/jpeg", "buffer": _photo()}]
+    )
     phone.click("#ww-m-submit")
     until(phone, "!!window.wwLastCreated")
+    until(phone, "document.getElementById('ww-msg').textContent.includes('照片 1 张')")
     created = phone.evaluate("window.wwLastCreated")
     assert created["grid"]["micro_code"] == micro.code and created["raw"]["crs"] == "wgs84"
     assert abs(created["lon"] - lon) < 1e-6 and abs(created["lat"] - lat) < 1e-6
+    photos = _api(phone, live, "GET", f"/incidents/{created['id']}/photos")["items"]
+    assert [p["event_seq"] for p in photos] == [1]  # with the 上报 event
     until(phone, f"!!document.querySelector('#ww-m-list li[data-id=\"{created['id']}\"]')")
     assert phone.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
 
