@@ -225,6 +225,7 @@ def _loop(contexts, live, sample) -> None:
     phone.click("#ww-actform-submit")
     _state_is(phone, "已反馈")
     until(phone, "[...document.querySelectorAll('#ww-history img.ww-thumb')].some(i => i.naturalWidth > 0)")
+    screenshot(phone, "mobile-detail")
     assert "照片 1 张已上传" in phone.inner_text("#ww-detail-msg")
     assert phone.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
 
@@ -291,6 +292,7 @@ def test_worker_reports_from_the_phones_position(contexts, live, sample) -> None
     phone = contexts(worker, "worker-demo", "/m/", phone=True, geo=(lon, lat))
     until(phone, "window.wwLoaded === true")
     phone.click(".ww-m-tabs button[data-tab=ww-m-report]")
+    assert phone.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     phone.select_option("#ww-m-category", "群众诉求")
     phone.fill("#ww-m-description", "路灯不亮")
     phone.click("#ww-m-submit")
