@@ -62,3 +62,36 @@ def test_bad_input_is_a_4xx_naming_the_field(api: Api) -> None:
     r = api.client.patch("/api/v1/users/admin", headers=api.as_("admin"), json={"active": False})
     assert r.status_code == 409 and "最后一个管理员" in r.json()["error"]["message_zh"]
     assert api.client.patch("/api/v1/users/nobody", headers=api.as_("admin"), json={}).status_code == 404
+
+
+def test_disabling_reaches_another_worker_within_the_account_ttl(db_url: str) -> None:
+    """Two services on one database stand for two worker processes: the one that did not disable
+    the account refuses its token once its cached row is older than ACCOUNT_TTL_S."""
+    import time
+
+    import pytest
+
+    from api.ops import users
+    from api.ops.access import authenticate
+    from api.ops.accounts import login
+    from api.ops.service import ACCOUNT_TTL_S, Service
+    from api.ops.tokens import Unauthorized
+    from api.settings import Settings
+    from store import db
+
+    settings = Settings(database_url=db_url, secret_key="shared")
+    one, two = (Service(settings, db.make_engine(db_url)) for _ in range(2))
+    try:
+        users.add_user(one, "root", "root-password", "admin")
+        users.add_user(one, "wang", "wang-password", "viewer")
+        token = login(two, "wang", "wang-password")["access_token"]
+        assert authenticate(two, token).username == "wang"  # now cached in "two"
+        users.update_user(one, "wang", active=False, by="user:root")
+        with pytest.raises(Unauthorized):
+            authenticate(one, token)
+        time.sleep(ACCOUNT_TTL_S + 0.1)
+        with pytest.raises(Unauthorized):
+            authenticate(two, token)
+    finally:
+        one.engine.dispose()
+        two.engine.dispose()
