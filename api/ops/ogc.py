@@ -190,12 +190,24 @@ def bbox_wgs84(value: str | None, bbox_crs: str | None) -> BaseGeometry | None:
                 field="bbox",
             )
         return box(min(x1, x2), y1, max(x1, x2), y2) if y1 <= y2 else box(x1, y2, x2, y1)
-    ring = box(min(x1, x2), min(y1, y2), max(x1, x2), max(y1, y2)).exterior.segmentize(
-        max(abs(x2 - x1), abs(y2 - y1)) / 16 or 1.0
+    outside = InvalidParameter(
+        "bbox 超出该坐标系的有效范围（检查 bbox-crs 与坐标轴顺序）",
+        "bbox outside the valid range of its CRS (check bbox-crs and axis order)",
+        field="bbox",
     )
-    xs, ys = np.asarray(ring.coords).T
-    lon, lat = to_wgs84(xs, ys, crs.geo_name)
-    return box(float(np.min(lon)), float(np.min(lat)), float(np.max(lon)), float(np.max(lat)))
+    if max(abs(v) for v in (x1, y1, x2, y2)) > 1e8:  # metres: far beyond any projected CRS here
+        raise outside
+    xs = np.linspace(min(x1, x2), max(x1, x2), 17)
+    ys = np.linspace(min(y1, y2), max(y1, y2), 17)
+    ex = np.concatenate([xs, xs, np.full(17, xs[0]), np.full(17, xs[-1])])
+    ey = np.concatenate([np.full(17, ys[0]), np.full(17, ys[-1]), ys, ys])
+    lon, lat = to_wgs84(ex, ey, crs.geo_name)
+    if not (np.isfinite(lon).all() and np.isfinite(lat).all()):
+        raise outside
+    w, so, e, n = float(np.min(lon)), float(np.min(lat)), float(np.max(lon)), float(np.max(lat))
+    if not (-180 <= w <= e <= 180 and -90 <= so <= n <= 90):
+        raise outside
+    return box(w, so, e, n)
 
 
 # -- small parsers -------------------------------------------------------------------------------

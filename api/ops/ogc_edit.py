@@ -151,7 +151,7 @@ def _wkt_in(geometry: Any, content_crs: str | None) -> tuple[str, str]:
     crs = parse_ogc_crs((content_crs or "").strip("<> ") or None, "Content-Crs")
     try:
         geom = shape(geometry)
-    except (AttributeError, KeyError, TypeError, ValueError, shapely.errors.GEOSException):
+    except (AttributeError, IndexError, KeyError, TypeError, ValueError, shapely.errors.ShapelyError):
         raise InvalidInput(
             "geometry 不是有效的 GeoJSON 几何", "geometry is not valid GeoJSON", field="geometry"
         ) from None

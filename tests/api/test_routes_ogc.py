@@ -262,6 +262,8 @@ def test_crs_by_reference(api: Api) -> None:
     in4544 = c.get(items, params={"bbox": f"{ey1},{ex1},{ey2},{ex2}", "bbox-crs": EPSG.format(4544)}).json()
     assert MICRO in {f["id"] for f in in4544["features"]}
     assert c.get(items, params={"bbox": f"{x1},{y1},{x2},{y2}", "bbox-crs": "EPSG:3857"}).status_code == 400
+    for huge in ("0,0,1e300,1e300", "1e308,1e308,-1e308,-1e308"):  # a bad bbox is a 400, never a 500
+        assert c.get(items, params={"bbox": huge, "bbox-crs": EPSG.format(4544)}).status_code == 400
     col = c.get(f"/ogc/collections/{SANGENSONG}-micro").json()
     assert col["storageCrs"] == CRS84 and EPSG.format(4544) in col["crs"]
 
@@ -355,6 +357,9 @@ def test_part4_edits_drafts_only_with_etags_and_the_draft_checks(api: Api) -> No
     assert r.json()["properties"]["name"] == "新增微网格" and f"version={number}" in r.headers["location"]
     created = r.json()["id"]
     assert api.client.post(items, json=new, headers=planner).status_code == 405
+    bogus = new | {"geometry": {"type": "Bogus"}}
+    r = api.client.post(f"{items}?version={number}", json=bogus, headers=planner)
+    assert r.status_code == 422 and r.json()["error"]["field"] == "geometry"
     # a small disc on the boundary between two general grids overlaps the neighbour's micro-grids
     h = service.layers.version(SANGENSONG, number).hierarchy
     general = h.get(MICRO[:15]).geometry
