@@ -435,63 +435,69 @@ def _points(src: _Source, batch: pa.RecordBatch, lon_col: str | None, lat_col: s
 
 
 class _Sink:
-    """Writes batches to a ``.part`` file in one format; :meth:`commit` renames it into place."""
+    """Writes tables to a ``.part`` file in one format; :meth:`commit` renames it into place."""
 
     def __init__(self, path: Path, fmt: str, schema: pa.Schema) -> None:
-        import pyarrow.csv as pacsv
-        import pyarrow.parquet as pq
-
         self.path = path
         self.fmt = fmt
         self.tmp = path.with_name(f"{path.stem}.part{path.suffix}")  # GDAL picks drivers by suffix
-        self.tmp.unlink(missing_ok=True)
         self.schema = schema
-        self.first = True
-        self.writer: Any = None
-        if fmt == ".csv":
-            self.writer = pacsv.CSVWriter(str(self.tmp), schema)
-        elif fmt == ".parquet":
-            self.writer = pq.ParquetWriter(str(self.tmp), schema)
+        self.discard()
 
-    def write(self, batch: pa.Table) -> None:
-        import pyarrow as pa
+    def write_all(self, tables: Iterator[pa.Table]) -> None:
+        """Write every table; a GeoPackage in one stream (one transaction, its spatial index built
+        once at the end: appending batch by batch updated the index row by row, ten times slower)."""
+        import pyarrow.csv as pacsv
+        import pyarrow.parquet as pq
 
-        if self.fmt != ".gpkg":
-            self.writer.write_table(batch)
+        if self.fmt == ".gpkg":
+            self._write_gpkg(tables)
             return
+        opened = pacsv.CSVWriter if self.fmt == ".csv" else pq.ParquetWriter
+        with opened(str(self.tmp), self.schema) as writer:
+            for table in tables:
+                writer.write_table(table)
+
+    def _write_gpkg(self, tables: Iterator[pa.Table]) -> None:
+        import pyarrow as pa
         from pyogrio.raw import write_arrow
 
-        lon = batch.column("wgs84_lon").to_numpy(zero_copy_only=False)
-        lat = batch.column("wgs84_lat").to_numpy(zero_copy_only=False)
-        located = ~np.isnan(np.asarray(lon, dtype=np.float64))
-        wkb = np.full(len(batch), None, dtype=object)
-        wkb[located] = shapely.to_wkb(shapely.points(lon[located], lat[located]))
-        table = batch.append_column("geometry", pa.array(wkb, pa.binary()))
-        write_arrow(
-            table,
-            str(self.tmp),
-            layer=_GPKG_LAYER,
-            driver="GPKG",
-            geometry_name="geometry",
-            geometry_type="Point",
-            crs="EPSG:4326",
-            append=not self.first,
-        )
-        self.first = False
+        failed: list[BaseException] = []
+        schema = self.schema.append(pa.field("geometry", pa.binary()))
+
+        def batches() -> Iterator[pa.RecordBatch]:
+            try:
+                for table in tables:
+                    lon = np.asarray(table.column("wgs84_lon").to_numpy(zero_copy_only=False), dtype=float)
+                    lat = np.asarray(table.column("wgs84_lat").to_numpy(zero_copy_only=False), dtype=float)
+                    located = ~np.isnan(lon)
+                    wkb = np.full(len(table), None, dtype=object)
+                    wkb[located] = shapely.to_wkb(shapely.points(lon[located], lat[located]))
+                    yield from table.append_column("geometry", pa.array(wkb, pa.binary())).to_batches()
+            except BaseException as exc:  # re-raised below as itself, not as GDAL's report of it
+                failed.append(exc)
+                raise
+
+        reader = pa.RecordBatchReader.from_batches(schema, batches())
+        try:
+            write_arrow(
+                reader,
+                str(self.tmp),
+                layer=_GPKG_LAYER,
+                driver="GPKG",
+                geometry_name="geometry",
+                geometry_type="Point",
+                crs="EPSG:4326",
+            )
+        except Exception:
+            if failed:
+                raise failed[0] from None
+            raise
 
     def commit(self) -> None:
-        import pyarrow as pa
-
-        if self.writer is not None:
-            self.writer.close()
-            self.writer = None
-        if self.fmt == ".gpkg" and self.first:  # no rows: still an (empty) layer
-            self.write(pa.Table.from_pylist([], schema=self.schema))
         self.tmp.replace(self.path)
 
     def discard(self) -> None:
-        if self.writer is not None:
-            self.writer.close()
         for p in (self.tmp, Path(f"{self.tmp}-wal"), Path(f"{self.tmp}-shm"), Path(f"{self.tmp}-journal")):
             p.unlink(missing_ok=True)
 
@@ -530,24 +536,26 @@ def locate_file(
     keep = [f for f in src.schema if f.name != src.geometry and f.name not in RESULT_COLUMNS]
     schema = pa.schema(keep + list(_result_schema()))
     bar = tqdm(total=src.rows, unit="点", disable=not progress or src.rows < 50_000, desc="定位 locating")
-    sink: _Sink | None = None
     written = 0
-    try:
-        sink = _Sink(out_path, out_fmt, schema)
+
+    def located() -> Iterator[pa.Table]:
+        nonlocal written
         for batch in _batches(src, in_path):
             x, y = _points(src, batch, lon_col, lat_col)
             res = locate_table(view, x, y, point_crs)
             cols = [batch.column(f.name) for f in keep] + list(res.columns)
-            sink.write(pa.Table.from_arrays(cols, schema=schema))
+            yield pa.Table.from_arrays(cols, schema=schema)
             written += len(batch)
             bar.update(len(batch))
+
+    sink = _Sink(out_path, out_fmt, schema)
+    try:
+        sink.write_all(located())
         sink.commit()
-        sink = None
     finally:
         bar.close()
         src.close()
-        if sink is not None:
-            sink.discard()
+        sink.discard()
     return written
 
 

@@ -18,6 +18,7 @@ from api.ops.locating import RESULT_COLUMNS, file_layer, locate_file, locate_tab
 from api.ops.service import open_service
 from api.settings import Settings
 from geo.crs import from_wgs84
+from geo.errors import WeiwangError
 from store.files.errors import UnsupportedFormat
 from store.inforce import LayerView
 
@@ -148,6 +149,15 @@ def test_unknown_suffix_and_failed_write_leave_nothing(file_view: LayerView, tmp
     with pytest.raises(UnsupportedFormat):
         locate_file(file_view, tmp_path / "in.csv", tmp_path / "out.xlsx")
     (tmp_path / "bad.csv").write_text("x1,y1\n104.08,30.41\n", encoding="utf-8")
-    with pytest.raises(Exception, match="longitude"):
-        locate_file(file_view, tmp_path / "bad.csv", tmp_path / "out.csv")
+    for out in ("out.csv", "out.parquet", "out.gpkg"):
+        with pytest.raises(WeiwangError, match="longitude"):
+            locate_file(file_view, tmp_path / "bad.csv", tmp_path / out)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.csv", "in.csv"]
+
+
+def test_header_only_file_gives_empty_outputs(file_view: LayerView, tmp_path: Path) -> None:
+    (tmp_path / "in.csv").write_text("id,lon,lat\n", encoding="utf-8")
+    for out in ("out.csv", "out.parquet", "out.gpkg"):
+        assert locate_file(file_view, tmp_path / "in.csv", tmp_path / out) == 0
+    assert pq.read_table(tmp_path / "out.parquet").schema.names == ["id", "lon", "lat", *RESULT_COLUMNS]
+    assert len(pyogrio.read_dataframe(tmp_path / "out.gpkg")) == 0
