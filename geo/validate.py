@@ -31,6 +31,15 @@ Tolerance semantics (all strict "greater than"; defaults in :class:`ValidationOp
   ``sliver_min_width_m`` (for a long strip of width w, 2A/P ≈ w; for a square of side s it is s/2).
   A long narrow street-front micro-grid 15 m wide is not a sliver; a 1 m strip is.
 - ``households_out_of_band``: outside the closed band ``[lo, hi]`` (30 and 100 households are fine).
+  The band is per level and configurable per community: ``households_band`` for micro-grids,
+  ``general_households_band`` for general grids (None: not checked), ``bands_by_community`` to
+  override either for one community (``{code: {"micro": (lo, hi), "general": (lo, hi)}}``).
+- ``not_compact``: a micro-grid whose Polsby–Popper compactness ``4πA/P²`` (1 for a disc, 0.785 for
+  a square, 0.35 for a 1:6 strip) is below ``compactness_min`` (0.2): a warning, since a street-front
+  strip is legitimately long; a ragged or snaking grid is a planning smell.
+- ``party_uncovered`` / ``party_overlap`` (when party organisations are given): every micro-grid
+  should lie in exactly one 党小组's area — a 党小组 covers the grids it names and the micro-grids
+  of a general grid it names; none or two or more are findings (两网融合).
 - elements: a polygon element is outside when more than ``element_tolerance_m2`` m² lies in no
   micro-grid, and straddles when more than that lies in each of two or more micro-grids. A point is
   outside when no micro-grid *covers* it (a point on a shared edge is inside, not straddling). A linear
@@ -54,8 +63,8 @@ import json
 import math
 import re
 from collections import Counter, defaultdict
-from collections.abc import Collection, Sequence
-from dataclasses import dataclass
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -91,6 +100,9 @@ FINDING_CODES: dict[str, tuple[str, str, str]] = {
     "duplicate_element_id": (WARNING, "要素编号重复", "duplicate element id"),
     "unstaffed": (WARNING, "未配微网格员", "no micro-grid worker"),
     "households_out_of_band": (WARNING, "户数超出范围", "households out of band"),
+    "not_compact": (WARNING, "形状不紧凑", "not compact"),
+    "party_uncovered": (WARNING, "无党小组覆盖", "no party group"),
+    "party_overlap": (WARNING, "多个党小组覆盖", "several party groups"),
 }
 _SEVERITY_RANK = {ERROR: 0, WARNING: 1}
 #: Code length by level (community 12 = county 6 + street 3 + community 3; +3 per level).
@@ -152,6 +164,9 @@ class ValidationOptions:
     sliver_min_area_m2: float = 50.0
     sliver_min_width_m: float = 5.0
     households_band: tuple[int, int] = (30, 100)
+    general_households_band: tuple[int, int] | None = None
+    bands_by_community: Mapping[str, Mapping[str, tuple[int, int]]] = field(default_factory=dict)
+    compactness_min: float = 0.2
     element_tolerance_m2: float = 1.0
     element_tolerance_m: float = 1.0
     check_code_format: bool = True
@@ -754,6 +769,14 @@ def _element_linear(
         )
 
 
+def _band(opts: ValidationOptions, g: Grid) -> tuple[int, int] | None:
+    """The households band of a grid: its community's override, else the option of its level."""
+    default = opts.households_band if g.level is Level.MICRO else opts.general_households_band
+    over = opts.bands_by_community.get(g.community_code or "", {})
+    found = over.get(g.level.value)
+    return tuple(found) if found is not None else default  # type: ignore[return-value]
+
+
 def _check_staff_and_households(
     s: _Grids,
     staffed: Collection[str] | None,
@@ -762,13 +785,12 @@ def _check_staff_and_households(
     opts: ValidationOptions,
     out: list[Finding],
 ) -> None:
-    lo, hi = opts.households_band
     staffed_set = set(staffed) if staffed is not None else None
     for i, g in enumerate(s.grids):
-        if g.level is not Level.MICRO or not s.has_code[i]:
+        if g.level is Level.COMMUNITY or not s.has_code[i]:
             continue
         lab = s.label[i]
-        if staffed_set is not None and g.code not in staffed_set:
+        if g.level is Level.MICRO and staffed_set is not None and g.code not in staffed_set:
             out.append(
                 _finding(
                     "unstaffed",
@@ -778,8 +800,12 @@ def _check_staff_and_households(
                     f"micro-grid {lab} ({g.name}) has no micro-grid worker",
                 )
             )
+        band = _band(opts, g)
+        if band is None:
+            continue
+        lo, hi = band
         hh, source_zh, source_en = g.households, "", ""
-        if hh is None and have_elements:
+        if hh is None and have_elements and g.level is Level.MICRO:
             hh, source_zh, source_en = households.get(i, 0), "（按要素合计）", " (sum of elements)"
         if hh is not None and not lo <= hh <= hi:
             out.append(
@@ -787,8 +813,72 @@ def _check_staff_and_households(
                     "households_out_of_band",
                     [lab],
                     s.wgs[i],
-                    f"微网格 {lab}（{g.name}）户数 {hh}{source_zh}，超出 {lo}–{hi} 户的范围",
-                    f"micro-grid {lab} has {hh} households{source_en}, outside {lo}–{hi}",
+                    f"{_name(g)} {lab}（{g.name}）户数 {hh}{source_zh}，超出 {lo}–{hi} 户的范围",
+                    f"{_en(g.level)} {lab} has {hh} households{source_en}, outside {lo}–{hi}",
+                )
+            )
+
+
+def _check_compactness(s: _Grids, opts: ValidationOptions, out: list[Finding]) -> None:
+    """Polsby–Popper 4πA/P² of each micro-grid against ``compactness_min`` (metric)."""
+    slivers = {f.grids[0] for f in out if f.code == "sliver"}  # one defect, one finding
+    idx = np.array(
+        [
+            i
+            for i in s.at_level(Level.MICRO)
+            if not s.defective[i] and s.has_code[i] and s.label[i] not in slivers
+        ],
+        dtype=np.intp,
+    )
+    if not len(idx) or opts.compactness_min <= 0:
+        return
+    perim = shapely.length(s.metric[idx])
+    pp = np.where(perim > 0, 4 * math.pi * s.area[idx] / np.where(perim > 0, perim, 1) ** 2, 0.0)
+    for k in np.flatnonzero(pp < opts.compactness_min):
+        i = int(idx[k])
+        g, v = s.grids[i], float(pp[k])
+        out.append(
+            _finding(
+                "not_compact",
+                [s.label[i]],
+                s.wgs[i],
+                f"微网格 {s.label[i]}（{g.name}）形状不紧凑：Polsby–Popper 指数 {v:.2f}，"
+                f"低于 {opts.compactness_min:.2f}",
+                f"micro-grid {s.label[i]} is not compact: Polsby–Popper {v:.2f} < {opts.compactness_min:.2f}",
+            )
+        )
+
+
+def _check_party(s: _Grids, orgs: Sequence[Mapping[str, Any]], out: list[Finding]) -> None:
+    """Every micro-grid in exactly one 党小组's area (by the grids each 党小组 names)."""
+    groups = [o for o in orgs if "党小组" in str(o.get("type") or "")]
+    covers: dict[str, list[str]] = defaultdict(list)
+    for o in groups:
+        for c in o.get("grid_codes") or []:
+            covers[str(c)].append(str(o.get("code")))
+    for i, g in enumerate(s.grids):
+        if g.level is not Level.MICRO or not s.has_code[i]:
+            continue
+        lab = s.label[i]
+        mine = sorted(set(covers.get(g.code, [])) | set(covers.get(g.parent_code or "", [])))
+        if not mine:
+            out.append(
+                _finding(
+                    "party_uncovered",
+                    [lab],
+                    s.wgs[i],
+                    f"微网格 {lab}（{g.name}）不在任何党小组的范围内",
+                    f"micro-grid {lab} ({g.name}) lies in no party group's area",
+                )
+            )
+        elif len(mine) > 1:
+            out.append(
+                _finding(
+                    "party_overlap",
+                    [lab],
+                    s.wgs[i],
+                    f"微网格 {lab}（{g.name}）同时属于 {len(mine)} 个党小组：{'、'.join(mine)}",
+                    f"micro-grid {lab} lies in {len(mine)} party groups: {', '.join(mine)}",
                 )
             )
 
@@ -806,11 +896,14 @@ def validate(
     elements: Sequence[Element] = (),
     staffed_micro: Collection[str] | None = None,
     options: ValidationOptions = ValidationOptions(),
+    party_orgs: Sequence[Mapping[str, Any]] | None = None,
 ) -> list[Finding]:
     """Check a hierarchy (and optionally elements and staffing); findings sorted errors first, then by
     code, grids, elements.
 
     ``staffed_micro``: codes of micro-grids that have a 微网格员; None skips the staffing check.
+    ``party_orgs``: party organisations (``code``, ``type``, ``grid_codes``); None skips the
+    party-coverage check.
     Households: a micro-grid's ``households`` if set; else, when elements are given, the sum of the
     households of the elements it holds (each element counted once, in the micro-grid holding most of
     it; a point on a shared edge counts for the lowest code).
@@ -826,6 +919,9 @@ def validate(
     _check_slivers(s, options, out)
     households = _check_elements(s, elements, options, out)
     _check_staff_and_households(s, staffed_micro, households, bool(elements), options, out)
+    _check_compactness(s, options, out)
+    if party_orgs is not None:
+        _check_party(s, party_orgs, out)
     return sorted(out, key=_sort_key)
 
 

@@ -300,7 +300,8 @@ def test_enclosed_gap_between_communities() -> None:
         grid(other + "001", Level.GENERAL, ring, other),
         grid(other + "001001", Level.MICRO, ring, other + "001", 50),
     ]
-    f = only(validate(Hierarchy([*clean_hierarchy_grids(), *extra])), "gap")
+    loose = ValidationOptions(compactness_min=0)  # the ring is not compact; only the gap matters here
+    f = only(validate(Hierarchy([*clean_hierarchy_grids(), *extra]), options=loose), "gap")
     assert f.grids == (COMMUNITY, other)
     assert f.area_m2 == pytest.approx(1000, rel=1e-3)
     assert f.geometry is not None and f.geometry.contains(local_point(205, 50))
@@ -477,3 +478,55 @@ def test_sample_data_with_one_micro_removed_has_that_gap() -> None:
     assert f.grids == (victim.parent_code,)
     assert f.geometry is not None and f.geometry.contains(victim.geometry.representative_point())
     assert f.area_m2 == pytest.approx(local_area_m2(victim.geometry), rel=1e-3)
+
+
+# --- balance per level and community, compactness, party coverage -------------------------------
+
+
+def test_general_band_and_community_override() -> None:
+    grids = clean_hierarchy_grids()  # 50 households per micro-grid
+    grids = with_grid(grids, GENERAL_1, households=100)
+    grids = with_grid(grids, GENERAL_2, households=300)
+    found = validate(Hierarchy(grids), options=ValidationOptions(general_households_band=(80, 200)))
+    f = only(found, "households_out_of_band")
+    assert f.grids == (GENERAL_2,) and "一般网格" in f.message_zh and "300" in f.message_zh
+    tighter = ValidationOptions(bands_by_community={COMMUNITY: {"micro": (60, 80)}})
+    assert codes(validate(Hierarchy(grids), options=tighter)) == ["households_out_of_band"] * 4
+    other = ValidationOptions(bands_by_community={"510116004002": {"micro": (60, 80)}})
+    assert validate(Hierarchy(grids), options=other) == []
+
+
+def test_snaking_micro_grid_is_not_compact() -> None:
+    # an L of two 8 m-wide arms in 001001's 50 × 100 m: 4π·1136/300² ≈ 0.16; the rest goes to 001002
+    ell = local_box(0, 0, 8, 100).union(local_box(0, 0, 50, 8))
+    rest = local_box(0, 0, 100, 100).difference(ell)
+    grids = with_grid(clean_hierarchy_grids(), MICRO_11, geometry=ell)
+    grids = with_grid(grids, MICRO_12, geometry=rest)
+    f = only(validate(Hierarchy(grids)), "not_compact")
+    assert f.grids == (MICRO_11,) and f.severity == "warning" and "Polsby–Popper 指数 0.16" in f.message_zh
+    assert validate(Hierarchy(grids), options=ValidationOptions(compactness_min=0.15)) == []
+
+
+def test_party_coverage_none_and_two() -> None:
+    orgs = [
+        {"code": "XZ01", "type": "网格党小组", "grid_codes": [GENERAL_1]},
+        {"code": "XZ02", "type": "微网格党小组", "grid_codes": [MICRO_21, MICRO_12]},
+        {"code": "ZB01", "type": "网格党支部", "grid_codes": [GENERAL_2]},  # a 支部 is not a 小组
+    ]
+    found = validate(clean_hierarchy(), party_orgs=orgs)
+    assert [(f.code, f.grids) for f in found] == [
+        ("party_overlap", (MICRO_12,)),
+        ("party_uncovered", (MICRO_22,)),
+    ]
+    assert "XZ01、XZ02" in found[0].message_zh
+    assert validate(clean_hierarchy()) == []  # without organisations: not checked
+
+
+@pytest.mark.skipif(not (DATA / "party_orgs.json").exists(), reason="sample data not generated yet")
+def test_sample_party_coverage() -> None:
+    h, _, _ = load_sample()
+    orgs = json.loads((DATA / "party_orgs.json").read_text(encoding="utf-8"))
+    found = validate(h, party_orgs=orgs)
+    # 三根松: a 网格党小组 per general grid covers every micro-grid; 瓦窑村: 8 院落党小组 for 21 micro-grids
+    assert {f.code for f in found} == {"party_uncovered"}
+    assert {f.grids[0][:12] for f in found} == {"510116004002"} and len(found) == 13
