@@ -13,17 +13,21 @@ the planner's draft operations (:func:`api.ops.drafts.apply`), with optimistic l
   editors cannot silently overwrite each other.
 * Only planners and admins edit, as with the draft operations elsewhere.
 
-The check and the write are two steps (the draft operation opens its own transaction), so two
-writes racing within that gap are not told apart by the ETag; each is still one whole operation
-that keeps the draft a partition.
+The check and the write are two steps (the draft operation opens its own transaction); within one
+process they run under one lock, so of two writes carrying the same ETag exactly one succeeds and
+the other gets 412. Across ``weiwang serve`` workers two such writes can still both pass the check
+in the moment between (each is still one whole draft operation that keeps the partition); closing
+that needs the check inside :func:`api.ops.drafts.apply`'s transaction.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
-from collections.abc import Mapping
-from typing import Any
+import threading
+from collections.abc import Callable, Mapping
+from typing import Any, ParamSpec, TypeVar
 
 import shapely
 from shapely.geometry import shape
@@ -65,6 +69,21 @@ class PreconditionFailed(WeiwangError):
     """``If-Match`` names an older state of the feature: 412."""
 
     code = "precondition_failed"
+
+
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
+#: Check-then-write of every edit in this process, one at a time (see the module docstring).
+_WRITES = threading.Lock()
+
+
+def _serialised(fn: Callable[_P, _T]) -> Callable[_P, _T]:
+    @functools.wraps(fn)
+    def run(*args: _P.args, **kwargs: _P.kwargs) -> _T:
+        with _WRITES:
+            return fn(*args, **kwargs)
+
+    return run
 
 
 #: HTTP status of this module's errors (the face maps them).
@@ -169,6 +188,7 @@ def _feature_in(body: Any) -> dict[str, Any]:
     return body
 
 
+@_serialised
 def create(
     service: Service,
     user: User | None,
@@ -205,6 +225,7 @@ def create(
     return out
 
 
+@_serialised
 def change(
     service: Service,
     user: User | None,
@@ -265,6 +286,7 @@ def change(
     return out
 
 
+@_serialised
 def delete(
     service: Service,
     user: User | None,

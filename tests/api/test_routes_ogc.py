@@ -382,3 +382,23 @@ def test_part4_edits_drafts_only_with_etags_and_the_draft_checks(api: Api) -> No
     assert r.status_code == 204, r.text
     after = api.client.get(f"{items}?version={number}&limit=1", headers=planner).json()["numberMatched"]
     assert after == before - 1 and api.client.get(f"{items}?limit=1").json()["numberMatched"] == 83
+
+
+def test_part4_two_editors_with_one_etag_one_wins(api: Api) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from api.ops import drafts
+
+    number = drafts.new(api.client.app.state.service, SANGENSONG)["draft"]["number"]
+    url = f"/ogc/collections/{SANGENSONG}-micro/items/{MICRO}?version={number}"
+    planner = api.as_("planner")
+    tag = api.client.get(url, headers=planner).headers["etag"]
+
+    def rename(name: str) -> int:
+        body = {"properties": {"name": name}}
+        return api.client.patch(url, json=body, headers=planner | {"If-Match": tag}).status_code
+
+    with ThreadPoolExecutor(4) as pool:
+        codes = sorted(pool.map(rename, ["甲", "乙", "丙", "丁"]))
+    assert codes == [200, 412, 412, 412]
+    assert api.client.get(url, headers=planner).json()["properties"]["name"] in {"甲", "乙", "丙", "丁"}
