@@ -35,6 +35,7 @@ from store.importing import MAX_STORED_FINDINGS
 from store.models import DRAFT, draft_operations, layer_versions
 from store.models import elements as elements_t
 from store.models import grids as grids_t
+from store.people import party_orgs_of
 from store.versions import Version, create_draft, get_version, get_version_by_id, published_version
 
 
@@ -105,9 +106,12 @@ def load_draft(conn: Connection, community_code: str, number: int) -> Draft:
     return Draft(v, load_grids(conn, v.id), load_elements(conn, v.id))
 
 
-def validation_of(grids: Sequence[Grid], elements: Sequence[Element]) -> dict[str, Any]:
-    """The validation stored with a version (the same shape an import stores)."""
-    found = run_validate(Hierarchy(grids), elements=elements)
+def validation_of(
+    grids: Sequence[Grid], elements: Sequence[Element], party_orgs: Sequence[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    """The validation stored with a version (the same shape an import stores); with the community's
+    party organisations, their coverage of the micro-grids too (两网融合)."""
+    found = run_validate(Hierarchy(grids), elements=elements, party_orgs=party_orgs or None)
     return {"summary": summarize(found), "findings": [f.to_dict() for f in found][:MAX_STORED_FINDINGS]}
 
 
@@ -140,7 +144,7 @@ def new_draft(conn: Connection, community_code: str, *, author: str = "", note: 
         note=note or f"由第 {pub.number} 版起草 (drafted from version {pub.number})",
         source=f"version:{pub.number}",
         source_crs="EPSG:4326",
-        validation=validation_of(grids, elements),
+        validation=validation_of(grids, elements, party_orgs_of(conn, community_code)),
     )
     insert_grids(conn, v.id, grids, community_code=community_code)
     insert_elements(conn, v.id, elements, community_code=community_code)
@@ -222,7 +226,8 @@ def record(
         )
         for e in draft.elements
     ]
-    _set_validation(conn, vid, validation_of(redraw.grids, elements))
+    orgs = party_orgs_of(conn, draft.version.community_code)
+    _set_validation(conn, vid, validation_of(redraw.grids, elements, orgs))
     return _op_dict(row) | {"elements_moved": len(moved)}
 
 
@@ -273,7 +278,8 @@ def undo(conn: Connection, community_code: str, number: int) -> dict[str, Any]:
     conn.execute(
         update(draft_operations).where(draft_operations.c.id == m["id"]).values(undone_at=datetime.now(UTC))
     )
-    _set_validation(conn, vid, validation_of(load_grids(conn, vid), load_elements(conn, vid)))
+    orgs = party_orgs_of(conn, community_code)
+    _set_validation(conn, vid, validation_of(load_grids(conn, vid), load_elements(conn, vid), orgs))
     return _op_dict({**m, "undone_at": datetime.now(UTC)})
 
 

@@ -36,6 +36,14 @@ def test_new_draft_carries_grids_and_elements(seeded_engine) -> None:
         assert len(els) == len(pub_els) > 0
         assert [(e.id, e.micro_code) for e in els] == [(e.id, e.micro_code) for e in pub_els]
     assert v.validation is not None and v.validation["summary"]["errors"] == 0
+    # party coverage is checked against the stored organisations: 三根松 has a 党小组 per general grid
+    assert "party_uncovered" not in v.validation["summary"]["by_code"]
+
+
+def test_draft_validation_checks_party_coverage(seeded_engine) -> None:
+    with db.write(seeded_engine) as conn:
+        v = new_draft(conn, "510116004002")  # 瓦窑村: 8 院落党小组 for 21 micro-grids
+    assert v.validation is not None and v.validation["summary"]["by_code"]["party_uncovered"] == 13
 
 
 def test_split_is_stored_and_undone_exactly(seeded_engine) -> None:
