@@ -342,13 +342,13 @@ def _save_person(conn: Any, p: PostIn, by: str) -> str:
     from store.audit import record
     from store.people import get_person, upsert_person
 
-    _ensure_community(conn, p.community_code)
+    community = _known_community(conn, p.community_code)
     old = get_person(conn, p.person_id)
-    new = {"name": p.name, "phone": p.phone, "community_code": p.community_code}
+    new = {"name": p.name, "phone": p.phone, "community_code": community}
     if old is not None and all(old[k] == v for k, v in new.items()):
         return "same"
     note = old["note"] if old is not None else ""
-    upsert_person(conn, p.person_id, p.name, phone=p.phone, community_code=p.community_code, note=note)
+    upsert_person(conn, p.person_id, p.name, phone=p.phone, community_code=community, note=note)
     keys = ("name", "phone", "community_code")
     record(
         conn,
@@ -362,10 +362,16 @@ def _save_person(conn: Any, p: PostIn, by: str) -> str:
     return "added" if old is None else "updated"
 
 
-def _ensure_community(conn: Any, code: str) -> None:
-    from store.versions import ensure_community
+def _known_community(conn: Any, code: str) -> str | None:
+    """``code`` if the community is stored (its first layer names it); a person of a community not
+    yet uploaded is kept without one, as a placeholder row would keep the code for its name."""
+    from sqlalchemy import select
 
-    ensure_community(conn, code, code)
+    from store.models import communities
+
+    return (
+        code if conn.execute(select(communities.c.code).where(communities.c.code == code)).first() else None
+    )
 
 
 def _open_post(conn: Any, p: PostIn, by: str, *, replace: bool) -> tuple[str, int]:

@@ -78,3 +78,32 @@ def test_import_assign_vacate_list_and_log(seeded_url: str, tmp_path: Path) -> N
     assert "未知岗位" in run(
         "assign", "--person", "P9502", "--role", "王", "--grid", grid, "--url", seeded_url, code=2
     )
+
+
+def test_a_roster_before_the_first_layer_does_not_name_the_community(db_url: str, tmp_path: Path) -> None:
+    """A new site may load its roster first: the posts are kept by grid code, and the community
+    takes its name from the layer uploaded later."""
+    from api.ops import layers
+    from api.ops.service import open_service
+    from store import db
+    from store.versions import list_communities
+    from tests.conftest import SAMPLE_DIR
+
+    grid = f"{SGS}001001"
+    roster_csv = tmp_path / "r.csv"
+    roster_csv.write_text(
+        f"人员编号,姓名,岗位,网格编码,开始日期\nP1,甲,微网格员,{grid},2026-01-01\n", encoding="utf-8"
+    )
+    assert "岗位 新增 1" in run("import", roster_csv, "--commit", "--url", db_url)
+
+    fc = json.loads((SAMPLE_DIR / "grids.geojson").read_text(encoding="utf-8"))
+    fc["features"] = [f for f in fc["features"] if f["properties"]["community_code"] == SGS]
+    layer = tmp_path / "sgs.geojson"
+    layer.write_text(json.dumps(fc, ensure_ascii=False), encoding="utf-8")
+    with open_service(url=db_url) as service:
+        result = layers.import_file(service, layer, SGS, commit=True)
+        layers.publish(service, SGS, result.version_number)
+        with db.read(service.engine) as conn:
+            assert [(c["code"], c["name"]) for c in list_communities(conn)] == [(SGS, "三根松社区")]
+    items = json.loads(_json(db_url, "--community", SGS, "--on", "2026-06-01"))["items"]
+    assert [(p["person_id"], p["grid_code"]) for p in items] == [("P1", grid)]
