@@ -279,6 +279,23 @@ class LayersInForce:
             return current if community is None else current.subset(community)
         return self._view(community, chosen)
 
+    def is_built_for(self, community: str | None, when: datetime | date | None) -> bool:
+        """True when :meth:`at` would answer from a view whose locator is built and prepared, so no
+        geometry work that grows with the grids is left (the event loop may ask; else use a thread)."""
+        chosen = [
+            v
+            for v in self._table()
+            if (community is None or v.community_code == community) and in_force(v, when)
+        ]
+        key = tuple(v.id for v in sorted(chosen, key=lambda v: v.community_code))
+        current = self._current
+        if current is not None and {v.id for v in current.versions.values()} == set(key):
+            view: LayerView | None = current
+        else:
+            view = self._built.get(key)
+        locator = view.__dict__.get("locator") if view is not None else None
+        return getattr(locator, "_outline_index", None) is not None  # built by Locator.prepare
+
     def version(self, community: str, number: int | None = None) -> LayerView:
         """Version ``number`` of ``community`` in any state; the published one when None."""
         if number is None:

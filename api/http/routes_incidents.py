@@ -30,9 +30,11 @@ async def create_incident(
     微网格员 (falling back up the roles) and store, with every step as an event."""
     # On the event loop, not in the thread pool: a report is ~1 ms of CPU and one short write
     # transaction, and the hop to a thread plus the GIL handovers cost more than that (see
-    # bench/README.md). The write never blocks the loop on another writer (store_report_on_loop).
+    # bench/README.md). Building layers goes to a thread (prepare_report_on_loop); the write
+    # never blocks the loop on another writer (store_report_on_loop).
     service = service_of(request)
-    row = await intake.store_report_on_loop(service, intake.prepare_report(service, user, body.model_dump()))
+    report_ = await intake.prepare_report_on_loop(service, user, body.model_dump())
+    row = await intake.store_report_on_loop(service, report_)
     response.headers["Location"] = f"/api/v1/incidents/{row['id']}"
     return ops.present_rows(service, user, [row])[0]
 
