@@ -32,6 +32,7 @@ from dispatch.deadlines import DEFAULT_TIME_LIMITS, overdue
 from dispatch.errors import InvalidInput
 from dispatch.incident import INCIDENT_FIELDS
 from dispatch.states import Action, allowed_actions
+from geo.errors import NotFound
 from geo.roles import Post, mask_phone
 from geo.times import CST, beijing_date, beijing_midnight
 from store import db
@@ -78,8 +79,12 @@ def parse_categories(value: str | Sequence[str] | None) -> list[str] | None:
 
 
 def names_of(service: Service) -> dict[str, str]:
-    """Grid code → name over the published versions (rebuilt only when they change)."""
-    view = service.layers.current()
+    """Grid code → name over the published versions (rebuilt only when they change); none before
+    the first publish, so a new site's lists are empty rather than "not found"."""
+    try:
+        view = service.layers.current()
+    except NotFound:
+        return {}
     key = ("grid_names", tuple(sorted(v.id for v in view.versions.values())))
     return service.cached(key, lambda: {g.code: g.name for g in view.hierarchy}, float("inf"))
 

@@ -129,6 +129,9 @@ def test_a_new_site_starts_from_nothing(empty_server: tuple[str, dict[str, str]]
         index = http.get("/maps/", headers={"Cookie": f"weiwang_token={login.json()['access_token']}"})
         assert index.status_code == 200 and "尚无已发布的网格" in index.text
         assert http.get("/api/v1/locate?lon=104.0&lat=30.6", headers=admin).status_code == 404
+        # Lists are empty, not "not found", before the first publish.
+        assert http.get("/api/v1/incidents", headers=admin).json()["items"] == []
+        assert http.get("/api/v1/supervision", headers=admin).json()["items"] == []
 
         planner = {"username": "planner1", "password": "planner-pass", "role": "规划员"}
         assert http.post("/api/v1/users", headers=admin, json=planner).status_code == 201
