@@ -66,6 +66,7 @@ def create_app(
     from api.http import routes_drafts
 
     app.include_router(routes_drafts.router)
+    app.include_router(routes_drafts.page_router)
 
     @app.get("/health", tags=["运维 ops"], summary="健康检查 health")
     def health() -> dict:

@@ -10,14 +10,16 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.http.deps import require, service_of
 from api.ops import drafts as ops
-from api.ops.access import User
+from api.ops.access import Forbidden, User
 from dispatch import AppRole
 
 router = APIRouter(prefix="/api/v1/communities", tags=["草稿编辑 drafts"])
+page_router = APIRouter(tags=["地图 maps"])
 require_planner = require(AppRole.PLANNER, AppRole.ADMIN)
 Code = Annotated[str, Path(max_length=32)]
 Number = Annotated[int, Path(ge=1, le=1_000_000)]
@@ -159,3 +161,20 @@ def diff(
     _user: User = Depends(require_planner),
 ) -> dict:
     return ops.diff(service_of(request), code, before, after, geometry=geometry)
+
+
+@page_router.get("/maps/plan/{community}", response_class=HTMLResponse, summary="规划编辑页 planner's page")
+def plan_page(
+    community: Code,
+    request: Request,
+    version: Annotated[int | None, Query(ge=1, le=1_000_000)] = None,
+) -> Response:
+    """A logged-in planner's page; others are sent to the login page."""
+    from api.http.routes_maps import _html, _login_redirect, _viewer
+
+    user = _viewer(request)
+    if user is None:
+        return _login_redirect(request)
+    if user.role not in (AppRole.PLANNER, AppRole.ADMIN):
+        raise Forbidden("规划编辑页仅限规划员", "the planner's page is for planners", field="role")
+    return _html(ops.plan_page(service_of(request), community, version))

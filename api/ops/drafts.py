@@ -311,3 +311,36 @@ def impact(service: Service, community: str, number: int) -> dict[str, Any]:
         "grids_removed": [g.code for g in removed],
         "grids_added": [g.code for g in added],
     }
+
+
+def plan_page(service: Service, community: str, number: int | None = None) -> tuple[str, tuple[str, ...]]:
+    """The planner's page of draft ``number`` (default: the newest draft; the published version with
+    an offer to start one when there is none) and the basemap hosts its CSP must allow."""
+    from api.ops.maps import STATIC_BASE, _base, _hosts
+    from layers.plan import plan_page as draw
+
+    drafts = list_drafts(service, community)
+    if number is None and drafts:
+        number = int(drafts[0]["number"])
+    if number is None:
+        view = service.layers.current(community)
+        body: dict[str, Any] = {
+            "draft": {"validation": None, "findings": []},
+            "balance": None,
+            "operations": [],
+        }
+    else:
+        body = show(service, community, number)
+        view = service.layers.version(community, number)
+    page = draw(
+        view.hierarchy,
+        community,
+        number=number,
+        drafts=drafts,
+        findings=body["draft"]["findings"],
+        balance=body["balance"],
+        operations=body["operations"],
+        static_base=STATIC_BASE,
+        **_base(service),
+    )
+    return page, _hosts(service)

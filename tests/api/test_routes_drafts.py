@@ -33,21 +33,13 @@ def codes(api: Api, version: int) -> set[str]:
 def test_new_split_diff_impact_undo(api: Api) -> None:
     r = api.post(f"{BASE}/drafts/new", "planner", json={"note": "拆分试验"})
     assert r.status_code == 200, r.text
-    assert (
-        r.json()["draft"]["number"] == 2 and r.json()["grids_by_level"]["micro"] == 83
-    )
+    assert r.json()["draft"]["number"] == 2 and r.json()["grids_by_level"]["micro"] == 83
     assert M1 in codes(api, 2)
 
-    r = api.post(
-        f"{BASE}/drafts/2/split", "planner", json={"grid": M1, "line": split_wkt()}
-    )
+    r = api.post(f"{BASE}/drafts/2/split", "planner", json={"grid": M1, "line": split_wkt()})
     assert r.status_code == 200, r.text
     op = r.json()["operation"]
-    assert (
-        op["added"] == [G1 + "012", G1 + "013"]
-        and op["removed"] == [M1]
-        and op["author"] == "planner"
-    )
+    assert op["added"] == [G1 + "012", G1 + "013"] and op["removed"] == [M1] and op["author"] == "planner"
     assert r.json()["draft"]["validation"]["errors"] == 0
     assert {G1 + "012", G1 + "013"} <= codes(api, 2) and M1 not in codes(api, 2)
     assert M1 in codes(api, 1)  # the published version is untouched
@@ -81,9 +73,7 @@ def test_refusals_and_bad_input_are_4xx_naming_the_field(api: Api) -> None:
     assert err["code"] == "redraw_refused" and "不相邻" in err["message_zh"]
     assert err["detail"] == {"not_adjacent": [M3]}
 
-    r = api.post(
-        f"{BASE}/drafts/2/split", "planner", json={"grid": M1, "line": "LINESTRING (1"}
-    )
+    r = api.post(f"{BASE}/drafts/2/split", "planner", json={"grid": M1, "line": "LINESTRING (1"})
     assert r.status_code == 422 and r.json()["error"]["field"] == "line"
     r = api.post(
         f"{BASE}/drafts/2/split",
@@ -97,15 +87,21 @@ def test_refusals_and_bad_input_are_4xx_naming_the_field(api: Api) -> None:
         json={"grid": M1, "line": split_wkt(), "crs": "nope"},
     )
     assert r.status_code == 422 and r.json()["error"]["code"] == "unknown_crs"
-    r = api.post(
-        f"{BASE}/drafts/2/rename", "planner", json={"grid": M1, "name": "x", "extra": 1}
-    )
+    r = api.post(f"{BASE}/drafts/2/rename", "planner", json={"grid": M1, "name": "x", "extra": 1})
     assert r.status_code == 422
-    r = api.post(
-        f"{BASE}/drafts/1/rename", "planner", json={"grid": M1, "name": "新名"}
-    )
+    r = api.post(f"{BASE}/drafts/1/rename", "planner", json={"grid": M1, "name": "新名"})
     assert r.status_code == 409 and "只能修改草稿" in r.json()["error"]["message_zh"]
     r = api.post(f"{BASE}/drafts/2/undo", "planner")
     assert r.status_code == 409
     r = api.post(f"{BASE}/drafts/2/merge", "viewer", json={"grids": [M1, M2]})
     assert r.status_code == 403
+
+
+def test_planner_page_is_for_planners_and_offline(api: Api) -> None:
+    r = api.get(f"/maps/plan/{C}", "planner")
+    assert r.status_code == 200 and "规划编辑" in r.text and "由现行版本新建草稿" in r.text
+    assert "https://" not in r.text.replace("https://leafletjs.com", "")
+    r = api.client.get(f"/maps/plan/{C}", headers={**api.as_("viewer"), "Accept": "text/html"})
+    assert r.status_code == 403
+    r = api.client.get(f"/maps/plan/{C}", follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"].startswith("/maps/login")
