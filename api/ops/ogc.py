@@ -43,7 +43,7 @@ from geo.errors import NotFound, WeiwangError
 from geo.hierarchy import Grid, Level
 from geo.times import as_instant
 from store import db
-from store.incidents import get_incident_or_none
+from store.incidents import count_incidents, get_incident_or_none, list_incidents
 from store.inforce import LayerView, in_force
 from store.models import PUBLISHED, RETIRED
 from store.versions import Version
@@ -549,6 +549,8 @@ class _Matched:
     items: Sequence[Any]
     feature: Callable[[Sequence[Any]], list[dict[str, Any]]]
     extra: dict[str, Any] = field(default_factory=dict)
+    #: Set when the database already cut the page (``items`` is the page, this the match count).
+    total: int | None = None
 
 
 def _feature(fid: str, geometry: BaseGeometry | None, props: dict[str, Any], crs: OgcCrs) -> dict[str, Any]:
@@ -693,19 +695,45 @@ def _match_party(
 
 
 def _match_incidents(
-    service: Service, user: User, cid: CollectionId, params: Mapping[str, str], area: Any, crs: OgcCrs
+    service: Service,
+    user: User,
+    cid: CollectionId,
+    params: Mapping[str, str],
+    area: Any,
+    crs: OgcCrs,
+    page: tuple[int, int] | None = None,
 ) -> _Matched:
-    """The community's incidents ``user`` may see (the API's one visibility rule), newest first."""
+    """The community's incidents ``user`` may see (the API's one visibility rule), newest first.
+    Without datetime, bbox, code or parent the database counts and cuts the page (``page``:
+    offset, limit); otherwise the visible rows are filtered here."""
+    scope = scope_of(service, user)
+    states = parse_states(params.get("state") or None)
+    categories = parse_categories(params.get("category") or None)
+    code, parent = params.get("code"), params.get("parent")
+
+    def features(shown: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+        return incident_features(present_rows(service, user, list(shown)), crs)
+
+    if page is not None and not (params.get("datetime") or area is not None or code or parent):
+        offset, limit = page
+        with db.read(service.engine) as conn:
+            total = count_incidents(
+                conn, community_code=cid.community, states=states, categories=categories, visible=scope
+            )
+            cut = list_incidents(
+                conn,
+                community_code=cid.community,
+                states=states,
+                categories=categories,
+                visible=scope,
+                limit=limit,
+                offset=offset,
+            )
+        return _Matched(cut, features, total=total)
     rows = visible_rows(
-        service,
-        scope_of(service, user),
-        community_code=cid.community,
-        states=parse_states(params.get("state") or None),
-        categories=parse_categories(params.get("category") or None),
-        limit=10_000_000,
+        service, scope, community_code=cid.community, states=states, categories=categories, limit=10_000_000
     )
     rows = filter_incident_rows(rows, parse_interval(params.get("datetime")), area)
-    code, parent = params.get("code"), params.get("parent")
     if code or parent:
         rows = [
             r
@@ -716,10 +744,6 @@ def _match_incidents(
                 or parent in (r.get("micro_code"), r.get("general_code"), r.get("assigned_grid_code"))
             )
         ]
-
-    def features(page: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-        return incident_features(present_rows(service, user, list(page)), crs)
-
     return _Matched(rows, features)
 
 
@@ -773,8 +797,11 @@ def items(
     assert limit is not None and offset is not None
     crs = parse_ogc_crs(params.get("crs"))
     area = bbox_wgs84(params.get("bbox"), params.get("bbox-crs"))
-    matched = _match(service, user, cid, params, area, crs)
-    page = matched.items[offset : offset + limit]
+    matched = _match(service, user, cid, params, area, crs, (offset, limit))
+    if matched.total is None:
+        number_matched, page = len(matched.items), matched.items[offset : offset + limit]
+    else:
+        number_matched, page = matched.total, matched.items
     root = f"{base}/ogc/collections/{quote(cid.text)}"
     here = f"{root}/items"
 
@@ -788,7 +815,7 @@ def items(
         _link(at(offset), "self", "application/geo+json", "本页 this page"),
         _link(root, "collection", "application/json", "所属集合 the collection"),
     ]
-    if offset + limit < len(matched.items):
+    if offset + limit < number_matched:
         links.append(_link(at(offset + limit), "next", "application/geo+json", "下一页 next page"))
     if offset > 0:
         links.append(
@@ -797,7 +824,7 @@ def items(
     body = {
         "type": "FeatureCollection",
         "features": matched.feature(page),
-        "numberMatched": len(matched.items),
+        "numberMatched": number_matched,
         "numberReturned": len(page),
         "timeStamp": _iso(service.clock()),
         "links": links,
@@ -807,12 +834,18 @@ def items(
 
 
 def _match(
-    service: Service, user: User | None, cid: CollectionId, params: Mapping[str, str], area: Any, crs: OgcCrs
+    service: Service,
+    user: User | None,
+    cid: CollectionId,
+    params: Mapping[str, str],
+    area: Any,
+    crs: OgcCrs,
+    page: tuple[int, int] | None = None,
 ) -> _Matched:
     if cid.kind == "incidents":
         assert user is not None
         _known(service, cid.community)
-        return _match_incidents(service, user, cid, params, area, crs)
+        return _match_incidents(service, user, cid, params, area, crs, page)
     view = _view_for(service, user, cid.community, params)
     if cid.kind in GRID_KINDS:
         return _match_grids(service, cid, view, params, area, crs)

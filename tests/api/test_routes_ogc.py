@@ -292,6 +292,15 @@ def test_incidents_follow_the_api_access_and_masking_rules(api: Api) -> None:
     }
     assert api.get(f"{url}?datetime=2020-01-01/2020-12-31").json()["numberMatched"] == 0
     assert api.get(f"{url}?parent={MICRO}").json()["numberMatched"] == 1
+    # paged by the database: counts and pages under the same rule
+    first = api.get(f"{url}?limit=1").json()
+    assert first["numberMatched"] == everything["numberMatched"] >= 2 and first["numberReturned"] == 1
+    nxt = urlsplit(next(x["href"] for x in first["links"] if x["rel"] == "next"))
+    second = api.get(f"{nxt.path}?{nxt.query}")
+    assert second.json()["numberReturned"] == 1
+    assert second.json()["features"][0]["id"] != first["features"][0]["id"]
+    assert api.get(f"{url}?limit=1", worker).json()["numberMatched"] == len(seen)
+    assert api.get(f"{url}?offset=1000").json()["features"] == []
 
 
 def test_ogc_public_off_needs_a_token(api: Api) -> None:
