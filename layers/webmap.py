@@ -333,8 +333,10 @@ def dispatch_page(
     tianditu_key: str = "",
     incidents: Sequence[dict] | None = None,
     login_url: str = "/maps/login",
+    can_report: bool = True,
 ) -> str:
-    """The dispatcher's page (事件调度) for one community.
+    """The dispatcher's page (事件调度) for one community. ``can_report`` False (viewers, planners):
+    no report form and no "click to report" hint.
 
     ``incidents`` None (the default): ``dispatch.js`` loads them from
     ``GET {api_base}/incidents?community=CODE&limit=5000`` with the bearer token from
@@ -359,8 +361,12 @@ def dispatch_page(
     title = f"{community.name} · 事件调度"
     panel = (
         f'<h1 class="ww-title">{_e(title)}</h1>'
-        '<p class="ww-hint">点击地图任意位置上报事件；将鼠标移到微网格上查看网格长和网格员。</p>'
-        '<div id="ww-msg" class="ww-msg" role="status" aria-live="polite"></div>'
+        + (
+            '<p class="ww-hint">点击地图任意位置上报事件；将鼠标移到微网格上查看网格长和网格员。</p>'
+            if can_report
+            else '<p class="ww-hint">将鼠标移到微网格上查看网格长和网格员。</p>'
+        )
+        + '<div id="ww-msg" class="ww-msg" role="status" aria-live="polite"></div>'
         f"{_general_legend(generals, community)}"
         '<section class="ww-filters"><h2>筛选</h2>'
         f'<div class="ww-cols"><div><h3>事件状态</h3><ul id="ww-states">{states}</ul></div>'
@@ -376,6 +382,7 @@ def dispatch_page(
         "api": api_base.rstrip("/"),
         "login": login_url,
         "maskPhones": bool(mask_phones),
+        "canReport": bool(can_report),
         "style": js_style(),
         "categories": list(CATEGORY_SHAPES),
         "states": list(STATE_COLORS),

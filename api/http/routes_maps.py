@@ -63,13 +63,14 @@ def _viewer(request: Request) -> User | None:
 
 
 @router.get("/maps/login", response_class=HTMLResponse, summary="地图登录页 map login page")
-def maps_login(next: Annotated[str, Query(max_length=500)] = "/maps/") -> Response:
+def maps_login(next: Annotated[str, Query(max_length=500)] = "/home") -> Response:
     return _html((maps.login(next), ()))
 
 
 @router.get("/", include_in_schema=False)
 def root() -> RedirectResponse:
-    return RedirectResponse("/maps/", status_code=307)
+    """Each role lands where its work is (``/home`` decides)."""
+    return RedirectResponse("/home", status_code=307)
 
 
 @router.get("/maps/", response_class=HTMLResponse, summary="地图首页 map index")
@@ -94,16 +95,18 @@ def maps_coverage(
     request: Request,
     version: Annotated[int | None, Query(ge=1, le=1_000_000)] = None,
 ) -> Response:
-    if _viewer(request) is None:
+    user = _viewer(request)
+    if user is None:
         return _login_redirect(request)
-    return _html(maps.coverage(service_of(request), community, version))
+    return _html(maps.coverage(service_of(request), community, version, user))
 
 
 @router.get("/maps/assignment/{community}", response_class=HTMLResponse, summary="交办态势 assignment map")
 def maps_assignment(community: CommunityCode, request: Request) -> Response:
-    if _viewer(request) is None:
+    user = _viewer(request)
+    if user is None:
         return _login_redirect(request)
-    return _html(maps.assignment(service_of(request), community))
+    return _html(maps.assignment(service_of(request), community, user))
 
 
 def install(app: FastAPI) -> None:

@@ -12,10 +12,11 @@ from collections import Counter
 from datetime import timedelta
 from typing import Any, TypedDict
 
-from api.ops.access import Scope, User
+from api.ops.access import Forbidden, Scope, User
 from api.ops.incidents import FINAL_STATES, stats_rows, to_incident, visible_rows
 from api.ops.service import Service
 from api.ops.summary import summarize_grids
+from dispatch import AppRole
 from dispatch.deadlines import overdue
 from dispatch.routing import posts_on
 from geo.errors import NotFound
@@ -78,10 +79,21 @@ def index(service: Service) -> tuple[str, tuple[str, ...]]:
     return index_page(communities(service), static_base=STATIC_BASE), ()
 
 
+def check_community(service: Service, user: User, community: str) -> None:
+    """Grid workers see only the maps of communities they hold a post in today."""
+    from api.ops.workspace import own_communities
+
+    if user.role is AppRole.GRID_WORKER and community not in own_communities(service, user):
+        raise Forbidden("只能查看本社区的地图", "grid workers see only their own community's maps")
+
+
 def dispatch(service: Service, user: User, community: str) -> tuple[str, tuple[str, ...]]:
-    """The dispatcher's map of the published version."""
+    """The dispatcher's map of the published version (the report form only for roles that may
+    report)."""
+    from api.ops.workspace import can_report
     from layers.webmap import dispatch_page
 
+    check_community(service, user, community)
     view = service.layers.current(community)
     page = dispatch_page(
         view.hierarchy,
@@ -90,6 +102,7 @@ def dispatch(service: Service, user: User, community: str) -> tuple[str, tuple[s
         mask_phones=user.masks_phones,
         api_base=API_BASE,
         static_base=STATIC_BASE,
+        can_report=can_report(user),
         **_base(service),
     )
     return page, _hosts(service)
@@ -108,10 +121,14 @@ def findings(service: Service, community: str, version: int | None = None) -> li
     return validate(view.hierarchy, elements=view.elements, staffed_micro=staffed)
 
 
-def coverage(service: Service, community: str, version: int | None = None) -> tuple[str, tuple[str, ...]]:
+def coverage(
+    service: Service, community: str, version: int | None = None, user: User | None = None
+) -> tuple[str, tuple[str, ...]]:
     """The coverage check map of a version (the published one by default)."""
     from layers.webmap import coverage_page
 
+    if user is not None:
+        check_community(service, user, community)
     view = service.layers.version(community, version)
     page = coverage_page(
         view.hierarchy,
@@ -173,10 +190,12 @@ def assignment_data(service: Service, community: str) -> dict[str, Any]:
     }
 
 
-def assignment(service: Service, community: str) -> tuple[str, tuple[str, ...]]:
+def assignment(service: Service, community: str, user: User | None = None) -> tuple[str, tuple[str, ...]]:
     """The 交办态势 map of the published version."""
     from layers.webmap import assignment_page
 
+    if user is not None:
+        check_community(service, user, community)
     view = service.layers.current(community)
     page = assignment_page(
         view.hierarchy,

@@ -159,7 +159,8 @@ function wwDispatch(map) {
 
   function reportForm(latlng) {
     var select = el("select", {name: "category", id: "ww-form-category", required: true},
-      d.categories.map(function (c) { return el("option", {value: c}, [c]); }));
+      [el("option", {value: "", selected: true, disabled: true}, ["请选择"])].concat(
+        d.categories.map(function (c) { return el("option", {value: c}, [c]); })));
     var text = el("textarea", {name: "description", id: "ww-form-description", rows: "3", maxlength: "2000",
                                required: true, placeholder: "请描述事件情况"}, []);
     var status = el("div", {class: "ww-form-status", role: "status"}, []);
@@ -211,11 +212,13 @@ function wwDispatch(map) {
     return form;
   }
 
-  map.on("click", function (e) {
-    formPopup.setLatLng(e.latlng).setContent(reportForm(e.latlng)).openOn(map);
-    var t = document.getElementById("ww-form-description");
-    if (t) t.focus();
-  });
+  if (d.canReport !== false) {
+    map.on("click", function (e) {
+      formPopup.setLatLng(e.latlng).setContent(reportForm(e.latlng)).openOn(map);
+      var t = document.getElementById("ww-form-description");
+      if (t) t.focus();
+    });
+  }
 
   window.wwFocusIncident = focusIncident;
   window.wwReady = Promise.all([loadIncidents(), loadSupervision()]).then(function () {

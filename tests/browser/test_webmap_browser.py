@@ -383,9 +383,10 @@ def test_root_leads_through_login_to_the_index_of_communities(browser, live) -> 
     pg = context.new_page()
     try:
         pg.goto(f"{live.base}/")
-        assert "/maps/login" in pg.url  # / → /maps/ → login
+        assert "/maps/login" in pg.url  # / → /home → login
         login(pg, live.base)
-        assert pg.url.endswith("/maps/")
+        assert pg.url.endswith(f"/maps/incidents/{SANGENSONG}")  # a dispatcher lands on the queue
+        pg.goto(f"{live.base}/maps/")
         rows = pg.locator("main.ww-index tbody tr")
         assert rows.count() == 2
         text = pg.inner_text("main.ww-index")

@@ -34,3 +34,21 @@ def test_assignment_total_equals_the_workload_table(api: Api, clock: Clock) -> N
     assert [(w["name"], w["open"]) for w in queue_rows] == [(QUEUE_LABEL, 1)]
     handler = next(w for w in data["workload"] if w["person_id"] == old["assignee"]["person_id"])
     assert handler["open"] == 3 and handler["overdue"] == 1  # the 40-day-old one is overdue
+
+
+def test_grid_workers_open_only_their_own_communitys_maps(api: Api) -> None:
+    from tests.api.test_routes_incidents import micro_worker
+
+    worker = micro_worker(api, MICRO)  # a 微网格员 of 三根松
+    for page in ("dispatch", "coverage", "assignment"):
+        assert api.get(f"/maps/{page}/{SGS}", worker).status_code == 200, page
+        assert api.get(f"/maps/{page}/510116004002", worker).status_code == 403, page
+        assert api.get(f"/maps/{page}/510116004002", "dispatcher").status_code == 200, page
+
+
+def test_only_reporting_roles_get_the_report_form(api: Api) -> None:
+    hint = "点击地图任意位置上报事件"
+    assert hint in api.get(f"/maps/dispatch/{SGS}", "dispatcher").text
+    for user in ("viewer", "planner"):
+        page = api.get(f"/maps/dispatch/{SGS}", user).text
+        assert hint not in page and '"canReport":false' in page, user
