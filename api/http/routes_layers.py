@@ -26,8 +26,32 @@ require_planner = require(AppRole.PLANNER, AppRole.ADMIN)
 SUFFIXES = (".geojson", ".json", ".gpkg", ".zip", ".kml", ".kmz")
 
 
+#: Longest file name accepted (most file systems' limit).
+MAX_FILENAME_CHARS = 255
+
+
+def _community(code: str) -> str:
+    """A community code from the path: at most 32 printable characters (a NUL would reach the
+    database, which PostgreSQL refuses with an error), refused by name rather than cut."""
+    if not code.isprintable() or len(code) > 32:
+        raise InvalidInput(
+            "社区编码无效：最多 32 个字符，且不能含控制字符",
+            "invalid community code: at most 32 characters, without control characters",
+            field="code",
+        )
+    return code
+
+
 def _save(upload: UploadFile, folder: Path, limit: int) -> Path:
-    name = Path(upload.filename or "upload").name
+    raw = upload.filename or "upload"
+    if len(raw) > MAX_FILENAME_CHARS or not raw.isprintable():
+        raise InvalidInput(
+            f"文件名须不超过 {MAX_FILENAME_CHARS} 个字符且不含控制字符（收到 {len(raw)} 个字符）",
+            f"the file name must be at most {MAX_FILENAME_CHARS} characters without control characters "
+            f"(got {len(raw)})",
+            field="file",
+        )
+    name = Path(raw).name
     suffix = Path(name).suffix.lower()
     if suffix not in SUFFIXES:
         raise InvalidInput(
@@ -35,7 +59,7 @@ def _save(upload: UploadFile, folder: Path, limit: int) -> Path:
             f"unsupported file type {suffix[:16] or '(none)'}; use one of {', '.join(SUFFIXES)}",
             field="file",
         )
-    target = folder / f"layer{suffix}"
+    target = folder / name  # messages and the draft's source name the file as the user knows it
     size = 0
     with target.open("wb") as out:
         while chunk := upload.file.read(1 << 20):
@@ -67,7 +91,7 @@ async def upload_draft(
     try:
         path = _save(file, folder, service.settings.max_upload_bytes)
         result = await ops.import_file_job(
-            service, path, code[:32], commit=commit, crs=crs, author=user.username, note=note
+            service, path, _community(code), commit=commit, crs=crs, author=user.username, note=note
         )
     finally:
         shutil.rmtree(folder, ignore_errors=True)
@@ -82,4 +106,4 @@ def publish_draft(
     force: Annotated[bool, Query(description="校验有错误也发布 publish despite errors")] = False,
     _user: User = Depends(require_planner),
 ) -> dict:
-    return ops.publish(service_of(request), code[:32], number, force=force).to_dict()
+    return ops.publish(service_of(request), _community(code), number, force=force).to_dict()

@@ -1,15 +1,45 @@
-"""Request bodies of the HTTP API: typed, bounded, strict (unknown fields refused)."""
+"""Request bodies of the HTTP API: typed, bounded, strict (unknown fields refused; ``true`` is not a
+number, ``1`` not a boolean, an epoch number not a date; text free of control characters)."""
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
-FiniteFloat = Annotated[float, Field(allow_inf_nan=False, ge=-1e9, le=1e9)]
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _no_control(value: str) -> str:
+    if _CONTROL.search(value):
+        raise ValueError("contains a control character (NUL or similar) / 含控制字符")
+    return value
+
+
+def _iso_only(value: Any) -> Any:
+    if value is not None and not isinstance(value, str | datetime):
+        raise ValueError(
+            "must be an ISO 8601 date-time string, e.g. 2026-05-01T09:30:00+08:00 / 须为 ISO 时间字符串"
+        )
+    return value
+
+
+#: Text a person typed: no NUL or other control characters (tab and newlines are fine).
+Text = Annotated[str, AfterValidator(_no_control)]
+#: A number: an int or a float, never ``true`` or ``"30.6"``; finite and bounded.
+FiniteFloat = Annotated[float, Field(strict=True, allow_inf_nan=False, ge=-1e9, le=1e9)]
+StrictBool = Annotated[bool, Field(strict=True)]
+#: A CRS label exactly as written: no surrounding spaces (``"GCJ02 "`` is refused, not trimmed).
 Crs = Annotated[
-    str, Field(min_length=1, max_length=64, description="wgs84 | cgcs2000 | gcj02 | bd09 | EPSG:n")
+    str,
+    Field(
+        min_length=1,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9:._/-]*$",
+        description="wgs84 | cgcs2000 | gcj02 | bd09 | EPSG:n",
+    ),
 ]
 
 
@@ -36,8 +66,8 @@ class LocateBatch(Strict):
 class Reporter(Strict):
     """A grid worker (``person_id``) or a resident (``name`` and ``phone``)."""
 
-    person_id: str | None = Field(default=None, max_length=64)
-    name: str | None = Field(default=None, max_length=50)
+    person_id: Text | None = Field(default=None, max_length=64)
+    name: Text | None = Field(default=None, max_length=50)
     phone: str | None = Field(default=None, max_length=20, pattern=r"^[0-9+\- ]{3,20}$")
 
 
@@ -45,15 +75,15 @@ class IncidentIn(Strict):
     lon: FiniteFloat
     lat: FiniteFloat
     crs: Crs = "wgs84"
-    category: str = Field(
+    category: Text = Field(
         min_length=1,
         max_length=20,
         description="综合维稳 | 矛盾纠纷 | 安全隐患 | 应急管理风险隐患 | 群众诉求",
     )
-    description: str = Field(min_length=1, max_length=2000)
-    reported_at: datetime | None = None
-    urgent: bool = False
-    address: str = Field(default="", max_length=200)
+    description: Text = Field(min_length=1, max_length=2000)
+    reported_at: Annotated[datetime | None, BeforeValidator(_iso_only)] = None
+    urgent: StrictBool = False
+    address: Text = Field(default="", max_length=200)
     reporter: Reporter | None = None
 
     @field_validator("reported_at")

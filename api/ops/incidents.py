@@ -198,8 +198,17 @@ def list_for(
     return {"items": present_rows(service, user, rows), "total": len(rows)}
 
 
+def incident_key(incident_id: str) -> str:
+    """An incident id from a path, bounded; one with control characters (``%00``) is simply not
+    found — before any query, as PostgreSQL refuses NUL in text and SQLite would cut at it."""
+    if not incident_id.isprintable():
+        raise hidden("事件", incident_id[:64].encode("unicode_escape").decode("ascii"))
+    return incident_id[:64]
+
+
 def get_one(service: Service, user: User, incident_id: str) -> dict[str, Any]:
     """One incident as shown to ``user``, with the actions its state allows."""
+    incident_id = incident_key(incident_id)
     with db.read(service.engine) as conn:
         row = get_incident_or_none(conn, incident_id[:64], scope_of(service, user))
     if row is None:
@@ -223,6 +232,7 @@ def my_actions(service: Service, user: User, row: dict[str, Any]) -> list[str]:
 
 def events_of(service: Service, user: User, incident_id: str) -> list[dict[str, Any]]:
     """The incident's history (oldest first), if ``user`` may see the incident."""
+    incident_id = incident_key(incident_id)
     with db.read(service.engine) as conn:
         if get_incident_or_none(conn, incident_id[:64], scope_of(service, user)) is None:
             raise hidden("事件", incident_id[:64])
@@ -238,6 +248,7 @@ def act(service: Service, user: User, incident_id: str, action: str, payload: di
     if user.role in (AppRole.VIEWER, AppRole.PLANNER):
         raise Forbidden("只读账号不能办理事件", "read-only accounts cannot act on incidents")
     name = Action.parse(action).value
+    incident_id = incident_key(incident_id)
     scope = scope_of(service, user)
     now = service.clock()
     with db.write(service.engine) as conn:

@@ -1,0 +1,174 @@
+"""Hostile request bodies and uploads over HTTP: a named 4xx in zh-CN and English, never a 500, a
+stack trace, SQL or a server path, and stored data byte-identical afterwards (both databases)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.api.test_routes_incidents import MICRO, inside_point
+from tests.api.test_routes_layers import WY, upload, wayao_geojson
+from tests.api_fixtures import Api, Clock
+from tests.store.files.test_hostile_files import HOSTILE
+from tests.store.store_fixtures import snapshot
+
+GOOD = {"category": "群众诉求", "description": "路灯不亮", "crs": "wgs84"}
+LEAKS = ("Traceback", "SELECT ", "sqlite3", "psycopg", "/tmp/", "/work/", 'File "')
+
+
+def stored(api: Api) -> dict[str, Any]:
+    """Every stored row, after the logins the test makes (a login is recorded)."""
+    for user in ("dispatcher", "planner"):
+        api.token(user)
+    return snapshot(api.client.app.state.service.engine)
+
+
+def assert_refused(r: Any, field: str, statuses: tuple[int, ...] = (400, 413, 415, 422)) -> dict[str, Any]:
+    """A 4xx whose error names ``field`` in zh and en and leaks no internals."""
+    assert r.status_code in statuses, r.text
+    err = r.json()["error"]
+    assert err["message_zh"] and err["message_en"]
+    assert any("\u4e00" <= c <= "\u9fff" for c in err["message_zh"])
+    named = json.dumps(err, ensure_ascii=False)
+    assert field in named, named
+    for leak in LEAKS:
+        assert leak not in r.text, r.text
+    return err
+
+
+def post_raw(api: Api, raw: str | bytes) -> Any:
+    return api.client.post(
+        "/api/v1/incidents",
+        content=raw,
+        headers={**api.as_("dispatcher"), "Content-Type": "application/json"},
+    )
+
+
+@pytest.mark.parametrize("path", ["%00", "a%00b", "%01", "x%7f"])
+def test_control_characters_in_an_incident_id_are_not_found(api: Api, path: str) -> None:
+    for suffix in ("", "/events"):
+        r = api.get(f"/api/v1/incidents/{path}{suffix}")
+        assert r.status_code in (404, 422), r.text
+        assert r.json()["error"]["message_zh"]
+    before = stored(api)
+    r = api.post(f"/api/v1/incidents/{path}/actions", json={"action": "void", "reason": "x"})
+    assert r.status_code in (404, 422), r.text
+    assert stored(api) == before
+
+
+@pytest.mark.parametrize(
+    ("patch", "field"),
+    [
+        ({"reported_at": "EPOCH"}, "reported_at"),
+        ({"reported_at": "EPOCH.5"}, "reported_at"),
+        ({"lat": True}, "lat"),
+        ({"lon": False}, "lon"),
+        ({"lat": "30.6"}, "lat"),
+        ({"crs": "GCJ02 "}, "crs"),
+        ({"crs": " wgs84"}, "crs"),
+        ({"description": "路灯\u0000不亮"}, "description"),
+        ({"address": "一\u0007号"}, "address"),
+        ({"urgent": 1}, "urgent"),
+    ],
+)
+def test_loose_values_are_refused_by_name(api: Api, clock: Clock, patch: dict, field: str) -> None:
+    lon, lat = inside_point(api, MICRO)
+    if str(patch.get("reported_at", "")).startswith("EPOCH"):  # an hour ago, as a number: not a date
+        epoch = clock().timestamp() - 3600
+        patch = {"reported_at": int(epoch) if patch["reported_at"] == "EPOCH" else epoch + 0.5}
+    before = stored(api)
+    r = api.post("/api/v1/incidents", json={"lon": lon, "lat": lat, **GOOD, **patch})
+    assert assert_refused(r, field, (422,))["code"] == "invalid_input"
+    assert stored(api) == before
+    iso = api.post("/api/v1/incidents", json={"lon": lon, "lat": lat, **GOOD})
+    assert iso.status_code in (200, 201), iso.text  # the same body without the bad value is taken
+
+
+def test_iso_strings_and_null_reported_at_are_taken(api: Api, clock: Clock) -> None:
+    lon, lat = inside_point(api, MICRO)
+    an_hour_ago = clock().timestamp() - 3600
+    iso = datetime.fromtimestamp(an_hour_ago, UTC).isoformat()
+    for value in (None, iso):
+        r = api.post("/api/v1/incidents", json={"lon": lon, "lat": lat, **GOOD, "reported_at": value})
+        assert r.status_code in (200, 201), r.text
+
+
+def test_a_5000_digit_latitude_is_named(api: Api) -> None:
+    lon, _ = inside_point(api, MICRO)
+    before = stored(api)
+    raw = f'{{"lon": {lon!r}, "lat": {"3" * 5000}, "category": "群众诉求", "description": "x"}}'
+    err = assert_refused(post_raw(api, raw.encode()), "lat", (413, 422))
+    assert "4300" in err["message_en"] or "digits" in err["message_en"]
+    raw = f'{{"lon": {lon!r}, "lat": 3.{"0" * 5000}, "category": "群众诉求", "description": "x"}}'
+    r = post_raw(api, raw.encode())
+    assert r.status_code == 422, r.text  # 3.000… = latitude 3: outside every grid of Chengdu
+    assert stored(api) == before
+
+
+def test_a_bare_infinity_in_a_body_is_refused(api: Api) -> None:
+    before = stored(api)
+    r = post_raw(api, '{"lon": Infinity, "lat": 30.6, "category": "群众诉求", "description": "x"}')
+    assert_refused(r, "lon", (422,))
+    assert stored(api) == before
+
+
+def test_a_10000_character_filename_is_named(api: Api) -> None:
+    before = stored(api)
+    for n in (1_000, 10_000):  # read by our route, and refused by the form parser first
+        r = upload(api, wayao_geojson(), name="a" * n + ".geojson", commit="true")
+        err = assert_refused(r, "file", (400, 413, 422))
+        assert "255" in err["message_en"]
+    boundary = "hostile-boundary"
+    body = (
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="commit"\r\n\r\ntrue\r\n'
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="wy\x01.geojson"\r\n'
+            "Content-Type: application/geo+json\r\n\r\n"
+        ).encode()
+        + wayao_geojson()
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+    r = api.client.post(
+        f"/api/v1/communities/{WY}/drafts",
+        content=body,
+        headers={**api.as_("planner"), "Content-Type": f"multipart/form-data; boundary={boundary}"},
+    )
+    assert_refused(r, "file", (400, 422))
+    assert stored(api) == before
+
+
+def test_upload_crs_must_match_exactly(api: Api) -> None:
+    before = stored(api)
+    r = upload(api, wayao_geojson(), crs="GCJ02 ", commit="true")
+    assert_refused(r, "crs", (422,))
+    assert stored(api) == before
+    assert upload(api, wayao_geojson(), crs="wgs84").status_code == 200
+
+
+@pytest.mark.parametrize("code", ["%00", "51011600400%002", "x" * 40])
+def test_control_characters_in_a_community_code_are_refused(api: Api, code: str) -> None:
+    before = stored(api)
+    r = api.post(
+        f"/api/v1/communities/{code}/drafts", "planner", files={"file": ("wy.geojson", wayao_geojson())}
+    )
+    assert r.status_code in (404, 422), r.text
+    r = api.post(f"/api/v1/communities/{code}/versions/1/publish", "planner")
+    assert r.status_code in (404, 422), r.text
+    assert stored(api) == before
+
+
+def test_hostile_uploads_are_named_4xx_and_change_nothing(api: Api, tmp_path: Path) -> None:
+    """Every hostile file of :data:`HOSTILE` uploaded with commit (one app, to keep the test short)."""
+    before = stored(api)
+    for case, (build, _, needle) in sorted(HOSTILE.items()):
+        folder = tmp_path / str(len(list(tmp_path.iterdir())))
+        folder.mkdir()
+        path = build(folder)
+        r = upload(api, path.read_bytes(), name=path.name, commit="true")
+        err = assert_refused(r, needle)
+        assert err["code"] != "internal", case
+    assert stored(api) == before
