@@ -7,6 +7,7 @@ answer for the same point on the same version.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import threading
 import time
@@ -26,7 +27,6 @@ from api.ops.service import Service
 from geo.crs import CHINA_BBOX, parse_crs, to_wgs84, validate_lonlat
 from geo.errors import InvalidCoordinates, WeiwangError
 from geo.locator import Locator
-from store.files.errors import UnreadableFile, UnsupportedFormat
 from store.inforce import LayerView, file_view
 
 if TYPE_CHECKING:  # pyarrow and pandas load in the bulk functions only: a one-point command starts fast
@@ -34,6 +34,7 @@ if TYPE_CHECKING:  # pyarrow and pandas load in the bulk functions only: a one-p
     import pyarrow as pa
 
     from api.ops.access import User
+    from store.files.errors import UnreadableFile
 
 LON_NAMES = ("lon", "lng", "longitude", "x", "经度")
 LAT_NAMES = ("lat", "latitude", "y", "纬度")
@@ -99,11 +100,19 @@ def locate_point(service: Service, lon: float, lat: float, crs: str = "wgs84") -
     return point_answer(service.layers.current(), lon, lat, crs)
 
 
-#: Tokens already verified for the hot GET: (secret, token) → (expiry, account id), least recently
-#: used first. Bounded, so a stream of distinct tokens costs memory no more than this.
-_VERIFIED: OrderedDict[tuple[str, str], tuple[float, int]] = OrderedDict()
+#: Tokens already verified for the hot GET: (secret, token) → (expiry, account row, the caller),
+#: least recently used first. Bounded, so a stream of distinct tokens costs no more memory than this.
+_VERIFIED: OrderedDict[tuple[str, str], tuple[float, Any, User]] = OrderedDict()
 _VERIFIED_MAX = 1024
 _VERIFIED_LOCK = threading.Lock()
+
+
+@cache
+def _access() -> Any:
+    """``api.ops.access`` (imported on first use: it loads the incident store)."""
+    from api.ops import access
+
+    return access
 
 
 def locate_caller(service: Service, token: str | None) -> User:
@@ -111,28 +120,29 @@ def locate_caller(service: Service, token: str | None) -> User:
     request: a token verified once is remembered until it expires (at most :data:`_VERIFIED_MAX`
     tokens). The account is still checked on every call, as ``authenticate`` checks it (its row is
     cached for ``ACCOUNT_TTL_S``), so a disabled account is refused as soon as it is anywhere else."""
-    from api.ops.access import User, account, authenticate
-    from api.ops.tokens import Unauthorized, read_token
-    from dispatch import AppRole
-
-    secret = service.settings.secret_key
-    key = (secret, token or "")
+    access = _access()
+    key = (service.settings.secret_key, token or "")
     hit = _VERIFIED.get(key)
     if hit is None or hit[0] <= time.time():
-        user = authenticate(service, token)  # raises Unauthorized naming what is wrong
+        user = access.authenticate(service, token)  # raises Unauthorized naming what is wrong
         assert token is not None
+        expires = access.read_token(key[0], token).expires
         with _VERIFIED_LOCK:
-            _VERIFIED[key] = (read_token(secret, token).expires, user.id)
+            _VERIFIED[key] = (expires, access.account(service, user.id), user)
             while len(_VERIFIED) > _VERIFIED_MAX:
                 _VERIFIED.popitem(last=False)
         return user
-    with _VERIFIED_LOCK:
-        if key in _VERIFIED:
-            _VERIFIED.move_to_end(key)
-    row = account(service, hit[1])
+    with contextlib.suppress(KeyError):  # evicted meanwhile by another thread: still verified
+        _VERIFIED.move_to_end(key)  # least recently used goes first
+    row = access.account(service, hit[2].id)
+    if row is hit[1]:  # the same cached row: the caller as built then
+        return hit[2]
     if row is None or not row.active:
-        raise Unauthorized("账号不存在或已停用", "account unknown or disabled")
-    return User(row.id, row.username, AppRole(row.app_role), row.person_id)
+        raise access.Unauthorized("账号不存在或已停用", "account unknown or disabled")
+    user = access.User(row.id, row.username, access.AppRole(row.app_role), row.person_id)
+    with _VERIFIED_LOCK:
+        _VERIFIED[key] = (hit[0], row, user)
+    return user
 
 
 def _pick(columns: list[str], wanted: str | None, names: tuple[str, ...], what: str) -> str:
@@ -312,6 +322,8 @@ _GPKG_LAYER = "located"
 
 
 def _format(path: Path, what: str) -> str:
+    from store.files.errors import UnsupportedFormat  # loads pyogrio: only for files
+
     suffix = path.suffix.lower()
     if suffix not in FORMATS:
         raise UnsupportedFormat(
@@ -323,6 +335,8 @@ def _format(path: Path, what: str) -> str:
 
 
 def _unreadable(path: Path, exc: Exception) -> UnreadableFile:
+    from store.files.errors import UnreadableFile
+
     return UnreadableFile(
         f"文件无法读取：{path.name}：{str(exc)[:200]}",
         f"cannot read {path.name}: {str(exc)[:200]}",
