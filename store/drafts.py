@@ -25,14 +25,15 @@ from shapely.geometry import mapping, shape
 from sqlalchemy import Connection, delete, func, insert, select, update
 
 from geo.elements import Element
+from geo.errors import WeiwangError
 from geo.hierarchy import Grid, Hierarchy, Level
 from geo.redraw import Redraw, assign_elements
-from geo.validate import summarize
+from geo.validate import ValidationOptions, summarize
 from geo.validate import validate as run_validate
 from store.dberrors import Conflict
 from store.grids import insert_elements, insert_grids, load_elements, load_grids
 from store.importing import MAX_STORED_FINDINGS
-from store.models import DRAFT, draft_operations, layer_versions
+from store.models import DRAFT, draft_operations, household_bands, layer_versions
 from store.models import elements as elements_t
 from store.models import grids as grids_t
 from store.people import party_orgs_of
@@ -106,12 +107,57 @@ def load_draft(conn: Connection, community_code: str, number: int) -> Draft:
     return Draft(v, load_grids(conn, v.id), load_elements(conn, v.id))
 
 
+class InvalidBand(WeiwangError):
+    """A households band that is not ``0 ≤ lo ≤ hi`` or a level without bands (HTTP 422)."""
+
+    code = "invalid_input"
+
+
+#: The band of households per micro-grid unless a community sets its own (Chengdu practice).
+DEFAULT_BANDS: dict[str, tuple[int, int]] = {"micro": (30, 100)}
+
+
+def bands_of(conn: Connection, community_code: str) -> dict[str, tuple[int, int]]:
+    """The households bands a community plans for, by level (``micro`` defaults to 30–100)."""
+    rows = conn.execute(select(household_bands).where(household_bands.c.community_code == community_code))
+    return {**DEFAULT_BANDS, **{r.level: (int(r.lo), int(r.hi)) for r in rows}}
+
+
+def set_band(conn: Connection, community_code: str, level: str, band: tuple[int, int] | None) -> None:
+    """Set (or, with None, reset to the default) a community's households band for ``level``."""
+    if level not in ("micro", "general"):
+        raise InvalidBand(
+            f"层级无效：{level[:16]}（micro 或 general）", f"invalid level {level[:16]!r}", field="level"
+        )
+    if band is not None and not (0 <= band[0] <= band[1]):
+        raise InvalidBand(
+            f"户数范围无效：{band[0]}–{band[1]}", f"invalid band {band[0]}-{band[1]}", field=level
+        )
+    from store.models import communities
+
+    if conn.execute(select(communities.c.code).where(communities.c.code == community_code)).first() is None:
+        from geo.errors import NotFound
+
+        raise NotFound(f"社区不存在：{community_code}", f"no community {community_code}", field="community")
+    where = (household_bands.c.community_code == community_code, household_bands.c.level == level)
+    conn.execute(delete(household_bands).where(*where))
+    if band is not None:
+        conn.execute(
+            insert(household_bands).values(community_code=community_code, level=level, lo=band[0], hi=band[1])
+        )
+
+
 def validation_of(
-    grids: Sequence[Grid], elements: Sequence[Element], party_orgs: Sequence[dict[str, Any]] | None = None
+    grids: Sequence[Grid],
+    elements: Sequence[Element],
+    party_orgs: Sequence[dict[str, Any]] | None = None,
+    bands: dict[str, tuple[int, int]] | None = None,
 ) -> dict[str, Any]:
     """The validation stored with a version (the same shape an import stores); with the community's
-    party organisations, their coverage of the micro-grids too (两网融合)."""
-    found = run_validate(Hierarchy(grids), elements=elements, party_orgs=party_orgs or None)
+    party organisations, their coverage of the micro-grids too (两网融合), and its households bands."""
+    community = next((g.code for g in grids if g.level is Level.COMMUNITY), "")
+    options = ValidationOptions(bands_by_community={community: bands} if bands else {})
+    found = run_validate(Hierarchy(grids), elements=elements, party_orgs=party_orgs or None, options=options)
     return {"summary": summarize(found), "findings": [f.to_dict() for f in found][:MAX_STORED_FINDINGS]}
 
 
@@ -144,7 +190,9 @@ def new_draft(conn: Connection, community_code: str, *, author: str = "", note: 
         note=note or f"由第 {pub.number} 版起草 (drafted from version {pub.number})",
         source=f"version:{pub.number}",
         source_crs="EPSG:4326",
-        validation=validation_of(grids, elements, party_orgs_of(conn, community_code)),
+        validation=validation_of(
+            grids, elements, party_orgs_of(conn, community_code), bands_of(conn, community_code)
+        ),
     )
     insert_grids(conn, v.id, grids, community_code=community_code)
     insert_elements(conn, v.id, elements, community_code=community_code)
@@ -226,8 +274,10 @@ def record(
         )
         for e in draft.elements
     ]
-    orgs = party_orgs_of(conn, draft.version.community_code)
-    _set_validation(conn, vid, validation_of(redraw.grids, elements, orgs))
+    c = draft.version.community_code
+    _set_validation(
+        conn, vid, validation_of(redraw.grids, elements, party_orgs_of(conn, c), bands_of(conn, c))
+    )
     return _op_dict(row) | {"elements_moved": len(moved)}
 
 
@@ -278,8 +328,8 @@ def undo(conn: Connection, community_code: str, number: int) -> dict[str, Any]:
     conn.execute(
         update(draft_operations).where(draft_operations.c.id == m["id"]).values(undone_at=datetime.now(UTC))
     )
-    orgs = party_orgs_of(conn, community_code)
-    _set_validation(conn, vid, validation_of(load_grids(conn, vid), load_elements(conn, vid), orgs))
+    orgs, bands = party_orgs_of(conn, community_code), bands_of(conn, community_code)
+    _set_validation(conn, vid, validation_of(load_grids(conn, vid), load_elements(conn, vid), orgs, bands))
     return _op_dict({**m, "undone_at": datetime.now(UTC)})
 
 

@@ -413,3 +413,15 @@ incident_photos = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Index(None, "incident_id", "event_seq"),
 )
+
+household_bands = Table(
+    "household_bands",
+    metadata,
+    # Households per grid a community plans for, by level (issue 12); absent: 30–100 per micro-grid.
+    Column("community_code", String(12), ForeignKey("communities.code"), primary_key=True),
+    Column("level", String(10), primary_key=True),
+    Column("lo", Integer, nullable=False),
+    Column("hi", Integer, nullable=False),
+    CheckConstraint("lo >= 0 AND hi >= lo", name="range"),
+    CheckConstraint(_in("level", ("general", "micro")), name="level"),
+)

@@ -258,6 +258,35 @@ def draft_impact(community: str, number: int, as_json: bool, url: str | None) ->
         click.echo(f"  事件 incident {i['id']}: {i['from']} → {i['to'] or '无 none'}")
 
 
+def _range(text: str | None, field: str) -> tuple[int, int] | None:
+    if text is None:
+        return None
+    try:
+        lo, hi = (int(v) for v in text.replace("–", "-").split("-", 1))
+    except ValueError:
+        raise click.BadParameter(
+            f"应为 下限-上限，如 30-100 (expected LO-HI, got {text!r})", param_hint=field
+        ) from None
+    return lo, hi
+
+
+@draft_cmd.command("bands")
+@click.option("--community", required=True, help="社区编码 community code")
+@click.option("--micro", default=None, help="微网格户数范围 households per micro-grid, e.g. 30-100")
+@click.option("--general", default=None, help="一般网格户数范围 households per general grid, e.g. 300-1200")
+@click.option("--reset", is_flag=True, help="恢复默认 back to the default (30-100 per micro-grid)")
+@click.option("--url", default=None, help=URL_HELP)
+def draft_bands(community: str, micro: str | None, general: str | None, reset: bool, url: str | None) -> None:
+    """户数均衡范围 — show or set the households bands a community plans for, per level."""
+    from api.ops import drafts
+
+    m, g = _range(micro, "--micro"), _range(general, "--general")
+    found = _run(url, lambda s: drafts.bands(s, community, micro=m, general=g, reset=reset))
+    for level, zh in (("micro", "微网格"), ("general", "一般网格")):
+        band = found.get(level)
+        click.echo(f"{zh}：{band[0]}–{band[1]} 户" if band else f"{zh}：不检查 (not checked)")
+
+
 @click.command("diff")
 @click.option("--community", required=True, help="社区编码 community code")
 @click.option("--from", "before", type=click.IntRange(1), default=None, help="原版本 (default: published)")

@@ -137,10 +137,16 @@ def _balance(grids: Sequence[Grid], band: tuple[int, int] = (30, 100)) -> dict[s
     }
 
 
-def _draft_body(version: Any, grids: Sequence[Grid]) -> dict[str, Any]:
+def _band(conn: Any, community: str) -> tuple[int, int]:
+    from store.drafts import bands_of
+
+    return bands_of(conn, community)["micro"]
+
+
+def _draft_body(version: Any, grids: Sequence[Grid], band: tuple[int, int] = (30, 100)) -> dict[str, Any]:
     v = version.to_dict()
     v["findings"] = ((version.validation or {}).get("findings") or [])[:200]
-    return {"draft": v, "balance": _balance(grids)}
+    return {"draft": v, "balance": _balance(grids, band)}
 
 
 def new(service: Service, community: str, *, author: str = "", note: str = "") -> dict[str, Any]:
@@ -152,8 +158,9 @@ def new(service: Service, community: str, *, author: str = "", note: str = "") -
         v = new_draft(conn, community, author=author, note=note)
         counts = count_grids(conn, v.id)
         grids = load_grids(conn, v.id)
+        band = _band(conn, community)
     service.layers.refresh()
-    body = _draft_body(v, grids)
+    body = _draft_body(v, grids, band)
     body["grids_by_level"] = counts
     return body
 
@@ -181,8 +188,9 @@ def apply(
         stored = {k: params.get(k) for k in OPERATIONS[operation]} | ({"crs": crs} if crs else {})
         op = record(conn, draft, result, params=stored, author=author)
         version = get_version_by_id(conn, draft.version.id)
+        band = _band(conn, community)
     forget_built(service.layers, draft.version.id)
-    return {"operation": op, **_draft_body(version, result.grids)}
+    return {"operation": op, **_draft_body(version, result.grids, band)}
 
 
 def undo(service: Service, community: str, number: int) -> dict[str, Any]:
@@ -193,8 +201,9 @@ def undo(service: Service, community: str, number: int) -> dict[str, Any]:
     with db.write(service.engine) as conn:
         op = undo_op(conn, community, number)
         draft = load_draft(conn, community, number)
+        band = _band(conn, community)
     forget_built(service.layers, draft.version.id)
-    return {"undone": op, **_draft_body(draft.version, draft.grids)}
+    return {"undone": op, **_draft_body(draft.version, draft.grids, band)}
 
 
 def show(service: Service, community: str, number: int) -> dict[str, Any]:
@@ -204,7 +213,32 @@ def show(service: Service, community: str, number: int) -> dict[str, Any]:
     with db.read(service.engine) as conn:
         draft = load_draft(conn, community, number)
         ops = operations(conn, draft.version.id)
-    return {**_draft_body(draft.version, draft.grids), "operations": ops}
+        band = _band(conn, community)
+    return {**_draft_body(draft.version, draft.grids, band), "operations": ops}
+
+
+def bands(
+    service: Service,
+    community: str,
+    *,
+    micro: tuple[int, int] | None = None,
+    general: tuple[int, int] | None = None,
+    reset: bool = False,
+) -> dict[str, tuple[int, int]]:
+    """A community's households bands by level; ``micro``/``general`` set one, ``reset`` clears
+    both back to the default (30–100 per micro-grid, general grids unchecked). Drafts validated
+    after a change use the new bands."""
+    from store.drafts import bands_of, set_band
+
+    with db.write(service.engine) as conn:
+        if reset:
+            set_band(conn, community, "micro", None)
+            set_band(conn, community, "general", None)
+        if micro is not None:
+            set_band(conn, community, "micro", micro)
+        if general is not None:
+            set_band(conn, community, "general", general)
+        return bands_of(conn, community)
 
 
 def list_drafts(service: Service, community: str) -> list[dict[str, Any]]:

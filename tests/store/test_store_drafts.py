@@ -112,3 +112,28 @@ def test_grids_only_upload_keeps_the_elements_reassigned(seeded_engine) -> None:
 
     dropped = import_grids(seeded_engine, list(h.grids), C, commit=False, drop_elements=True)
     assert dropped.elements == 0 and not [w for w in dropped.warnings if "沿用" in w]
+
+
+def test_households_bands_per_community_drive_the_draft_validation(seeded_engine) -> None:
+    from geo.errors import NotFound
+    from store.drafts import InvalidBand, bands_of, set_band
+
+    with db.write(seeded_engine) as conn:
+        assert bands_of(conn, C) == {"micro": (30, 100)}
+        set_band(conn, C, "micro", (50, 80))
+        set_band(conn, C, "general", (500, 1000))
+        with pytest.raises(InvalidBand):
+            set_band(conn, C, "micro", (80, 50))
+        with pytest.raises(NotFound):
+            set_band(conn, "510116004999", "micro", (1, 2))
+    with db.write(seeded_engine) as conn:
+        assert bands_of(conn, C) == {"micro": (50, 80), "general": (500, 1000)}
+        v = new_draft(conn, C)
+    by_code = v.validation["summary"]["by_code"]  # type: ignore[index]
+    assert by_code["households_out_of_band"] > 0
+    found = {tuple(f["grids"]) for f in v.validation["findings"] if f["code"] == "households_out_of_band"}  # type: ignore[index]
+    assert (M1,) in found  # 46 households, below 50
+    with db.write(seeded_engine) as conn:
+        set_band(conn, C, "micro", None)
+        set_band(conn, C, "general", None)
+        assert bands_of(conn, "510116004002") == {"micro": (30, 100)}

@@ -1,4 +1,5 @@
-"""Draft operations of planners: the undo log of redraw operations on a draft version.
+"""Draft operations of planners: the undo log of redraw operations on a draft version, and the
+household bands each community plans for.
 
 Revision ID: 0004
 Revises: 0003
@@ -42,8 +43,24 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_draft_operations")),
         sa.UniqueConstraint("version_id", "seq", name=op.f("uq_draft_operations_version_id_seq")),
     )
+    op.create_table(
+        "household_bands",
+        sa.Column("community_code", sa.String(length=12), nullable=False),
+        sa.Column("level", sa.String(length=10), nullable=False),
+        sa.Column("lo", sa.Integer(), nullable=False),
+        sa.Column("hi", sa.Integer(), nullable=False),
+        sa.CheckConstraint("lo >= 0 AND hi >= lo", name=op.f("ck_household_bands_range")),
+        sa.CheckConstraint("level IN ('general', 'micro')", name=op.f("ck_household_bands_level")),
+        sa.ForeignKeyConstraint(
+            ["community_code"],
+            ["communities.code"],
+            name=op.f("fk_household_bands_community_code_communities"),
+        ),
+        sa.PrimaryKeyConstraint("community_code", "level", name=op.f("pk_household_bands")),
+    )
 
 
 def downgrade() -> None:
     """Downgrade schema."""
+    op.drop_table("household_bands")
     op.drop_table("draft_operations")

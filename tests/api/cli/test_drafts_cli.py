@@ -123,3 +123,18 @@ def test_refusals_exit_2_naming_what_would_break(seeded_url: str) -> None:
         ],
     )
     assert result.exit_code == 2 and "只能修改草稿" in result.output
+
+
+def test_bands_show_set_reset(seeded_url: str) -> None:
+    assert "微网格：30–100 户" in run("draft", "bands", "--community", C, "--url", seeded_url)
+    out = run(
+        "draft", "bands", "--community", C, "--micro", "40-90", "--general", "300-1200", "--url", seeded_url
+    )
+    assert "微网格：40–90 户" in out and "一般网格：300–1200 户" in out
+    body = json.loads(run("draft", "new", "--community", C, "--json", "--url", seeded_url))
+    assert body["balance"]["band"] == [40, 90]
+    assert "一般网格：不检查" in run("draft", "bands", "--community", C, "--reset", "--url", seeded_url)
+    bad = CliRunner().invoke(
+        main, ["draft", "bands", "--community", C, "--micro", "90-40", "--url", seeded_url]
+    )
+    assert bad.exit_code == 2 and "户数范围无效" in bad.output
