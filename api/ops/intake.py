@@ -69,6 +69,12 @@ def prepare_report(service: Service, user: User, body: dict[str, Any]) -> Report
     except NotFound:
         view = None
     if view is None or not view.versions:
+        if not any(v.valid_from is not None for v in service.layers.versions()):
+            raise InvalidCoordinates(
+                "尚无已发布的网格版本，无法定位：请先上传并发布图层",
+                "no grid version is published yet: upload and publish a layer first",
+                field="lon",
+            )
         raise InvalidCoordinates(
             "上报时间早于首个网格版本，无法定位",
             "no grid version was in force at reported_at",
