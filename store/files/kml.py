@@ -88,8 +88,13 @@ class _Coords:
         n = 0
         first: list[float] | None = None
         last: list[float] | None = None
+        room = min(
+            self.limits.max_vertices_per_feature - self.in_feature, self.limits.max_vertices - self.total
+        )
         for m in _TUPLE.finditer(text):
             n += 1
+            if n > room:  # refused at the first vertex over, not after parsing them all
+                break
             parts = m.group().split(",")
             if not 2 <= len(parts) <= 3:
                 raise bad_feature(

@@ -369,11 +369,29 @@ def _write_big_ring(path: Path, n: int) -> None:
         fh.write(f"[{104.01:.9f},{30:.9f}]]]}}}}]}}")
 
 
-def test_a_million_vertex_geojson_is_refused_while_streaming(tmp_path: Path) -> None:
-    """Refused in seconds with little memory: counted before anything is parsed. Measured in a fresh
-    process (peak RSS above the process after imports)."""
-    path = tmp_path / "big.geojson"
-    _write_big_ring(path, 1_000_000)
+def _write_big_kml(path: Path, n: int) -> None:
+    """One KML Placemark whose ring has ``n`` vertices, written in chunks."""
+    head, tail = kml("@").decode().split("@")
+    step = 2 * math.pi / n
+    with open(path, "w") as fh:
+        fh.write(head)
+        for start in range(0, n, 50_000):
+            fh.write(
+                " ".join(
+                    f"{104 + 0.01 * math.cos(i * step):.9f},{30 + 0.01 * math.sin(i * step):.9f}"
+                    for i in range(start, min(n, start + 50_000))
+                )
+                + " "
+            )
+        fh.write(f"104.01,30{tail}")
+
+
+@pytest.mark.parametrize("fmt", ["geojson", "kml"])
+def test_a_million_vertex_file_is_refused_while_streaming(tmp_path: Path, fmt: str) -> None:
+    """Refused in seconds with little memory, at the first vertex over the limit. Measured in a
+    fresh process (peak RSS above the process after imports)."""
+    path = tmp_path / f"big.{fmt}"
+    (_write_big_ring if fmt == "geojson" else _write_big_kml)(path, 1_000_000)
     assert path.stat().st_size > 25 * 2**20
     probe = (
         "import resource, sys, time\n"
