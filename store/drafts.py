@@ -117,8 +117,18 @@ class InvalidBand(WeiwangError):
 DEFAULT_BANDS: dict[str, tuple[int, int]] = {"micro": (30, 100)}
 
 
+def _require_community(conn: Connection, community_code: str) -> None:
+    from geo.errors import NotFound
+    from store.models import communities
+
+    if conn.execute(select(communities.c.code).where(communities.c.code == community_code)).first() is None:
+        raise NotFound(f"社区不存在：{community_code}", f"no community {community_code}", field="community")
+
+
 def bands_of(conn: Connection, community_code: str) -> dict[str, tuple[int, int]]:
-    """The households bands a community plans for, by level (``micro`` defaults to 30–100)."""
+    """The households bands a community plans for, by level (``micro`` defaults to 30–100);
+    NotFound for an unknown community."""
+    _require_community(conn, community_code)
     rows = conn.execute(select(household_bands).where(household_bands.c.community_code == community_code))
     return {**DEFAULT_BANDS, **{r.level: (int(r.lo), int(r.hi)) for r in rows}}
 
@@ -133,12 +143,7 @@ def set_band(conn: Connection, community_code: str, level: str, band: tuple[int,
         raise InvalidBand(
             f"户数范围无效：{band[0]}–{band[1]}", f"invalid band {band[0]}-{band[1]}", field=level
         )
-    from store.models import communities
-
-    if conn.execute(select(communities.c.code).where(communities.c.code == community_code)).first() is None:
-        from geo.errors import NotFound
-
-        raise NotFound(f"社区不存在：{community_code}", f"no community {community_code}", field="community")
+    _require_community(conn, community_code)
     where = (household_bands.c.community_code == community_code, household_bands.c.level == level)
     conn.execute(delete(household_bands).where(*where))
     if band is not None:

@@ -70,6 +70,23 @@ class RenameIn(_Body):
     name: str = Field(max_length=200)
 
 
+class BandsIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    micro: tuple[int, int] | None = Field(default=None, description="微网格户数 [lo, hi]")
+    general: tuple[int, int] | None = Field(default=None, description="一般网格户数 [lo, hi]")
+    reset: bool = False
+
+
+@router.get("/{code}/household-bands", summary="户数均衡范围 households bands")
+def get_bands(code: Code, request: Request, _user: User = Depends(require_planner)) -> dict[str, Any]:
+    return ops.bands(service_of(request), code)
+
+
+@router.put("/{code}/household-bands", summary="设置户数均衡范围 set households bands")
+def put_bands(code: Code, body: BandsIn, request: Request, _user: User = Depends(require_planner)) -> dict:
+    return ops.bands(service_of(request), code, micro=body.micro, general=body.general, reset=body.reset)
+
+
 @router.get("/{code}/drafts", summary="草稿列表 drafts")
 def list_drafts(code: Code, request: Request, _user: User = Depends(require_planner)) -> list[dict[str, Any]]:
     return ops.list_drafts(service_of(request), code)

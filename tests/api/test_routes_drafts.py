@@ -105,3 +105,17 @@ def test_planner_page_is_for_planners_and_offline(api: Api) -> None:
     assert r.status_code == 403
     r = api.client.get(f"/maps/plan/{C}", follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"].startswith("/maps/login")
+
+
+def test_household_bands_over_http(api: Api) -> None:
+    assert api.get(f"{BASE}/household-bands", "planner").json() == {"micro": [30, 100]}
+    r = api.client.put(f"{BASE}/household-bands", headers=api.as_("planner"), json={"micro": [40, 90]})
+    assert r.status_code == 200 and r.json() == {"micro": [40, 90]}
+    r = api.client.put(f"{BASE}/household-bands", headers=api.as_("planner"), json={"micro": [90, 40]})
+    assert r.status_code == 422 and r.json()["error"]["field"] == "micro"
+    r = api.client.put(
+        "/api/v1/communities/510116004999/household-bands", headers=api.as_("planner"), json={}
+    )
+    assert r.status_code == 404
+    r = api.client.put(f"{BASE}/household-bands", headers=api.as_("viewer"), json={"reset": True})
+    assert r.status_code == 403
