@@ -356,9 +356,18 @@ def stats(
     end: date | None = None,
 ) -> dict[str, Any]:
     """结案率, 按期结案率, 返工, median handling time, open and overdue counts for ``[start, end)``
-    (Beijing dates; default the 30 days up to today)."""
+    (Beijing dates, years 2000–2100; default the 30 days up to today)."""
+    for name, value in (("from", start), ("to", end)):
+        if value is not None and not 2000 <= value.year <= 2100:
+            raise InvalidInput(
+                f"日期超出范围（2000–2100 年）：{value.isoformat()}",
+                f"{name} must lie in the years 2000–2100",
+                field=name,
+            )
     end = end or service.today() + timedelta(days=1)
     start = start or end - timedelta(days=30)
+    if start >= end:
+        raise InvalidInput("起始日期须早于截止日期", "from must be before to", field="from")
     rows = stats_rows(
         service, scope_of(service, user), community=community, group_by=group_by, start=start, end=end
     )

@@ -52,3 +52,13 @@ def test_only_reporting_roles_get_the_report_form(api: Api) -> None:
     for user in ("viewer", "planner"):
         page = api.get(f"/maps/dispatch/{SGS}", user).text
         assert hint not in page and '"canReport":false' in page, user
+
+
+def test_stats_refuses_dates_out_of_range_naming_the_field(api: Api) -> None:
+    for query, field in (
+        ("to=0001-01-01", "to"),
+        ("from=9999-12-31", "from"),
+        ("from=2026-11-02&to=2026-11-01", "from"),
+    ):
+        r = api.get(f"/api/v1/stats?{query}")
+        assert r.status_code == 422 and r.json()["error"]["field"] == field, (query, r.text)
