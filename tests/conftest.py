@@ -10,16 +10,19 @@ Database fixtures (every storage test runs once on SpatiaLite and once on PostGI
 * ``pg_server``: the throwaway PostgreSQL + PostGIS cluster (``tests/pgserver.py``), started on
   first use and removed at the end of the session.
 
-``WEIWANG_TEST_POSTGIS=skip`` skips the PostGIS half (local development only). With ``CI`` set, any
-skipped test marked ``postgis`` or under ``tests/store/`` fails the run ("TESTS SKIPPED, FAILING").
+``WEIWANG_TEST_POSTGIS=skip`` skips the PostGIS half (local development only). With ``CI`` set, a
+skipped PostGIS, storage, browser or sample-data test fails the run ("TESTS SKIPPED, FAILING"):
+marked ``postgis``, under ``tests/store/`` or ``tests/browser/``, or skipped for want of sample data
+or Chromium (:func:`must_not_skip`). Missing Chromium must not leave CI green.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -44,11 +47,25 @@ def _in_ci() -> bool:
     return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
 
 
+#: Skip reasons CI never accepts: the sample data or the browser is missing.
+_MUST_RUN_REASON = re.compile(r"sample data|not generated|chromium|playwright|browser", re.IGNORECASE)
+
+
+def must_not_skip(nodeid: str, keywords: Iterable[str], reason: str) -> bool:
+    """True for a test CI must run: PostGIS, storage, browser, or skipped for want of sample data."""
+    path = nodeid.replace("\\", "/")
+    return (
+        "postgis" in keywords
+        or path.startswith(("tests/store/", "tests/browser/"))
+        or bool(_MUST_RUN_REASON.search(reason))
+    )
+
+
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     if not report.skipped or hasattr(report, "wasxfail"):
         return
-    path = report.nodeid.replace("\\", "/")
-    if "postgis" in report.keywords or path.startswith("tests/store/"):
+    reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr or "")
+    if must_not_skip(report.nodeid, report.keywords, reason):
         _skipped_storage.append(report.nodeid)
 
 
@@ -56,7 +73,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
     if _skipped_storage and _in_ci():
         terminalreporter.section("TESTS SKIPPED, FAILING", sep="!", red=True)
         for nodeid in _skipped_storage:
-            terminalreporter.line(f"skipped storage/PostGIS test in CI: {nodeid}")
+            terminalreporter.line(f"skipped PostGIS/storage/browser/sample-data test in CI: {nodeid}")
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

@@ -265,3 +265,16 @@ def test_closed_on_time_counts_at_once(store):
     # before it was closed it was not yet due (its deadline lies ahead): no rate at all
     rows, _ = rows_by_key(store, "micro", now=t(3, 30, 21))
     assert (rows[M3].due, rows[M3].on_time_rate) == (0, None)
+
+
+@pytest.mark.parametrize(("closed_after_deadline_s", "on_time"), [(-1, 1), (0, 1), (1, 0)])
+def test_closed_exactly_at_the_deadline_is_on_time(closed_after_deadline_s: int, on_time: int) -> None:
+    """按期 is ``closed_at <= deadline``: a case closed at the very second of its deadline is on time."""
+    s = Store()
+    s.report("K", M1, t(3, 9))
+    s.assign("K", "w1", t(3, 10), 24)
+    deadline = s.incidents["K"].deadline
+    assert deadline == t(3, 11)
+    s.finish("K", "w1", t(3, 10, 12), deadline + timedelta(seconds=closed_after_deadline_s))
+    rows, _ = rows_by_key(s, "micro")
+    assert (rows[M1].due, rows[M1].closed, rows[M1].closed_on_time) == (1, 1, on_time)

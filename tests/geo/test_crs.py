@@ -530,3 +530,32 @@ def test_docstring_examples():
     result = doctest.testmod(crs, optionflags=doctest.ELLIPSIS)
     assert result.attempted > 10
     assert result.failed == 0
+
+
+#: Cities across China (Xinglong, Beijing, Shanghai, Guangzhou, Urumqi, Harbin, Lhasa, Haikou) and
+#: two points near the rectangle's west and east edges.
+INVERSE_POINTS = [
+    (104.08, 30.40),
+    (116.397, 39.908),
+    (121.4737, 31.2304),
+    (113.2644, 23.1291),
+    (87.6168, 43.8256),
+    (126.6425, 45.7567),
+    (91.1409, 29.6456),
+    (110.35, 20.02),
+    (73.5, 39.5),
+    (134.5, 48.0),
+]
+
+
+@pytest.mark.parametrize(("lon", "lat"), INVERSE_POINTS)
+def test_gcj02_inverse_is_exact_to_1e7_m(lon, lat):
+    """The iteration runs to convergence: back to the start within 1e-7 m (3 rounds leave ~1e-4 m)."""
+    back = gcj02_to_wgs84(*wgs84_to_gcj02(lon, lat))
+    assert float(dist_m(lon, lat, *back)) <= 1e-7
+
+
+def test_gcj02_inverse_is_exact_to_1e7_m_as_arrays():
+    lon, lat = (np.array(c) for c in zip(*INVERSE_POINTS, strict=True))
+    back = gcj02_to_wgs84(*wgs84_to_gcj02(lon, lat))
+    assert dist_m(lon, lat, *back).max() <= 1e-7

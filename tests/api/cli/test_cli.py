@@ -6,7 +6,8 @@ here) and from a file only with ``--layer``."""
 from __future__ import annotations
 
 import json
-import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -130,4 +131,8 @@ def test_grids_summary_counts(source: str, seeded_url: str) -> None:
 
 
 def test_console_script_is_installed() -> None:
-    assert shutil.which("weiwang") or Path(".venv/bin/weiwang").exists()
+    """The ``weiwang`` script next to this interpreter runs (whatever the current directory)."""
+    script = Path(sys.executable).parent / "weiwang"
+    assert script.is_file()
+    out = subprocess.run([str(script), "--help"], capture_output=True, text=True, timeout=60, cwd="/")
+    assert out.returncode == 0 and "serve" in out.stdout, out.stderr[-2000:]
