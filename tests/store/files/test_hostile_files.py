@@ -529,3 +529,28 @@ def test_fuzz_geopackage_bytes(tmp_path_factory: pytest.TempPathFactory, data: b
     path = folder / "f.gpkg"
     path.write_bytes(bytes(raw))
     _reads_or_refuses(path)
+
+
+@settings(max_examples=100, deadline=3000, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    which=st.sampled_from(["shp", "shx", "dbf"]),
+    data=st.binary(max_size=64),
+    at=st.integers(min_value=0, max_value=2000),
+    cut=st.booleans(),
+)
+def test_fuzz_shapefile_parts(
+    tmp_path_factory: pytest.TempPathFactory, which: str, data: bytes, at: int, cut: bool
+) -> None:
+    """A real zipped shapefile with one part overwritten (and maybe truncated) at a random place."""
+    folder = tmp_path_factory.mktemp("fuzz")
+    grids_frame(3).to_file(folder / "a.shp")
+    parts = {ext: (folder / f"a.{ext}").read_bytes() for ext in ("shp", "shx", "dbf", "prj")}
+    raw = bytearray(parts[which])
+    at %= len(raw)
+    raw[at : at + len(data)] = data
+    parts[which] = bytes(raw[:at] if cut else raw)
+    path = folder / "f.zip"
+    with zipfile.ZipFile(path, "w") as z:
+        for ext, content in parts.items():
+            z.writestr(f"a.{ext}", content)
+    _reads_or_refuses(path)
