@@ -564,3 +564,68 @@ def assign_elements(grids: Sequence[Grid], elements: Sequence[Element]) -> dict[
         shares = [s for s in shares if s[0] > 0]
         out[e.id] = min(shares, key=lambda s: (-s[0], s[1]))[1] if shares else None
     return out
+
+
+def fix(
+    grids: Sequence[Grid],
+    used: Collection[str],
+    options: ValidationOptions = DEFAULT_OPTIONS,
+) -> Redraw:
+    """Assign each gap inside a general grid, and each sliver micro-grid, to the micro-grid sharing its
+    longest edge (those grids change and get new codes). Refused when there is nothing to fix."""
+    found = validate(Hierarchy(grids), options=options)
+    by_code = {g.code: g for g in grids}
+    grow: dict[str, list[BaseGeometry]] = {}
+    gone: list[Grid] = []
+    notes: list[str] = []
+
+    def best(piece: BaseGeometry, candidates: Sequence[Grid]) -> Grid | None:
+        edges = [(shared_edge_m(piece, g.geometry), g.code, g) for g in candidates]
+        edges = [e for e in edges if e[0] > options.topology_tolerance_m]
+        return min(edges, key=lambda e: (-e[0], e[1]))[2] if edges else None
+
+    slivers = [by_code[f.grids[0]] for f in found if f.code == "sliver" and f.grids[0] in by_code]
+    slivers = [g for g in slivers if g.level is Level.MICRO]
+    sliver_codes = {g.code for g in slivers}
+    for f in found:
+        if f.code != "gap" or len(f.grids) != 1 or f.geometry is None:
+            continue
+        parent = by_code.get(f.grids[0])
+        if parent is None or parent.level is not Level.GENERAL:
+            continue
+        kids = [g for g in grids if g.parent_code == parent.code and g.code not in sliver_codes]
+        for piece in shapely.get_parts(f.geometry):
+            into = best(piece, kids)
+            if into is not None:
+                grow.setdefault(into.code, []).append(piece)
+                notes.append(f"缝隙 {area_m2(piece):.1f} 平方米 → {into.code}")
+    for s in slivers:
+        kids = [g for g in grids if g.parent_code == s.parent_code and g.code not in sliver_codes]
+        into = best(s.geometry, kids)
+        if into is not None:
+            grow.setdefault(into.code, []).append(s.geometry)
+            gone.append(s)
+            notes.append(f"碎片 {s.code} → {into.code}")
+    if not grow:
+        raise RedrawRefused(
+            "没有可自动修复的缝隙或碎片网格",
+            "no gap or sliver that can be fixed automatically",
+            field="grids",
+        )
+    olds = [by_code[c] for c in sorted(grow)]
+    new = []
+    for g in olds:
+        geom = shapely.union_all([g.geometry, *grow[g.code]])
+        taken = [x for x in gone if any(x.geometry is p for p in grow[g.code])]
+        hh = None if g.households is None else g.households + sum(x.households or 0 for x in taken)
+        new.append(replace(g, code="", geometry=geom, households=hh))
+    return _replace(
+        "fix",
+        grids,
+        [*olds, *gone],
+        new,
+        used,
+        options,
+        "自动修复：" + "；".join(notes),
+        f"fixed {len(notes)} gap(s)/sliver(s), each given to the grid sharing its longest edge",
+    )

@@ -224,6 +224,13 @@ def draft_rename(community: str, number: int, as_json: bool, url: str | None, gr
     _apply(community, number, "rename", {"grid": grid, "name": name}, None, url, as_json)
 
 
+@draft_cmd.command("fix")
+@_common
+def draft_fix(community: str, number: int, as_json: bool, url: str | None) -> None:
+    """自动修复 — give each gap and sliver to the micro-grid sharing its longest edge."""
+    _apply(community, number, "fix", {}, None, url, as_json)
+
+
 @draft_cmd.command("undo")
 @_common
 def draft_undo(community: str, number: int, as_json: bool, url: str | None) -> None:

@@ -158,6 +158,11 @@ def rename(
     return _apply(request, code, n, "rename", body, user)
 
 
+@router.post("/{code}/drafts/{n}/fix", summary="自动修复缝隙和碎片 fix gaps and slivers")
+def fix(code: Code, n: Number, request: Request, user: User = Depends(require_planner)) -> dict:
+    return _apply(request, code, n, "fix", _Body(), user)
+
+
 @router.post("/{code}/drafts/{n}/undo", summary="撤销上一步 undo")
 def undo(code: Code, n: Number, request: Request, _user: User = Depends(require_planner)) -> dict:
     return ops.undo(service_of(request), code, n)

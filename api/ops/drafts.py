@@ -34,6 +34,7 @@ OPERATIONS: dict[str, tuple[str, ...]] = {
     "add": ("parent", "polygon", "name"),
     "remove": ("grid",),
     "rename": ("grid", "name"),
+    "fix": (),
 }
 #: Geometry parameters and the shapes they must have.
 _SHAPES = {"line": ("LineString", "MultiLineString"), "polygon": ("Polygon",)}
@@ -113,6 +114,8 @@ def _run(operation: str, grids: list[Grid], used: set[str], p: dict[str, Any], c
         return redraw.add(grids, _text(p.get("parent"), "parent"), poly, _text(p.get("name"), "name"), used)
     if operation == "remove":
         return redraw.remove(grids, _text(p.get("grid"), "grid"), used)
+    if operation == "fix":
+        return redraw.fix(grids, used)
     if operation == "rename":
         return redraw.rename(grids, _text(p.get("grid"), "grid"), _text(p.get("name"), "name"))
     raise InvalidInput(

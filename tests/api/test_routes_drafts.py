@@ -93,6 +93,8 @@ def test_refusals_and_bad_input_are_4xx_naming_the_field(api: Api) -> None:
     assert r.status_code == 409 and "只能修改草稿" in r.json()["error"]["message_zh"]
     r = api.post(f"{BASE}/drafts/2/undo", "planner")
     assert r.status_code == 409
+    r = api.post(f"{BASE}/drafts/2/fix", "planner")  # the sample is clean: nothing to fix
+    assert r.status_code == 422 and r.json()["error"]["code"] == "redraw_refused"
     r = api.post(f"{BASE}/drafts/2/merge", "viewer", json={"grids": [M1, M2]})
     assert r.status_code == 403
 

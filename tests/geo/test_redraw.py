@@ -10,7 +10,7 @@ from shapely.geometry import LineString
 
 from geo.crs import area_m2
 from geo.hierarchy import Grid, Hierarchy
-from geo.redraw import Redraw, RedrawRefused, add, merge, move_boundary, remove, rename, reparent, split
+from geo.redraw import Redraw, RedrawRefused, add, fix, merge, move_boundary, remove, rename, reparent, split
 from geo.validate import validate
 from tests.fixtures_geo import (
     GENERAL_1,
@@ -249,3 +249,33 @@ def test_unknown_grid_is_not_found() -> None:
     with pytest.raises(Exception) as exc:
         remove(grids, GENERAL_1 + "099", used(grids))
     assert getattr(exc.value, "code", None) == "not_found"
+
+
+# --- fix ---------------------------------------------------------------------------------------
+
+
+def test_fix_gives_a_gap_to_the_neighbour_sharing_its_longest_edge() -> None:
+    grids = [
+        replace(g, geometry=local_box(0, 0, 45, 100)) if g.code == MICRO_11 else g
+        for g in clean_hierarchy_grids()
+    ]
+    assert [f.code for f in validate(Hierarchy(grids))] == ["gap"]
+    r = fix(grids, used(grids))
+    # the 5 m × 100 m gap borders 001001 and 001002 along 100 m each: the lower code takes it
+    assert r.removed == (MICRO_11,) and r.added == (GENERAL_1 + "003",)
+    assert local_area_m2(by_code(r, GENERAL_1 + "003").geometry) == pytest.approx(5000, abs=0.5)
+    assert_partition(r)
+
+
+def test_fix_merges_a_sliver_into_its_neighbour_and_refuses_a_clean_draft() -> None:
+    grids = [
+        replace(g, geometry=local_box(50, 0, 99, 100)) if g.code == MICRO_12 else g
+        for g in clean_hierarchy_grids()
+    ]
+    grids.append(replace(grids[4], code=GENERAL_1 + "003", geometry=local_box(99, 0, 100, 100), households=5))
+    r = fix(grids, used(grids))
+    assert r.removed == (MICRO_12, GENERAL_1 + "003") and r.added == (GENERAL_1 + "004",)
+    assert by_code(r, GENERAL_1 + "004").households == 55
+    assert_partition(r)
+    with pytest.raises(RedrawRefused, match="no gap or sliver"):
+        fix(clean_hierarchy_grids(), used(grids))
