@@ -20,6 +20,8 @@ import multiprocessing
 import os
 import resource
 import signal
+import threading
+import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -62,14 +64,27 @@ class JobFailed(RuntimeError):
     """A job raised something other than a domain error (a bug: the child's traceback is the message)."""
 
 
-def _die_with_parent() -> None:
-    """Ask Linux to SIGKILL this process when its parent dies (a killed server leaves no job)."""
+def _die_with_parent(parent: int) -> None:
+    """End this process when its parent dies (a killed server leaves no job): Linux's parent-death
+    signal, a check that the parent did not die while this process was starting (before the
+    signal was asked for), and a watchdog thread in case the signal is unavailable."""
     with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
 
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)
 
-def _child(conn: Connection, memory_mb: int, fn: Callable[..., Any], args: tuple, kwargs: dict) -> None:
-    _die_with_parent()
+    if os.getppid() != parent:
+        os._exit(1)
+    threading.Thread(target=watch, name="weiwang-job-watchdog", daemon=True).start()
+
+
+def _child(
+    conn: Connection, parent: int, memory_mb: int, fn: Callable[..., Any], args: tuple, kwargs: dict
+) -> None:
+    _die_with_parent(parent)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides; Ctrl-C reaches the group
     os.nice(JOB_NICENESS)
     limit = memory_mb * 2**20
@@ -118,7 +133,10 @@ class _Job:
         self.budget = budget
         self.conn, send = ctx.Pipe(duplex=False)
         self.proc = ctx.Process(
-            target=_child, args=(send, budget.memory_mb, fn, args, kwargs), name="weiwang-job", daemon=True
+            target=_child,
+            args=(send, os.getpid(), budget.memory_mb, fn, args, kwargs),
+            name="weiwang-job",
+            daemon=True,
         )
         self.proc.start()
         send.close()  # the child holds the only write end: its death makes the pipe readable (EOF)

@@ -108,3 +108,30 @@ def test_cancelling_the_wait_kills_the_child(tmp_path) -> None:
 
     asyncio.run(main())
     assert not _alive(int(pid_file.read_text()))
+
+
+def test_the_job_dies_with_its_parent(tmp_path) -> None:
+    """A server killed outright (kill -9) leaves no job running."""
+    import subprocess
+    import sys
+
+    pid_file = tmp_path / "pid"
+    repo = Path(__file__).resolve().parents[3]
+    script = (
+        "import os, threading, time\n"
+        "from api.ops import jobs\n"
+        "from tests.api.ops.test_jobs import _sleep_forever\n"
+        "b = jobs.Budget(timeout_s=3600, memory_mb=1024)\n"
+        f"threading.Thread(target=jobs.run, args=(_sleep_forever, {str(pid_file)!r}), kwargs={{'budget': b}},"
+        " daemon=True).start()\n"
+        f"while not os.path.exists({str(pid_file)!r}) or not open({str(pid_file)!r}).read():\n"
+        "    time.sleep(0.05)\n"
+        "os.kill(os.getpid(), 9)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(repo)}
+    subprocess.run([sys.executable, "-c", script], cwd=repo, env=env, timeout=120)
+    job = int(pid_file.read_text())
+    deadline = time.monotonic() + 5
+    while _alive(job) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive(job)
