@@ -113,6 +113,8 @@ class InvalidBand(WeiwangError):
     code = "invalid_input"
 
 
+#: The largest households bound a band may name (far above any grid; keeps values in an INTEGER).
+MAX_HOUSEHOLDS = 1_000_000
 #: The band of households per micro-grid unless a community sets its own (Chengdu practice).
 DEFAULT_BANDS: dict[str, tuple[int, int]] = {"micro": (30, 100)}
 
@@ -139,7 +141,7 @@ def set_band(conn: Connection, community_code: str, level: str, band: tuple[int,
         raise InvalidBand(
             f"层级无效：{level[:16]}（micro 或 general）", f"invalid level {level[:16]!r}", field="level"
         )
-    if band is not None and not (0 <= band[0] <= band[1]):
+    if band is not None and not (0 <= band[0] <= band[1] <= MAX_HOUSEHOLDS):
         raise InvalidBand(
             f"户数范围无效：{band[0]}–{band[1]}", f"invalid band {band[0]}-{band[1]}", field=level
         )

@@ -70,10 +70,13 @@ class RenameIn(_Body):
     name: str = Field(max_length=200)
 
 
+Households = Annotated[int, Field(ge=0, le=1_000_000)]
+
+
 class BandsIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    micro: tuple[int, int] | None = Field(default=None, description="微网格户数 [lo, hi]")
-    general: tuple[int, int] | None = Field(default=None, description="一般网格户数 [lo, hi]")
+    micro: tuple[Households, Households] | None = Field(default=None, description="微网格户数 [lo, hi]")
+    general: tuple[Households, Households] | None = Field(default=None, description="一般网格户数 [lo, hi]")
     reset: bool = False
 
 

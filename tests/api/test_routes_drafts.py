@@ -115,6 +115,8 @@ def test_household_bands_over_http(api: Api) -> None:
     assert r.status_code == 200 and r.json() == {"micro": [40, 90]}
     r = api.client.put(f"{BASE}/household-bands", headers=api.as_("planner"), json={"micro": [90, 40]})
     assert r.status_code == 422 and r.json()["error"]["field"] == "micro"
+    r = api.client.put(f"{BASE}/household-bands", headers=api.as_("planner"), json={"micro": [0, 2**63]})
+    assert r.status_code == 422
     r = api.client.put(
         "/api/v1/communities/510116004999/household-bands", headers=api.as_("planner"), json={}
     )

@@ -138,3 +138,7 @@ def test_bands_show_set_reset(seeded_url: str) -> None:
         main, ["draft", "bands", "--community", C, "--micro", "90-40", "--url", seeded_url]
     )
     assert bad.exit_code == 2 and "户数范围无效" in bad.output
+    huge = CliRunner().invoke(
+        main, ["draft", "bands", "--community", C, "--micro", f"1-{2**70}", "--url", seeded_url]
+    )
+    assert huge.exit_code == 2 and "户数范围无效" in huge.output
