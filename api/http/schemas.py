@@ -31,13 +31,14 @@ Text = Annotated[str, AfterValidator(_no_control)]
 #: A number: an int or a float, never ``true`` or ``"30.6"``; finite and bounded.
 FiniteFloat = Annotated[float, Field(strict=True, allow_inf_nan=False, ge=-1e9, le=1e9)]
 StrictBool = Annotated[bool, Field(strict=True)]
-#: A CRS label exactly as written: no surrounding spaces (``"GCJ02 "`` is refused, not trimmed).
+#: A CRS label exactly as written: no surrounding spaces (``"GCJ02 "`` is refused, not trimmed;
+#: ``"WGS 84"`` is a name).
 Crs = Annotated[
     str,
     Field(
         min_length=1,
         max_length=64,
-        pattern=r"^[A-Za-z0-9][A-Za-z0-9:._/-]*$",
+        pattern=r"^[A-Za-z0-9](?:[A-Za-z0-9:._/ -]*[A-Za-z0-9])?$",
         description="wgs84 | cgcs2000 | gcj02 | bd09 | EPSG:n",
     ),
 ]

@@ -70,6 +70,7 @@ def test_control_characters_in_an_incident_id_are_not_found(api: Api, path: str)
         ({"lat": "30.6"}, "lat"),
         ({"crs": "GCJ02 "}, "crs"),
         ({"crs": " wgs84"}, "crs"),
+        ({"crs": "wgs84\n"}, "crs"),
         ({"description": "路灯\u0000不亮"}, "description"),
         ({"address": "一\u0007号"}, "address"),
         ({"urgent": 1}, "urgent"),
@@ -88,13 +89,15 @@ def test_loose_values_are_refused_by_name(api: Api, clock: Clock, patch: dict, f
     assert iso.status_code in (200, 201), iso.text  # the same body without the bad value is taken
 
 
-def test_iso_strings_and_null_reported_at_are_taken(api: Api, clock: Clock) -> None:
+def test_iso_strings_null_and_spaced_crs_names_are_taken(api: Api, clock: Clock) -> None:
     lon, lat = inside_point(api, MICRO)
     an_hour_ago = clock().timestamp() - 3600
     iso = datetime.fromtimestamp(an_hour_ago, UTC).isoformat()
     for value in (None, iso):
         r = api.post("/api/v1/incidents", json={"lon": lon, "lat": lat, **GOOD, "reported_at": value})
         assert r.status_code in (200, 201), r.text
+    r = api.post("/api/v1/incidents", json={"lon": lon, "lat": lat, **GOOD, "crs": "WGS 84"})
+    assert r.status_code in (200, 201), r.text  # a name with an inner space is still a name
 
 
 def test_a_5000_digit_latitude_is_named(api: Api) -> None:
