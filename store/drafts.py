@@ -354,7 +354,4 @@ def forget_built(layers: Any, version_id: int) -> None:
     """Drop every layer view ``layers`` (:class:`store.inforce.LayersInForce`) built from a version
     whose grids just changed: its cache assumes versions never change, which holds for everything
     but a draft being redrawn. Then re-read the version table."""
-    with layers._lock:
-        for key in [k for k in layers._built if version_id in k]:
-            layers._built.pop(key, None)
-    layers.refresh()
+    layers.forget(version_id)

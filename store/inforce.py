@@ -229,6 +229,14 @@ class LayersInForce:
             self._checked = float("-inf")
             self._fp = None
 
+    def forget(self, version_id: int) -> None:
+        """Drop every view built from ``version_id`` and re-read the table: for a draft being
+        redrawn, the one kind of version whose grids change after they were stored."""
+        with self._lock:
+            for key in [k for k in self._built if version_id in k]:
+                self._built.pop(key, None)
+        self.refresh()
+
     def versions(self, community: str | None = None) -> list[Version]:
         """The version table (one community's, or all), ordered by community and number."""
         return [v for v in self._table() if community is None or v.community_code == community]
