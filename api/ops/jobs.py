@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
+import errno
 import multiprocessing
 import os
 import resource
@@ -81,6 +82,10 @@ def _die_with_parent(parent: int) -> None:
     threading.Thread(target=watch, name="weiwang-job-watchdog", daemon=True).start()
 
 
+def _out_of_memory(err: BaseException) -> bool:
+    return getattr(err, "errno", None) == errno.ENOMEM or "failed to map segment" in str(err)
+
+
 def _child(
     conn: Connection, parent: int, memory_mb: int, fn: Callable[..., Any], args: tuple, kwargs: dict
 ) -> None:
@@ -96,6 +101,9 @@ def _child(
         message = ("error", type(err), err.zh, err.en, err.field, err.detail)
     except MemoryError:
         message = ("memory",)
+    except (ImportError, OSError) as err:
+        # A library that cannot be mapped, or ENOMEM from the kernel: the address space is full.
+        message = ("memory",) if _out_of_memory(err) else ("failed", traceback.format_exc())
     except BaseException:  # reported to the parent, which raises JobFailed
         message = ("failed", traceback.format_exc())
     try:

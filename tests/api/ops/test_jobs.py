@@ -135,3 +135,12 @@ def test_the_job_dies_with_its_parent(tmp_path) -> None:
     while _alive(job) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not _alive(job)
+
+
+def test_a_library_that_cannot_be_mapped_counts_as_over_memory() -> None:
+    """Under RLIMIT_AS a shared library may fail to load (GDAL does below ~400 MB), not raise MemoryError."""
+    import errno
+
+    assert jobs._out_of_memory(ImportError("libgdal.so: failed to map segment from shared object"))
+    assert jobs._out_of_memory(OSError(errno.ENOMEM, "Cannot allocate memory"))
+    assert not jobs._out_of_memory(OSError(errno.ENOENT, "No such file or directory"))
