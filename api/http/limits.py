@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -33,6 +34,11 @@ def json_depth_ok(body: bytes, max_depth: int) -> bool:
     return True
 
 
+#: A control character in a URL, raw or percent-encoded (%00–%1F, %7F): never a valid code or id,
+#: and PostgreSQL refuses NUL in text (a 500 before this check).
+_CONTROL = re.compile(rb"%(?:[01][0-9a-fA-F]|7[fF])|[\x00-\x1f\x7f]")
+
+
 class BodyLimits:
     """ASGI middleware: 413 for bodies over ``max_bytes``, 422 for JSON nested over ``max_depth``."""
 
@@ -43,6 +49,21 @@ class BodyLimits:
         self.max_upload_bytes = max(max_upload_bytes, max_bytes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            for part, raw in (
+                ("path", scope.get("raw_path") or b""),
+                ("query", scope.get("query_string") or b""),
+            ):
+                if _CONTROL.search(raw):
+                    await self._refuse(
+                        send,
+                        422,
+                        "invalid_input",
+                        "地址中不能含控制字符（如 %00）",
+                        f"the URL {part} contains a control character (such as %00)",
+                        field=part,
+                    )
+                    return
         if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
             await self.app(scope, receive, send)
             return
@@ -84,8 +105,9 @@ class BodyLimits:
         await self.app(scope, replay, send)
 
     @staticmethod
-    async def _refuse(send: Send, status: int, code: str, zh: str, en: str) -> None:
-        payload = json.dumps(error_body(code, zh, en), ensure_ascii=False).encode()
+    async def _refuse(send: Send, status: int, code: str, zh: str, en: str, field: str | None = None) -> None:
+        extra = {"field": field} if field else {}
+        payload = json.dumps(error_body(code, zh, en, **extra), ensure_ascii=False).encode()
         await send(
             {
                 "type": "http.response.start",

@@ -92,3 +92,20 @@ def test_unknown_incident_and_action(api: Api) -> None:
     assert r.status_code == 422
     r = api.post(f"/api/v1/incidents/{inc['id']}/actions", json={"action": "assign", "bogus": 1})
     assert r.status_code in (409, 422)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/api/v1/incidents/%00",
+        "/api/v1/communities/%00/time-limits",
+        "/open311/v2/requests/%00.json",
+        "/api/v1/incidents?community=%00",
+        "/api/v1/stats?community=%1f",
+        "/api/v1/supervision?community=%7F",
+    ],
+)
+def test_control_characters_in_urls_are_refused_naming_the_part(api: Api, url: str) -> None:
+    r = api.get(url)
+    assert r.status_code == 422, r.text
+    assert r.json()["error"]["field"] == ("query" if "?" in url else "path")
