@@ -11,6 +11,7 @@ description of its parameters is declared by hand (:data:`_PARAMETERS`).
 
 from __future__ import annotations
 
+import asyncio
 import re
 from typing import Annotated, Any
 from urllib.parse import unquote_plus
@@ -29,6 +30,7 @@ from api.http.schemas import LocateBatch
 from api.ops.access import User
 from api.ops.locating import locate_batch as locate_many
 from api.ops.locating import locate_caller, locate_point
+from api.ops.service import Service
 
 router = APIRouter(prefix="/api/v1", tags=["定位 locate"])
 
@@ -127,8 +129,18 @@ async def locate_one(request: Request) -> Response:
     service = service_of(request)
     locate_caller(service, _bearer(request))
     lon, lat, crs = locate_query(request.scope["query_string"])
-    body = orjson.dumps(locate_point(service, lon, lat, crs), option=orjson.OPT_SERIALIZE_NUMPY)
+    if service.layers.is_built_for(None, None):
+        answer = locate_point(service, lon, lat, crs)
+    else:  # just published (or first use): build the locator off the event loop
+        answer = await asyncio.to_thread(_locate_prepared, service, lon, lat, crs)
+    body = orjson.dumps(answer, option=orjson.OPT_SERIALIZE_NUMPY)
     return Response(body, media_type="application/json")
+
+
+def _locate_prepared(service: Service, lon: float, lat: float, crs: str) -> dict:
+    """Build and prepare the published locator, then locate (in a thread)."""
+    service.layers.current().locator.prepare()
+    return locate_point(service, lon, lat, crs)
 
 
 #: The GET as a plain Starlette route, which :func:`api.http.app.create_app` puts first in the app's
