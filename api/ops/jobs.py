@@ -201,7 +201,12 @@ async def run_async(
     job = _Job(fn, args, kwargs, budget)
     ready: asyncio.Future[None] = loop.create_future()
     fd = job.conn.fileno()
-    loop.add_reader(fd, lambda: ready.done() or ready.set_result(None))
+
+    def wake() -> None:
+        if not ready.done():
+            ready.set_result(None)
+
+    loop.add_reader(fd, wake)
     try:
         try:
             await asyncio.wait_for(ready, budget.timeout_s)
