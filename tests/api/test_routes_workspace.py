@@ -284,7 +284,11 @@ def test_live_feed_agrees_across_two_workers_within_2_s(seeded_url: str, server)
         finally:
             conn.close()
 
-    first = [feed() for _ in range(12)]
+    # concurrent connections, so both workers take some (sequential ones often all go to one)
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(8) as pool:
+        first = list(pool.map(lambda _: feed(), range(40)))
     assert {f[3] for f in first} == set(workers)  # both workers answered
     assert len({f[1] for f in first}) == 1  # … with the same tag
     etag = first[0][1]
