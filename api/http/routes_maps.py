@@ -36,7 +36,7 @@ def csp(tile_hosts: tuple[str, ...] = ()) -> str:
     )
 
 
-def _html(page: tuple[str, tuple[str, ...]]) -> HTMLResponse:
+def html_page(page: tuple[str, tuple[str, ...]]) -> HTMLResponse:
     body, hosts = page
     return HTMLResponse(
         body,
@@ -49,12 +49,12 @@ def _html(page: tuple[str, tuple[str, ...]]) -> HTMLResponse:
     )
 
 
-def _login_redirect(request: Request) -> RedirectResponse:
+def login_redirect(request: Request) -> RedirectResponse:
     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     return RedirectResponse(f"/maps/login?next={quote(target, safe='/')}", status_code=303)
 
 
-def _viewer(request: Request) -> User | None:
+def page_user(request: Request) -> User | None:
     """The logged-in caller, or None (the page then redirects to the login)."""
     try:
         return authenticate(service_of(request), token_of(request))
@@ -64,7 +64,7 @@ def _viewer(request: Request) -> User | None:
 
 @router.get("/maps/login", response_class=HTMLResponse, summary="地图登录页 map login page")
 def maps_login(next: Annotated[str, Query(max_length=500)] = "/home") -> Response:
-    return _html((maps.login(next), ()))
+    return html_page((maps.login(next), ()))
 
 
 @router.get("/", include_in_schema=False)
@@ -76,17 +76,17 @@ def root() -> RedirectResponse:
 @router.get("/maps/", response_class=HTMLResponse, summary="地图首页 map index")
 def maps_index(request: Request) -> Response:
     """Every community with a published grid version, linking its three maps and printable sheets."""
-    if _viewer(request) is None:
-        return _login_redirect(request)
-    return _html(maps.index(service_of(request)))
+    if page_user(request) is None:
+        return login_redirect(request)
+    return html_page(maps.index(service_of(request)))
 
 
 @router.get("/maps/dispatch/{community}", response_class=HTMLResponse, summary="事件调度地图 dispatcher map")
 def maps_dispatch(community: CommunityCode, request: Request) -> Response:
-    user = _viewer(request)
+    user = page_user(request)
     if user is None:
-        return _login_redirect(request)
-    return _html(maps.dispatch(service_of(request), user, community))
+        return login_redirect(request)
+    return html_page(maps.dispatch(service_of(request), user, community))
 
 
 @router.get("/maps/coverage/{community}", response_class=HTMLResponse, summary="覆盖核查地图 coverage map")
@@ -95,18 +95,18 @@ def maps_coverage(
     request: Request,
     version: Annotated[int | None, Query(ge=1, le=1_000_000)] = None,
 ) -> Response:
-    user = _viewer(request)
+    user = page_user(request)
     if user is None:
-        return _login_redirect(request)
-    return _html(maps.coverage(service_of(request), community, version, user))
+        return login_redirect(request)
+    return html_page(maps.coverage(service_of(request), community, version, user))
 
 
 @router.get("/maps/assignment/{community}", response_class=HTMLResponse, summary="交办态势 assignment map")
 def maps_assignment(community: CommunityCode, request: Request) -> Response:
-    user = _viewer(request)
+    user = page_user(request)
     if user is None:
-        return _login_redirect(request)
-    return _html(maps.assignment(service_of(request), community, user))
+        return login_redirect(request)
+    return html_page(maps.assignment(service_of(request), community, user))
 
 
 def install(app: FastAPI) -> None:

@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from pydantic import Field
 
 from api.http.deps import CommunityCode, current_user, service_of
-from api.http.routes_maps import _html, _login_redirect, _viewer
+from api.http.routes_maps import html_page, login_redirect, page_user
 from api.http.schemas import Strict
 from api.ops import notices, photos, workspace
 from api.ops.access import TOKEN_COOKIE, User
@@ -30,9 +30,9 @@ class NoticesRead(Strict):
 @router.get("/home", include_in_schema=False)
 def home(request: Request) -> Response:
     """Each role lands where its work is (grid workers: /m/; dispatchers: the queue)."""
-    user = _viewer(request)
+    user = page_user(request)
     if user is None:
-        return _login_redirect(request)
+        return login_redirect(request)
     return RedirectResponse(workspace.home_path(service_of(request), user), status_code=303)
 
 
@@ -40,10 +40,10 @@ def home(request: Request) -> Response:
     "/maps/incidents/{community}", response_class=HTMLResponse, summary="事件办理 incident queue page"
 )
 def maps_incidents(community: CommunityCode, request: Request) -> Response:
-    user = _viewer(request)
+    user = page_user(request)
     if user is None:
-        return _login_redirect(request)
-    return _html(workspace.queue(service_of(request), user, community))
+        return login_redirect(request)
+    return html_page(workspace.queue(service_of(request), user, community))
 
 
 @router.get("/maps/stats/{community}", response_class=HTMLResponse, summary="考核看板 leaders' dashboard")
@@ -53,23 +53,23 @@ def maps_stats(
     start: Annotated[date | None, Query(alias="from")] = None,
     end: Annotated[date | None, Query(alias="to")] = None,
 ) -> Response:
-    user = _viewer(request)
+    user = page_user(request)
     if user is None:
-        return _login_redirect(request)
-    return _html(workspace.stats_page(service_of(request), user, community, start, end))
+        return login_redirect(request)
+    return html_page(workspace.stats_page(service_of(request), user, community, start, end))
 
 
 @router.get("/m/", response_class=HTMLResponse, summary="网格员手机页 grid worker's phone page")
 def mobile(request: Request) -> Response:
-    user = _viewer(request)
+    user = page_user(request)
     if user is None:
-        return _login_redirect(request)
-    return _html((workspace.mobile(service_of(request), user), ()))
+        return login_redirect(request)
+    return html_page((workspace.mobile(service_of(request), user), ()))
 
 
 @router.get("/maps/logout", response_class=HTMLResponse, summary="退出登录 log out")
 def logout() -> Response:
-    response = _html((workspace.logout(), ()))
+    response = html_page((workspace.logout(), ()))
     response.delete_cookie(TOKEN_COOKIE, path="/")
     return response
 

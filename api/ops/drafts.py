@@ -353,7 +353,7 @@ def impact(service: Service, community: str, number: int) -> dict[str, Any]:
 def plan_page(service: Service, community: str, number: int | None = None) -> tuple[str, tuple[str, ...]]:
     """The planner's page of draft ``number`` (default: the newest draft; the published version with
     an offer to start one when there is none) and the basemap hosts its CSP must allow."""
-    from api.ops.maps import STATIC_BASE, _base, _hosts
+    from api.ops.maps import STATIC_BASE, basemap_options, tile_hosts
     from layers.plan import plan_page as draw
 
     drafts = list_drafts(service, community)
@@ -378,6 +378,6 @@ def plan_page(service: Service, community: str, number: int | None = None) -> tu
         balance=body["balance"],
         operations=body["operations"],
         static_base=STATIC_BASE,
-        **_base(service),
+        **basemap_options(service),
     )
-    return page, _hosts(service)
+    return page, tile_hosts(service)

@@ -30,7 +30,7 @@ STATIC_BASE = "/static"
 QUEUE_LABEL = "研判队列（未交办）"
 
 
-def _hosts(service: Service) -> tuple[str, ...]:
+def tile_hosts(service: Service) -> tuple[str, ...]:
     return basemap(service.settings.basemap, tianditu_key=service.settings.tianditu_key).hosts
 
 
@@ -39,7 +39,7 @@ class _Basemap(TypedDict):
     tianditu_key: str
 
 
-def _base(service: Service) -> _Basemap:
+def basemap_options(service: Service) -> _Basemap:
     return {"basemap": service.settings.basemap, "tianditu_key": service.settings.tianditu_key}
 
 
@@ -103,9 +103,9 @@ def dispatch(service: Service, user: User, community: str) -> tuple[str, tuple[s
         api_base=API_BASE,
         static_base=STATIC_BASE,
         can_report=can_report(user),
-        **_base(service),
+        **basemap_options(service),
     )
-    return page, _hosts(service)
+    return page, tile_hosts(service)
 
 
 def findings(service: Service, community: str, version: int | None = None) -> list[Finding]:
@@ -136,9 +136,9 @@ def coverage(
         findings(service, community, version),
         version_label=view.label,
         static_base=STATIC_BASE,
-        **_base(service),
+        **basemap_options(service),
     )
-    return page, _hosts(service)
+    return page, tile_hosts(service)
 
 
 def assignment_data(service: Service, community: str) -> dict[str, Any]:
@@ -202,6 +202,6 @@ def assignment(service: Service, community: str, user: User | None = None) -> tu
         community,
         static_base=STATIC_BASE,
         **assignment_data(service, community),
-        **_base(service),
+        **basemap_options(service),
     )
-    return page, _hosts(service)
+    return page, tile_hosts(service)

@@ -14,7 +14,7 @@ from typing import Any
 
 from api.ops.access import Forbidden, User, scope_of
 from api.ops.incidents import list_for, present_rows, visible_rows
-from api.ops.maps import API_BASE, STATIC_BASE, _base, _hosts
+from api.ops.maps import API_BASE, STATIC_BASE, basemap_options, tile_hosts
 from api.ops.service import Service
 from dispatch import PERMISSIONS, Action, AppRole, State
 from dispatch.routing import posts_on
@@ -82,9 +82,9 @@ def queue(service: Service, user: User, community: str) -> tuple[str, tuple[str,
         api_base=API_BASE,
         static_base=STATIC_BASE,
         poll_ms=1000,
-        **_base(service),
+        **basemap_options(service),
     )
-    return page, _hosts(service)
+    return page, tile_hosts(service)
 
 
 def stats_page(
@@ -107,9 +107,9 @@ def stats_page(
         end=end.isoformat(),
         api_base=API_BASE,
         static_base=STATIC_BASE,
-        **_base(service),
+        **basemap_options(service),
     )
-    return page, _hosts(service)
+    return page, tile_hosts(service)
 
 
 def mobile(service: Service, user: User) -> str:
