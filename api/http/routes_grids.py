@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from api.http.deps import current_user, require, service_of
 from api.http.schemas import TimeLimitsIn
 from api.ops import layers as ops
+from api.ops import party as party_ops
 from api.ops import timelimits
 from api.ops.access import User
 from dispatch import AppRole
@@ -39,6 +40,25 @@ def grids(
     _user: User = Depends(current_user),
 ) -> dict[str, Any]:
     return ops.grids_geojson(service_of(request), code[:32], version, level)
+
+
+@router.get("/{code}/party", summary="党组织 GeoJSON party organisations (两网融合)")
+def party(
+    code: str,
+    request: Request,
+    version: Annotated[int | None, Query(ge=1, le=1_000_000)] = None,
+    at: Annotated[
+        str | None,
+        Query(
+            max_length=40,
+            description="该时刻生效的版本 the version in force then (ISO 8601; no zone = Beijing)",
+        ),
+    ] = None,
+    _user: User = Depends(current_user),
+) -> dict[str, Any]:
+    """The community's party organisations (党支部, 党小组, 企业党组织 …), each drawn as the union of
+    the grids it covers in the published version, ``version=N``, or the version in force ``at``."""
+    return party_ops.party_geojson(service_of(request), code[:32], version, at)
 
 
 @router.get("/{code}/time-limits", summary="办理时限 time limits per category")
