@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import secrets
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from geo.tolerances import DEFAULT_SNAP_M
+
+if TYPE_CHECKING:
+    from store.files.limits import Limits
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -50,3 +54,33 @@ class Settings(BaseSettings):
     ogc_public: bool = True
     basemap: str = "none"
     tianditu_key: str = ""
+    #: Layer-file limits (:class:`store.files.limits.Limits`), the same for uploads and the CLI
+    #: (``weiwang import``/``validate``); the file size limit is ``max_upload_bytes``.
+    max_features: int = 20_000
+    max_vertices: int = 2_000_000
+    max_vertices_per_feature: int = 100_000
+    max_zip_members: int = 200
+    max_unzipped_bytes: int = 200 * 2**20
+    max_string_chars: int = 2_000
+    max_properties: int = 500
+    max_property_bytes: int = 64 * 2**10
+    max_layer_nesting: int = 32
+
+    def layer_limits(self, **overrides: int) -> Limits:
+        """The :class:`~store.files.limits.Limits` these settings give, with ``overrides`` (a CLI
+        flag such as ``--max-features``) on top; store/files readers take it as an argument."""
+        from store.files.limits import Limits
+
+        values = {
+            "max_bytes": self.max_upload_bytes,
+            "max_features": self.max_features,
+            "max_vertices": self.max_vertices,
+            "max_vertices_per_feature": self.max_vertices_per_feature,
+            "max_zip_members": self.max_zip_members,
+            "max_unzipped_bytes": self.max_unzipped_bytes,
+            "max_string_chars": self.max_string_chars,
+            "max_properties": self.max_properties,
+            "max_property_bytes": self.max_property_bytes,
+            "max_nesting": self.max_layer_nesting,
+        }
+        return Limits(**(values | overrides))

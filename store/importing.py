@@ -19,7 +19,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Engine, select
 
@@ -33,6 +33,9 @@ from store.dberrors import Conflict
 from store.grids import insert_elements, insert_grids
 from store.models import communities
 from store.versions import Version, create_draft, ensure_community, list_versions
+
+if TYPE_CHECKING:
+    from store.files.limits import Limits
 
 #: Findings stored with a draft (the summary always counts them all).
 MAX_STORED_FINDINGS = 2000
@@ -284,34 +287,40 @@ def import_layer(
     read_progress: Callable[[int, int], None] | None = None,
     write_progress: Callable[[int], None] | None = None,
     drop_elements: bool = False,
+    limits: Limits | None = None,
 ) -> ImportResult:
     """Read a layer file (and optionally an elements file) and :func:`import_grids` it.
+
+    ``limits`` bound what is read (the caller's settings; :class:`store.files.limits.Limits`
+    defaults when None).
 
     A GeoPackage as written by ``weiwang export`` (layers ``grids`` and ``elements``) is read
     whole when no ``layer`` is named: grids from ``grids``, elements from ``elements``.
     """
     from store.files.layerfile import list_layers, read_layer
+    from store.files.limits import Limits
 
+    lim = limits if limits is not None else Limits()
     p = Path(path)
     elements_layer: str | None = None
     if layer is None and p.suffix.lower() == ".gpkg" and p.is_file():
-        names = set(list_layers(p))  # checks the GeoPackage before GDAL lists it
+        names = set(list_layers(p, lim))  # checks the GeoPackage before GDAL lists it
         if "grids" in names:
             layer = "grids"
             if "elements" in names and elements_path is None:
                 elements_layer = "elements"
-    kwargs: dict[str, Any] = {"crs": crs, "progress": read_progress, "layer": layer}
+    kwargs: dict[str, Any] = {"crs": crs, "progress": read_progress, "layer": layer, "limits": lim}
     if mapping is not None:
         kwargs["mapping"] = mapping
     data = read_layer(p, **kwargs)
     elements = list(data.elements)
     warnings = list(data.warnings)
     if elements_layer is not None:
-        extra = read_layer(p, crs=crs, layer=elements_layer)
+        extra = read_layer(p, crs=crs, layer=elements_layer, limits=lim)
         elements += extra.elements
         warnings += extra.warnings
     if elements_path is not None:
-        extra = read_layer(elements_path, crs=crs)
+        extra = read_layer(elements_path, crs=crs, limits=lim)
         elements += extra.elements
         warnings += extra.warnings
     return import_grids(

@@ -148,19 +148,34 @@ def _layer_view(
 @click.option("--crs", default=None, help="CRS for files that carry none: " + CRS_HELP)
 @click.option("--min-households", default=30, show_default=True, help="户数下限 per micro-grid")
 @click.option("--max-households", default=100, show_default=True, help="户数上限 per micro-grid")
-def validate(path: Path, as_json: bool, crs: str | None, min_households: int, max_households: int) -> None:
+@click.option(
+    "--max-features",
+    type=click.IntRange(1),
+    default=None,
+    help="要素数上限 feature limit for this file (default WEIWANG_MAX_FEATURES, 20000)",
+)
+def validate(
+    path: Path,
+    as_json: bool,
+    crs: str | None,
+    min_households: int,
+    max_households: int,
+    max_features: int | None,
+) -> None:
     """校验图层 — validate a grid layer file or sample folder.
 
     Exit 0 when clean, 1 when there are findings, 2 when the input cannot be read.
     """
     from api.ops.sources import load_source
+    from api.settings import Settings
     from geo.validate import ValidationOptions, summarize
     from geo.validate import validate as run_validate
 
     try:
         if not path.exists():
             raise WeiwangError(f"文件不存在：{path}", f"no such file: {path}")
-        src = load_source(path, crs=crs)
+        over = {} if max_features is None else {"max_features": max_features}
+        src = load_source(path, crs=crs, limits=Settings().layer_limits(**over))
         staffed = None
         if src.posts is not None:
             staffed = {p.grid_code for p in src.posts if p.role.value == "微网格员"}

@@ -128,6 +128,12 @@ def db_seed(url: str | None, data_dir: Path) -> None:
 @click.option("--author", default="", help="作者 author recorded with the draft")
 @click.option("--note", default="", help="备注 note recorded with the draft")
 @click.option("--url", default=None, help=URL_HELP)
+@click.option(
+    "--max-features",
+    type=click.IntRange(1),
+    default=None,
+    help="要素数上限 feature limit for this file (default WEIWANG_MAX_FEATURES, 20000)",
+)
 def import_cmd(
     path: Path,
     community_code: str,
@@ -143,6 +149,7 @@ def import_cmd(
     author: str,
     note: str,
     url: str | None,
+    max_features: int | None,
 ) -> None:
     """导入网格图层为草稿 — import a grid layer as a draft version (dry run unless --commit).
 
@@ -161,6 +168,7 @@ def import_cmd(
         "households": households_field,
     }
     mapping = ColumnMapping(**fields) if any(fields.values()) else None
+    over = {} if max_features is None else {"max_features": max_features}
     try:
         with open_service(url=url) as service, _bars(enabled=True) as (on_read, on_write):
             result = import_file(
@@ -176,6 +184,7 @@ def import_cmd(
                 note=note,
                 read_progress=on_read,
                 write_progress=on_write,
+                limits=service.settings.layer_limits(**over),
             )
     except WeiwangError as err:
         _fail(err)

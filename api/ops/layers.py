@@ -30,9 +30,10 @@ def import_file(
 ) -> ImportResult:
     """Read a layer file and, with ``commit``, store it as a new draft (``options`` as
     :func:`store.importing.import_layer`: crs, mapping, layer, elements_path, author, note,
-    progress callbacks)."""
+    progress callbacks; ``limits`` defaults to the settings' :meth:`~api.settings.Settings.layer_limits`)."""
     from store.importing import import_layer
 
+    options.setdefault("limits", service.settings.layer_limits())
     result = import_layer(service.engine, path, community, commit=commit, **options)
     if commit:
         service.layers.refresh()
@@ -62,6 +63,7 @@ async def import_file_job(
     child is killed and :class:`~api.ops.jobs.JobLimitExceeded` names the limit; a killed import
     leaves the database as it was (one transaction). ``options`` must be picklable (no callbacks)."""
     url = service.engine.url.render_as_string(hide_password=False)
+    options.setdefault("limits", service.settings.layer_limits())
     result = await jobs.run_async(
         _import_in_child,
         url,

@@ -9,11 +9,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from geo.elements import Element
 from geo.errors import WeiwangError
 from geo.hierarchy import Hierarchy
 from geo.roles import Post
+
+if TYPE_CHECKING:
+    from store.files.limits import Limits
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SAMPLE_DIR = REPO_ROOT / "data" / "boundaries"
@@ -31,8 +35,11 @@ class Source:
     synthetic: bool = False
 
 
-def load_source(path: str | Path | None = None, *, crs: str | None = None) -> Source:
-    """Load grids (and elements, roster) from a layer file or a sample-layout folder."""
+def load_source(
+    path: str | Path | None = None, *, crs: str | None = None, limits: Limits | None = None
+) -> Source:
+    """Load grids (and elements, roster) from a layer file or a sample-layout folder; ``limits``
+    bound a file's reading (defaults of :class:`store.files.limits.Limits` when None)."""
     from store.files.layerfile import read_layer
     from store.seed import post_from_row, read_sample
 
@@ -45,7 +52,7 @@ def load_source(path: str | Path | None = None, *, crs: str | None = None) -> So
         sample = read_sample(p)
         posts = [post_from_row(r) for r in sample["people"]] if (p / "people.csv").exists() else None
         return Source(Hierarchy(sample["grids"]), list(sample["elements"]), posts, str(p), _synthetic(p))
-    layer = read_layer(p, crs=crs)
+    layer = read_layer(p, crs=crs) if limits is None else read_layer(p, crs=crs, limits=limits)
     return Source(Hierarchy(layer.grids), list(layer.elements), None, label=str(p))
 
 

@@ -141,10 +141,10 @@ def read_layer(
         raise _unreadable(p.name, exc) from exc
 
 
-def list_layers(path: str | Path) -> list[str]:
+def list_layers(path: str | Path, limits: Limits = Limits()) -> list[str]:  # noqa: B008 - frozen
     """The layer names of a file, after the same format checks :func:`read_layer` makes first."""
     p = Path(path)
-    _check_local_file(p, Limits())
+    _check_local_file(p, limits)
     try:
         if p.suffix.lower() == ".gpkg":
             return check_geopackage(p)

@@ -71,3 +71,21 @@ def test_upload_size_limit(api: Api) -> None:
     api.client.app.state.service.settings.max_upload_bytes = 1000
     r = upload(api, b" " * 5000 + wayao_geojson(), commit="true")
     assert r.status_code == 422 and r.json()["error"]["field"] == "file"
+
+
+def test_feature_limit_is_a_setting(api: Api) -> None:
+    """WEIWANG_MAX_FEATURES bounds an upload: Wayao's layer has 31 features (1 + 9 + 21)."""
+    settings = api.client.app.state.service.settings
+    before = versions(api)
+    settings.max_features = 30
+    r = upload(api, wayao_geojson(), commit="true")
+    assert r.status_code == 413, r.text
+    err = r.json()["error"]
+    assert err["field"] == "max_features"
+    assert "max_features" in err["message_zh"] and "要素数" in err["message_zh"]
+    assert err["detail"] == {"limit": "max_features", "value": 31, "maximum": 30}
+    assert versions(api) == before
+    settings.max_features = 31  # equal passes
+    r = upload(api, wayao_geojson())
+    assert r.status_code == 200, r.text
+    assert r.json()["grids_by_level"]["micro"] == 21

@@ -118,6 +118,16 @@ def test_validate_exit_codes(tmp_path: Path) -> None:
     assert rc == 2
 
 
+def test_validate_feature_limit_setting_and_flag(monkeypatch: pytest.MonkeyPatch) -> None:
+    """validate reads a file under the same limits as import: 121 features over WEIWANG_MAX_FEATURES=120
+    exit 2 naming max_features; --max-features 121 admits the file."""
+    monkeypatch.setenv("WEIWANG_MAX_FEATURES", "120")
+    rc, out = run("validate", str(SAMPLE / "grids.geojson"))
+    assert rc == 2 and "max_features" in out and "要素数" in out and "121 > 120" in out, out
+    rc, out = run("validate", str(SAMPLE / "grids.geojson"), "--max-features", "121")
+    assert rc in (0, 1) and "121 个网格" in out, out
+
+
 @pytest.mark.parametrize("source", ["database", "layer"])
 def test_grids_summary_counts(source: str, seeded_url: str) -> None:
     where = ["--url", seeded_url] if source == "database" else ["--layer", str(SAMPLE)]

@@ -3,6 +3,8 @@ round trip import → export → import in every format (codes, parents, names, 
 
 from __future__ import annotations
 
+import json
+
 import click
 import pytest
 import shapely
@@ -108,3 +110,45 @@ def test_time_limits_show_set_and_reset(seeded_url: str) -> None:
     assert "* 安全隐患（safety）：12 小时" in out  # the refused changes changed nothing
     out = run("time-limits", "--community", SGS, "--reset", "--url", seeded_url)
     assert "* " not in out.split("\n", 1)[1] and "矛盾纠纷（dispute）：72 小时" in out
+
+
+def _squares(n: int) -> str:
+    """A GeoJSON of ``n`` tiny micro-grid squares (no hierarchy needed: it is refused first)."""
+    feats = []
+    for i in range(n):
+        x, y = 104.0 + (i % 200) * 1e-4, 30.4 + (i // 200) * 1e-4
+        ring = [[x, y], [x + 9e-5, y], [x + 9e-5, y + 9e-5], [x, y + 9e-5], [x, y]]
+        props = {"code": str(i), "level": "micro"}
+        feats.append(
+            json.dumps(
+                {
+                    "type": "Feature",
+                    "properties": props,
+                    "geometry": {"type": "Polygon", "coordinates": [ring]},
+                }
+            )
+        )
+    return '{"type":"FeatureCollection","features":[' + ",".join(feats) + "]}"
+
+
+def test_feature_limit_default_refuses_with_its_name(db_url: str, tmp_path, monkeypatch) -> None:
+    """20,001 features: refused by default (20,000) naming max_features, before anything is written."""
+    monkeypatch.delenv("WEIWANG_MAX_FEATURES", raising=False)
+    path = tmp_path / "many.geojson"
+    path.write_text(_squares(20_001), encoding="utf-8")
+    result = CliRunner().invoke(cli, ["import", str(path), "--community", SGS, "--commit", "--url", db_url])
+    assert result.exit_code != 0
+    assert "max_features" in result.output and "要素数" in result.output and "20000" in result.output
+    assert "没有版本" in run("versions", "--community", SGS, "--url", db_url)
+
+
+def test_feature_limit_setting_and_flag(db_url: str, monkeypatch) -> None:
+    """The sample layer has 121 features: WEIWANG_MAX_FEATURES=120 refuses it naming the limit;
+    --max-features 121 on the same command admits it, as does the setting raised to 121."""
+    monkeypatch.setenv("WEIWANG_MAX_FEATURES", "120")
+    result = CliRunner().invoke(cli, ["import", str(GRIDS_FILE), "--community", SGS, "--url", db_url])
+    assert result.exit_code != 0 and "max_features" in result.output and "121 > 120" in result.output
+    out = run("import", GRIDS_FILE, "--community", SGS, "--max-features", "121", "--url", db_url)
+    assert "微网格 83" in out
+    monkeypatch.setenv("WEIWANG_MAX_FEATURES", "121")
+    assert "微网格 83" in run("import", GRIDS_FILE, "--community", SGS, "--url", db_url)
