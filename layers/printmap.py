@@ -42,11 +42,13 @@ from geo.crs import to_local_metric
 from geo.elements import Element
 from geo.errors import NotFound
 from geo.hierarchy import Grid, Hierarchy, Level
+from geo.party import PartyArea, party_types
 from geo.roles import Post
 from layers.fonts import PRINT_RC, cjk_font_path, install_truetype_subsetting
 from layers.furniture import draw_north_arrow, draw_scale_bar, nice_denominator, nice_length
 from layers.labels import PAD, LabelItem, Placement, layout_labels
 from layers.palette import FILL_ALPHA, general_colors
+from layers.partystyle import PARTY_LEGEND_TITLE, party_print_style
 from layers.paths import line_segments, polygon_path
 from layers.roster import RosterRow, draw_roster, fit_roster, roster_rows, short_name
 from layers.styles import (
@@ -120,6 +122,8 @@ class CommunityData:
     fills: dict[str, str]
     convergence_deg: float
     neighbours: list[tuple[Grid, BaseGeometry]] = field(default_factory=list)
+    #: Party organisations (两网融合) with their areas in metres; empty when not asked for.
+    party: list[tuple[PartyArea, BaseGeometry]] = field(default_factory=list)
 
     @property
     def all_micros(self) -> list[Grid]:
@@ -127,9 +131,14 @@ class CommunityData:
 
 
 def prepare(
-    h: Hierarchy, community_code: str, elements: Sequence[Element] = (), posts: Sequence[Post] = ()
+    h: Hierarchy,
+    community_code: str,
+    elements: Sequence[Element] = (),
+    posts: Sequence[Post] = (),
+    party: Sequence[PartyArea] = (),
 ) -> CommunityData:
-    """Select one community's grids, elements near it and its posts; project to EPSG:4544.
+    """Select one community's grids, elements near it, its posts and (when given) its party
+    organisations' areas; project to EPSG:4544.
 
     Raises :class:`~geo.errors.NotFound` when ``community_code`` is not a community of ``h``.
     """
@@ -164,8 +173,22 @@ def prepare(
         if g.code != community_code and g.geometry is not None and g.geometry.intersects(near)
     ]
     c = comm_ll.centroid
+    party_m = [
+        (a, to_metric(a.geometry))
+        for a in party
+        if a.geometry is not None and (a.community_code in (None, community_code))
+    ]
     return CommunityData(
-        community, generals, micros, geom, context, mine, fills, meridian_convergence(c.x, c.y), neighbours
+        community,
+        generals,
+        micros,
+        geom,
+        context,
+        mine,
+        fills,
+        meridian_convergence(c.x, c.y),
+        neighbours,
+        party_m,
     )
 
 
@@ -325,7 +348,26 @@ def _legend_symbols(data: CommunityData) -> list[tuple[str, dict[str, object], s
             symbols.append(("line", CONTEXT_LINES[key], text))
         elif key in CONTEXT_AREAS and (key in present or (key == "小区" and present & {"院落", "企业"})):
             symbols.append(("area", CONTEXT_AREAS[key], text))
+    for type_, kind, n in party_types([a for a, _ in data.party]):
+        symbols.append(("line", party_print_style(kind), f"{type_}（{n}个）"))
     return symbols
+
+
+def _draw_party(ax: Axes, data: CommunityData) -> None:
+    """Party organisations' areas as outlines, one collection per kind (widest on top)."""
+    by_kind: dict[str, list[BaseGeometry]] = {}
+    for a, geom in data.party:
+        by_kind.setdefault(a.kind, []).append(geom)
+    for kind, geoms in by_kind.items():
+        st = party_print_style(kind)
+        _lines(
+            ax,
+            geoms,
+            colors=st["color"],
+            linewidths=st["linewidth"],
+            linestyles=[st["linestyle"]],
+            zorder=st["zorder"],
+        )
 
 
 LEGEND_NOTE = (
@@ -403,9 +445,12 @@ def _legend(
         ax.text(xs + 7.5, y, text, fontsize=font, va="center", ha="left", color=INK)
         y -= row
     bottom = min(bottom, y)
-    for i, line in enumerate(LEGEND_NOTE):
+    notes = LEGEND_NOTE + (
+        (f"{PARTY_LEGEND_TITLE}：红色虚线为各党组织覆盖的网格范围。",) if data.party else ()
+    )
+    for i, line in enumerate(notes):
         ax.text(x, bottom - 0.5 - i * 2.6, line, fontsize=5.8, va="top", ha="left", color="#444444")
-    return bottom - 0.5 - len(LEGEND_NOTE) * 2.6 - 1.0
+    return bottom - 0.5 - len(notes) * 2.6 - 1.0
 
 
 def _general_short(name: str, community_name: str) -> str:
@@ -542,6 +587,7 @@ def _map_page(
         linewidths=COMMUNITY_EDGE["linewidth"],
         zorder=6,
     )
+    _draw_party(ax, data)
 
     # Furniture: scale bar lower left, north arrow upper right (their areas are kept free of labels).
     bar_len = nice_length(mw * m_per_mm * 0.22)
@@ -746,6 +792,7 @@ def compose_pages(
     show_phones: bool = False,
     multipage: bool = False,
     printed_on: date | None = None,
+    party: Sequence[PartyArea] = (),
 ) -> list[Page]:
     """The pages of a sheet as matplotlib figures (see :func:`render_sheet` for the arguments)."""
     cjk_font_path()
@@ -761,7 +808,7 @@ def compose_pages(
         paper_size_in(paper, orientation)
     if multipage and fmt != "pdf":
         raise InvalidPrintOption("多页输出仅支持 PDF", "multi-page output is PDF only", field="format")
-    data = prepare(h, community_code, elements, posts)
+    data = prepare(h, community_code, elements, posts, party)
     focus: Grid | None = None
     if general_code is not None:
         if general_code not in {g.code for g in data.generals}:
@@ -840,12 +887,15 @@ def render_sheet(
     show_phones: bool = False,
     multipage: bool = False,
     printed_on: date | None = None,
+    party: Sequence[PartyArea] = (),
 ) -> bytes:
     """Render the 微网格分布图 of one community (or, with ``general_code``, one general grid).
 
     ``paper`` A4 | A3; ``orientation`` portrait | landscape | auto (landscape when the mapped area
     is wider than tall); ``fmt`` pdf | png (``dpi`` applies to PNG); ``multipage`` (PDF only): the
-    community overview, then one page per general grid. ``data_note`` is printed in the footer (pass
+    community overview, then one page per general grid. ``party``: party organisations' areas
+    (:func:`geo.party.party_areas`) drawn as red outlines with a legend row per type (两网融合);
+    empty (the default) leaves them off. ``data_note`` is printed in the footer (pass
     ``示意数据（合成）`` for the synthetic sample). Phones are masked unless ``show_phones``.
     Raises :class:`~geo.errors.NotFound` for an unknown community or general grid,
     :class:`~layers.styles.InvalidPrintOption` for a bad paper/orientation/format,
@@ -869,6 +919,7 @@ def render_sheet(
         show_phones=show_phones,
         multipage=multipage,
         printed_on=printed_on,
+        party=party,
     )
     buf = io.BytesIO()
     install_truetype_subsetting()

@@ -41,6 +41,7 @@ from geo.errors import WeiwangError
 )
 @click.option("--show-phones", is_flag=True, help="显示完整电话（默认脱敏） print phones unmasked")
 @click.option("--all-pages", is_flag=True, help="多页 PDF：总图 + 每个一般网格一页 multi-page PDF")
+@click.option("--party", is_flag=True, help="绘制党组织范围（两网融合）draw the party organisations")
 @click.option(
     "--data",
     "data_dir",
@@ -62,6 +63,7 @@ def print_cmd(
     out_path: Path,
     show_phones: bool,
     all_pages: bool,
+    party: bool,
     data_dir: Path | None,
     url: str | None,
 ) -> None:
@@ -93,6 +95,7 @@ def print_cmd(
             dpi=dpi,
             show_phones=show_phones,
             multipage=all_pages,
+            party=party,
         )
     except WeiwangError as err:
         raise click.ClickException(f"{err.zh}\nerror: {err.en}") from None

@@ -35,6 +35,9 @@ async def print_sheet(
     all_pages: Annotated[bool, Query(description="PDF: 总图 + 每个一般网格一页")] = False,
     dpi: Annotated[int, Query(ge=50, le=300, description="PNG 分辨率")] = 150,
     show_phones: bool = False,
+    party: Annotated[
+        bool, Query(description="绘制党组织范围（两网融合）draw the party organisations")
+    ] = False,
     user: User = Depends(current_user),
 ) -> Response:
     """``/maps/print/{community}.pdf`` or ``.png``; phones stay masked for viewers."""
@@ -52,6 +55,7 @@ async def print_sheet(
         multipage=all_pages,
         dpi=dpi,
         fmt=fmt,
+        party=party,
     )
     name = f"{community}-weiwanggrid.{fmt}"
     return Response(

@@ -7,7 +7,7 @@ it shows. Drawing is :func:`layers.printmap.render_sheet`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +31,8 @@ class SheetData:
     posts: list[Post]
     version_label: str
     data_note: str
+    #: Party organisations (dicts with ``grid_codes``), for ``party=True`` sheets.
+    party_orgs: list[dict[str, Any]] = field(default_factory=list)
 
 
 def sheet_data(service: Service, community: str, version: int | None = None) -> SheetData:
@@ -45,23 +47,39 @@ def sheet_data(service: Service, community: str, version: int | None = None) -> 
         synthetic = holds_only_sample(conn)
     since = beijing_text(view.valid_from, "%Y-%m-%d") if view.valid_from else "未发布"
     label = f"第 {view.number} 版（{view.state_label}，{since} 起）"
-    return SheetData(view.hierarchy, view.elements, roster, label, SAMPLE_NOTE if synthetic else "")
+    from api.ops.party import party_orgs
+
+    return SheetData(
+        view.hierarchy,
+        view.elements,
+        roster,
+        label,
+        SAMPLE_NOTE if synthetic else "",
+        party_orgs(service, community),
+    )
 
 
 def folder_sheet_data(path: str | Path) -> SheetData:
     """The sheet's data from a sample-layout folder or layer file (``weiwang print --data``)."""
     from api.ops.sources import load_source
+    from store.seed import read_sample
 
     src = load_source(path)
     note = SAMPLE_NOTE if src.synthetic else ""
-    return SheetData(src.hierarchy, src.elements, list(src.posts or []), "", note)
+    folder = Path(path)
+    orgs = list(read_sample(folder)["party_orgs"]) if (folder / "party_orgs.json").is_file() else []
+    return SheetData(src.hierarchy, src.elements, list(src.posts or []), "", note, orgs)
 
 
-def render(data: SheetData, community: str, *, show_phones: bool = False, **layout: Any) -> bytes:
+def render(
+    data: SheetData, community: str, *, show_phones: bool = False, party: bool = False, **layout: Any
+) -> bytes:
     """The sheet as PDF or PNG bytes (``layout``: general_code, paper, orientation, fmt, dpi,
-    multipage)."""
+    multipage); ``party`` draws the party organisations (两网融合) with their legend."""
+    from geo.party import party_areas
     from layers.printmap import render_sheet
 
+    areas = party_areas(data.hierarchy, data.party_orgs) if party else []
     return render_sheet(
         data.hierarchy,
         community,
@@ -70,6 +88,7 @@ def render(data: SheetData, community: str, *, show_phones: bool = False, **layo
         version_label=data.version_label,
         data_note=data.data_note,
         show_phones=show_phones,
+        party=areas,
         **layout,
     )
 

@@ -30,3 +30,13 @@ def test_multipage_png_is_refused(api: Api) -> None:
     r = api.get("/maps/print/510116004002.png", params={"all_pages": True})
     assert r.status_code == 422 and r.json()["error"]["field"] == "all_pages"
     assert api.get("/maps/print/510116004002.svg").status_code == 422
+
+
+def test_print_with_party_has_its_legend(api: Api, tmp_path) -> None:
+    r = api.get("/maps/print/510116004002.pdf", params={"paper": "A4", "party": True})
+    assert r.status_code == 200, r.text
+    (tmp_path / "p.pdf").write_bytes(r.content)
+    text = subprocess.run(["pdftotext", str(tmp_path / "p.pdf"), "-"], capture_output=True, text=True).stdout
+    for row in ("网格党支部（3个）", "专属网格党支部（4个）", "微网格党小组（8个）", "党组织（两网融合）"):
+        assert row in text
+    assert api.get("/maps/print/510116004002.pdf", params={"party": "maybe"}).status_code == 422

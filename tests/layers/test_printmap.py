@@ -19,6 +19,7 @@ import pytest
 import shapely
 from click.testing import CliRunner
 from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.collections import LineCollection
 from matplotlib.image import imread
 from pyproj import Geod
 from shapely.geometry import LineString, Point, Polygon, box
@@ -614,3 +615,57 @@ def test_cli_prints_a_stored_version(tmp_path, seeded_url):
     assert "瓦窑村微网格分布图" in text and "第 1 版（现行" in text and "示意数据（合成）" in text
     r = CliRunner().invoke(print_cmd, [*args, "--version", "9"])
     assert r.exit_code != 0 and "9" in r.output
+
+
+@needs_sample
+@pytest.mark.parametrize(
+    ("community", "rows"),
+    [
+        (SGS, ["网格党支部（2个）", "网格党小组（6个）", "企业党组织（10个）"]),
+        (WY, ["网格党支部（3个）", "专属网格党支部（4个）", "微网格党小组（8个）"]),
+    ],
+)
+def test_party_option_draws_each_organisation_with_a_legend_row(tmp_path, sample, community, rows):
+    """两网融合 on paper: one red outline per organisation and a legend row per type, only when asked."""
+    from geo.party import party_areas
+    from layers.partystyle import party_print_style
+    from store.seed import read_sample
+
+    h, el, posts = sample
+    areas = party_areas(h, [o for o in read_sample(SAMPLE)["party_orgs"] if o["community_code"] == community])
+    assert len(areas) == sum(int(r.split("（")[1].rstrip("个）")) for r in rows)
+    with matplotlib.rc_context(PRINT_RC):
+        page = compose_pages(h, community, elements=el, posts=posts, party=areas)[0]
+        plain = compose_pages(h, community, elements=el, posts=posts)[0]
+    texts = [t.get_text() for ax in page.figure.axes if ax is not page.map_ax for t in ax.texts]
+    assert [r for r in rows if r not in texts] == []
+    plain_texts = [t.get_text() for ax in plain.figure.axes if ax is not plain.map_ax for t in ax.texts]
+    assert not any("党" in t for t in plain_texts)
+    # each kind's outlines: one path per organisation of that kind, in its colour
+    for kind in {a.kind for a in areas}:
+        color = matplotlib.colors.to_rgba(party_print_style(kind)["color"])
+        drawn = [
+            c
+            for c in page.map_ax.collections
+            if isinstance(c, LineCollection) and len(c.get_colors()) and tuple(c.get_colors()[0]) == color
+        ]
+        assert len(drawn) == 1, kind
+        n_lines = len(drawn[0].get_segments())
+        assert n_lines >= sum(1 for a in areas if a.kind == kind)
+    pdf = _pdf(tmp_path, render_sheet(h, community, elements=el, posts=posts, party=areas))
+    text = _run("pdftotext", str(pdf), "-").stdout
+    assert [r for r in rows if r not in text] == []
+    assert "党组织（两网融合）" in text
+
+
+@needs_sample
+def test_cli_party_flag_prints_the_party_legend(tmp_path, seeded_url):
+    out = tmp_path / "party.pdf"
+    args = ["--community", SGS, "--paper", "A4", "--out", str(out), "--url", seeded_url]
+    r = CliRunner().invoke(print_cmd, [*args, "--party"])
+    assert r.exit_code == 0, r.output
+    text = _run("pdftotext", str(out), "-").stdout
+    assert "网格党支部（2个）" in text and "企业党组织（10个）" in text
+    r = CliRunner().invoke(print_cmd, args)
+    assert r.exit_code == 0, r.output
+    assert "党支部" not in _run("pdftotext", str(out), "-").stdout
