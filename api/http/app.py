@@ -67,6 +67,10 @@ def create_app(
 
     app.include_router(routes_drafts.router)
     app.include_router(routes_drafts.page_router)
+    from api.http import routes_plan
+
+    app.include_router(routes_plan.router)
+    app.include_router(routes_plan.page_router)
 
     @app.get("/health", tags=["运维 ops"], summary="健康检查 health")
     def health() -> dict:
