@@ -71,6 +71,9 @@ def create_app(
 
     app.include_router(routes_plan.router)
     app.include_router(routes_plan.page_router)
+    from api.http import routes_tiles
+
+    app.include_router(routes_tiles.router)
 
     @app.get("/health", tags=["运维 ops"], summary="健康检查 health")
     def health() -> dict:
