@@ -1,5 +1,5 @@
 """Redraw operations on a draft grid layer: split, merge, move a shared boundary, reparent, add, remove,
-rename. Pure: grids (WGS84 lon/lat) in, grids out; no database.
+rename, reshape (a new outline for one micro-grid). Pure: grids (WGS84 lon/lat) in, grids out; no database.
 
 Every operation returns the whole draft after it as a :class:`Redraw`, or raises
 :class:`RedrawRefused` naming exactly what it would break. The guard is the validation itself: the
@@ -518,6 +518,93 @@ def remove(
         f"微网格 {code} 已删除，其范围并入共用边界最长（{length:.0f} 米）的 {into.code}",
         f"micro-grid {code} removed; its area joined {into.code}, "
         f"which shared the longest edge ({length:.0f} m)",
+    )
+
+
+def same_area(a: BaseGeometry, b: BaseGeometry, options: ValidationOptions = DEFAULT_OPTIONS) -> bool:
+    """True when two outlines (lon/lat) cover the same area within the gap tolerance: a copy with
+    its vertices reordered, densified or moved by micrometres (a GeoJSON or CRS round trip)."""
+    return area_m2(shapely.symmetric_difference(a, b)) <= options.gap_tolerance_m2
+
+
+def reshape(
+    grids: Sequence[Grid],
+    code: str,
+    geometry: BaseGeometry,
+    used: Collection[str],
+    options: ValidationOptions = DEFAULT_OPTIONS,
+    name: str | None = None,
+) -> Redraw:
+    """Give micro-grid ``code`` a new outline (an OGC API replace), moving the boundaries it shares
+    with its sibling micro-grids: the area it gains is taken from the siblings it now covers, each
+    piece it gives up goes to the sibling sharing the longest edge with that piece. Every grid that
+    changes gets a new code. A gain from outside its general grid (an overlap, or beyond the general
+    grid) or a piece given up that no sibling borders (a gap) is refused with those findings.
+
+    The new outline is first snapped (within the topology tolerance) onto the vertices of the grid
+    and its siblings, so the edges it keeps stay exactly shared."""
+    m = _micro(grids, code)
+    if geometry is None or geometry.is_empty or geometry.geom_type != "Polygon" or not geometry.is_valid:
+        raise RedrawRefused(
+            "新范围须为一个有效的面（POLYGON）", "the new outline must be one valid POLYGON", field="geometry"
+        )
+    siblings = [
+        g for g in grids if g.level is Level.MICRO and g.parent_code == m.parent_code and g.code != code
+    ]
+    tol = options.topology_tolerance_m / 111_000.0  # metres → degrees (a bound: 1° ≥ 96 km here)
+    near = [m.geometry, *(s.geometry for s in siblings if s.geometry.distance(geometry) <= tol)]
+    new = shapely.snap(geometry, shapely.multipoints(shapely.get_coordinates(near)), tol)
+    if new.geom_type != "Polygon" or not new.is_valid:
+        new = geometry
+    if same_area(new, m.geometry, options):
+        raise RedrawRefused(
+            f"新范围与微网格 {code} 的现有范围相同，没有变化",
+            f"the new outline covers the same area as micro-grid {code}; nothing changes",
+            field="geometry",
+        )
+    gained = shapely.difference(new, m.geometry)
+    lost = shapely.difference(m.geometry, new)
+    taken = [s for s in siblings if shapely.intersection(s.geometry, gained).area > 0]
+    swallowed = [
+        s.code for s in taken if area_m2(shapely.difference(s.geometry, new)) <= options.gap_tolerance_m2
+    ]
+    if swallowed:
+        raise RedrawRefused(
+            f"新范围完全覆盖了 {'、'.join(swallowed)}，请改用合并",
+            f"the new outline covers {', '.join(swallowed)} entirely; merge instead",
+            field="geometry",
+        )
+    given: dict[str, list[BaseGeometry]] = {}
+    for piece in _parts(lost):
+        if area_m2(piece) <= options.gap_tolerance_m2:
+            continue
+        edges = [(shared_edge_m(piece, s.geometry), s.code) for s in siblings]
+        edges = [e for e in edges if e[0] > options.topology_tolerance_m]
+        if edges:  # else the piece stays a gap and the guard names it
+            given.setdefault(min(edges, key=lambda e: (-e[0], e[1]))[1], []).append(piece)
+    taken_codes = {s.code for s in taken}
+    changed = [s for s in siblings if s.code in taken_codes or s.code in given]
+    geoms = [
+        shapely.union_all([shapely.difference(s.geometry, new), *given.get(s.code, [])]) for s in changed
+    ]
+    hh = _share_households([m, *changed], [new, *geoms])
+    label = (name or "").strip() or m.name
+    out = [replace(m, code="", name=label, geometry=new, households=hh[0])]
+    out += [
+        replace(s, code="", geometry=g, households=h) for s, g, h in zip(changed, geoms, hh[1:], strict=True)
+    ]
+    moved = area_m2(shapely.symmetric_difference(new, m.geometry))
+    others = "、".join(s.code for s in changed) or "无"
+    return _replace(
+        "reshape",
+        grids,
+        [m, *changed],
+        out,
+        used,
+        options,
+        f"微网格 {code} 的范围已修改（{moved:.0f} 平方米易手，相邻微网格 {others} 随之调整）",
+        f"micro-grid {code} reshaped ({moved:.0f} m² changed hands; neighbours adjusted: "
+        f"{', '.join(s.code for s in changed) or 'none'})",
     )
 
 

@@ -95,9 +95,17 @@ def used_codes(conn: Connection, community_code: str) -> set[str]:
     return codes
 
 
-def load_draft(conn: Connection, community_code: str, number: int) -> Draft:
-    """Draft ``number`` of a community with its grids and elements; Conflict when not a draft."""
+def load_draft(conn: Connection, community_code: str, number: int, *, lock: bool = False) -> Draft:
+    """Draft ``number`` of a community with its grids and elements; Conflict when not a draft.
+
+    ``lock`` (in a write transaction, before changing the draft): hold the draft's version row until
+    the transaction ends, so that what is read here is still the draft when the change is written.
+    On PostgreSQL ``SELECT … FOR UPDATE`` (a second writer waits, then reads the first one's
+    result); on SpatiaLite the write transaction already holds the database (``BEGIN IMMEDIATE``)."""
     v = get_version(conn, community_code, number)
+    if lock:
+        conn.execute(select(layer_versions.c.id).where(layer_versions.c.id == v.id).with_for_update())
+        v = get_version_by_id(conn, v.id)
     if v.state != DRAFT:
         raise Conflict(
             f"第 {number} 版已{'发布' if v.state == 'published' else '停用'}，只能修改草稿",
@@ -316,7 +324,7 @@ def operations(conn: Connection, version_id: int) -> list[dict[str, Any]]:
 
 def undo(conn: Connection, community_code: str, number: int) -> dict[str, Any]:
     """Undo the draft's last operation not yet undone: its grids and element codes as before it."""
-    draft = load_draft(conn, community_code, number)
+    draft = load_draft(conn, community_code, number, lock=True)
     vid = draft.version.id
     row = conn.execute(
         select(draft_operations)
@@ -338,6 +346,17 @@ def undo(conn: Connection, community_code: str, number: int) -> dict[str, Any]:
     orgs, bands = party_orgs_of(conn, community_code), bands_of(conn, community_code)
     _set_validation(conn, vid, validation_of(load_grids(conn, vid), load_elements(conn, vid), orgs, bands))
     return _op_dict({**m, "undone_at": datetime.now(UTC)})
+
+
+def draft_stamp(conn: Connection, version_id: int) -> tuple[int, int]:
+    """What changes with every operation on a draft and every undo: (operations, undone), for a
+    process to tell whether the draft it built is still the stored one."""
+    row = conn.execute(
+        select(func.count(), func.count(draft_operations.c.undone_at)).where(
+            draft_operations.c.version_id == version_id
+        )
+    ).one()
+    return int(row[0]), int(row[1])
 
 
 def drafts_of(conn: Connection, community_code: str) -> list[Version]:

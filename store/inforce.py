@@ -308,9 +308,14 @@ class LayersInForce:
         """Version ``number`` of ``community`` in any state; the published one when None."""
         if number is None:
             return self.current(community)
-        for v in self.versions(community):
-            if v.number == number:
-                return self._view(community, [v])
+        for attempt in range(2):
+            for v in self.versions(community):
+                if v.number == number:
+                    return self._view(community, [v])
+            if attempt == 0:
+                # a draft made by another process since the table was read (only publishes change
+                # the fingerprint it polls): read the table again once before saying there is none
+                self.refresh()
         self._known(community)
         raise NotFound(
             f"社区 {community} 没有第 {number} 版",

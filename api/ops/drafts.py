@@ -11,8 +11,8 @@ as it now is.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import shapely
@@ -25,6 +25,9 @@ from geo.diff import diff_layers, summarize_diff
 from geo.hierarchy import Grid, Level
 from store import db
 
+if TYPE_CHECKING:
+    from store.drafts import Draft
+
 #: The operations :func:`apply` knows, with the parameters each needs.
 OPERATIONS: dict[str, tuple[str, ...]] = {
     "split": ("grid", "line"),
@@ -34,6 +37,7 @@ OPERATIONS: dict[str, tuple[str, ...]] = {
     "add": ("parent", "polygon", "name"),
     "remove": ("grid",),
     "rename": ("grid", "name"),
+    "reshape": ("grid", "polygon", "name"),
     "fix": (),
 }
 #: Geometry parameters and the shapes they must have.
@@ -116,6 +120,9 @@ def _run(operation: str, grids: list[Grid], used: set[str], p: dict[str, Any], c
         return redraw.remove(grids, _text(p.get("grid"), "grid"), used)
     if operation == "fix":
         return redraw.fix(grids, used)
+    if operation == "reshape":
+        poly = geometry_in(p.get("polygon"), crs, "polygon")
+        return redraw.reshape(grids, _text(p.get("grid"), "grid"), poly, used, name=p.get("name") or None)
     if operation == "rename":
         return redraw.rename(grids, _text(p.get("grid"), "grid"), _text(p.get("name"), "name"))
     raise InvalidInput(
@@ -179,21 +186,55 @@ def apply(
     author: str = "",
 ) -> dict[str, Any]:
     """Run one redraw operation on draft ``number`` and store it (undoable)."""
+    out = apply_steps(
+        service, community, number, lambda _draft: [(operation, params)], crs=crs, author=author
+    )
+    return {"operation": out.pop("operations")[0], **out}
+
+
+#: Decides, inside the write transaction, what to run on the draft as it is stored then (and may
+#: refuse, e.g. an ETag that no longer matches): a list of (operation, parameters).
+Plan = Callable[["Draft"], Sequence[tuple[str, dict[str, Any]]]]
+
+
+def apply_steps(
+    service: Service,
+    community: str,
+    number: int,
+    plan: Plan,
+    *,
+    crs: str | None = None,
+    author: str = "",
+) -> dict[str, Any]:
+    """Run the operations ``plan`` asks for on draft ``number`` in one write transaction, each stored
+    as its own undoable operation; ``plan`` sees the draft read under the draft's lock
+    (:func:`store.drafts.load_draft` with ``lock``), so a compare-and-set it makes (an ETag against
+    the stored grid) holds until the write commits, across processes. All or nothing."""
     from store.drafts import forget_built, load_draft, record, used_codes
     from store.versions import get_version_by_id
 
-    operation = operation.replace("-", "_")
-    if operation not in OPERATIONS:
-        _run(operation, [], set(), params, crs)  # raises naming the known operations
+    ops: list[dict[str, Any]] = []
     with db.write(service.engine) as conn:
-        draft = load_draft(conn, community, number)
-        result = _run(operation, draft.grids, used_codes(conn, community), params, crs)
-        stored = {k: params.get(k) for k in OPERATIONS[operation]} | ({"crs": crs} if crs else {})
-        op = record(conn, draft, result, params=stored, author=author)
+        draft = load_draft(conn, community, number, lock=True)
+        steps = list(plan(draft))
+        for operation, params in steps:
+            operation = operation.replace("-", "_")
+            if operation not in OPERATIONS:
+                _run(operation, [], set(), params, crs)  # raises naming the known operations
+        grids = draft.grids
+        for k, (operation, params) in enumerate(steps):
+            operation = operation.replace("-", "_")
+            if k:
+                draft = load_draft(conn, community, number)
+            result = _run(operation, draft.grids, used_codes(conn, community), params, crs)
+            stored = {kk: params.get(kk) for kk in OPERATIONS[operation]} | ({"crs": crs} if crs else {})
+            ops.append(record(conn, draft, result, params=stored, author=author))
+            grids = list(result.grids)
         version = get_version_by_id(conn, draft.version.id)
         band = _band(conn, community)
-    forget_built(service.layers, draft.version.id)
-    return {"operation": op, **_draft_body(version, result.grids, band)}
+    if ops:
+        forget_built(service.layers, draft.version.id)
+    return {"operations": ops, **_draft_body(version, grids, band)}
 
 
 def undo(service: Service, community: str, number: int) -> dict[str, Any]:

@@ -45,7 +45,7 @@ from geo.times import as_instant
 from store import db
 from store.incidents import count_incidents, get_incident_or_none, list_incidents
 from store.inforce import LayerView, in_force
-from store.models import PUBLISHED, RETIRED
+from store.models import DRAFT, PUBLISHED, RETIRED
 from store.versions import Version
 
 CONFORMANCE = (
@@ -433,7 +433,7 @@ class Features:
         return f"<{self.crs}>"
 
 
-def _view_for(
+def view_for(
     service: Service, user: User | None, community: str, params: Mapping[str, str]
 ) -> LayerView | None:
     """The version asked for: ``version=N``, else the one in force at an instant ``datetime``, else
@@ -449,6 +449,8 @@ def _view_for(
         view = service.layers.version(community, number)
         if view.state not in (PUBLISHED, RETIRED) and user is None:
             raise Unauthorized("草稿版本需要登录", "a draft version needs a bearer token")
+        if view.state == DRAFT:
+            view = _fresh_draft(service, community, number, view)
         return view
     if when:
         interval = parse_interval(when)
@@ -468,6 +470,23 @@ def _view_for(
     if published is None:
         return service.layers.current(community)  # raises NotFound saying so
     return _frozen_view(service, published, lambda: service.layers.current(community))
+
+
+def _fresh_draft(service: Service, community: str, number: int, view: LayerView) -> LayerView:
+    """The draft as stored now: a draft changes with every operation, and another process (another
+    ``weiwang serve`` worker) may have changed it since this one built its view; one small query
+    (:func:`store.drafts.draft_stamp`) tells, and a changed draft is rebuilt."""
+    from store.drafts import draft_stamp
+
+    vid = view.version.id
+    with db.read(service.engine) as conn:
+        stamp = draft_stamp(conn, vid)
+    seen: dict[int, tuple[int, int]] = service.cached(("ogc-draft-stamps",), dict, float("inf"))
+    if seen.get(vid) == stamp:
+        return view
+    service.layers.forget(vid)
+    seen[vid] = stamp
+    return service.layers.version(community, number)
 
 
 def _frozen_view(service: Service, version: Version, build: Callable[[], LayerView]) -> LayerView:
@@ -846,7 +865,7 @@ def _match(
         assert user is not None
         _known(service, cid.community)
         return _match_incidents(service, user, cid, params, area, crs, page)
-    view = _view_for(service, user, cid.community, params)
+    view = view_for(service, user, cid.community, params)
     if cid.kind in GRID_KINDS:
         return _match_grids(service, cid, view, params, area, crs)
     if cid.kind == "elements":

@@ -1,33 +1,35 @@
 """OGC API – Features Part 4 (create, replace, update, delete) on draft grid versions only, through
-the planner's draft operations (:func:`api.ops.drafts.apply`), with optimistic locking by ETag.
+the planner's draft operations (:mod:`api.ops.drafts`), with optimistic locking by ETag.
 
 * The target is a grid collection with ``?version=N`` naming a draft; the published (or a retired)
   version is read-only: :class:`ReadOnly` (405) saying to edit a draft.
 * POST a Feature (Polygon, ``name``, ``parent_code``) → the draft operation ``add``; DELETE →
-  ``remove``; PUT/PATCH change ``name`` (``rename``) and ``parent_code`` (``reparent``). A new
-  geometry for an existing grid is refused (use split, merge or move boundary), as the redraw rules
-  give a changed area a new code. Every write runs the draft operation's checks and, when it would
-  break the partition, answers its :class:`geo.redraw.RedrawRefused` with the findings (4xx).
-* Every feature has an ETag (a hash of its id, geometry and properties, as served); PUT, PATCH and
-  DELETE need ``If-Match`` with the current one (428 without, 412 when it changed meanwhile), so two
-  editors cannot silently overwrite each other.
+  ``remove``; PUT (replace) and PATCH (merge patch) change ``name`` (``rename``), ``parent_code``
+  (``reparent``) and the outline of a micro-grid (``reshape``: the boundaries it shares with its
+  sibling micro-grids move with it — the area it gains is taken from them, a piece it gives up goes
+  to the sibling bordering it — so one replace moves a shared boundary consistently; an outline
+  that would leave a gap or an overlap, or reach outside its general grid, is refused with the
+  findings). A changed outline gives the grids that changed new codes (the redraw rules: a changed
+  area is a new area); the answer is the new feature, its URL in ``Location``. Changing the outline
+  and the general grid at once is refused (two requests). General and community grids' outlines
+  follow their micro-grids and are not replaced directly.
+* Every write runs the draft operation's checks and, when it would break the partition, answers
+  its :class:`geo.redraw.RedrawRefused` with the findings (422).
+* Every grid feature has an ETag (a hash of the stored grid: code, name, level, parent, households,
+  outline); PUT, PATCH and DELETE need ``If-Match`` with the current one (428 without, 412 when it
+  changed meanwhile), so two editors cannot silently overwrite each other. The compare is made in
+  the same write transaction as the change, on the draft read under its lock
+  (:func:`api.ops.drafts.apply_steps`): of two writes with the same ETag, from any two processes,
+  exactly one succeeds and the other gets 412.
 * Only planners and admins edit, as with the draft operations elsewhere.
-
-The check and the write are two steps (the draft operation opens its own transaction); within one
-process they run under one lock, so of two writes carrying the same ETag exactly one succeeds and
-the other gets 412. Across ``weiwang serve`` workers two such writes can still both pass the check
-in the moment between (each is still one whole draft operation that keeps the partition); closing
-that needs the check inside :func:`api.ops.drafts.apply`'s transaction.
 """
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
-import threading
-from collections.abc import Callable, Mapping
-from typing import Any, ParamSpec, TypeVar
+from collections.abc import Mapping
+from typing import Any
 
 import shapely
 from shapely.geometry import shape
@@ -39,15 +41,20 @@ from api.ops.ogc import (
     CollectionId,
     Features,
     InvalidParameter,
+    grid_properties,
     item,
     parse_collection_id,
     parse_ogc_crs,
+    view_for,
 )
 from api.ops.service import Service
 from api.ops.tokens import Unauthorized
 from dispatch import AppRole
 from dispatch.errors import InvalidInput
-from geo.errors import WeiwangError
+from geo.errors import NotFound, WeiwangError
+from geo.hierarchy import Grid
+from geo.redraw import same_area
+from store.drafts import Draft
 from store.models import DRAFT
 
 EDITORS = (AppRole.PLANNER, AppRole.ADMIN)
@@ -71,29 +78,15 @@ class PreconditionFailed(WeiwangError):
     code = "precondition_failed"
 
 
-_P = ParamSpec("_P")
-_T = TypeVar("_T")
-#: Check-then-write of every edit in this process, one at a time (see the module docstring).
-_WRITES = threading.Lock()
-
-
-def _serialised(fn: Callable[_P, _T]) -> Callable[_P, _T]:
-    @functools.wraps(fn)
-    def run(*args: _P.args, **kwargs: _P.kwargs) -> _T:
-        with _WRITES:
-            return fn(*args, **kwargs)
-
-    return run
-
-
 #: HTTP status of this module's errors (the face maps them).
 STATUS = {"read_only": 405, "precondition_required": 428, "precondition_failed": 412}
 
 
-def etag(feature: Mapping[str, Any]) -> str:
-    """The strong ETag of a feature as served: its id, geometry and properties."""
-    core = {k: feature.get(k) for k in ("id", "geometry", "properties")}
-    digest = hashlib.sha256(json.dumps(core, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+def grid_etag(g: Grid) -> str:
+    """The strong ETag of a stored grid: its code, name, level, parent, households and outline (so
+    any change by any operation — a neighbour's reshape included — gives a new one)."""
+    core = json.dumps(grid_properties(g), sort_keys=True, ensure_ascii=False).encode()
+    digest = hashlib.sha256(core + shapely.to_wkb(g.geometry, hex=False, output_dimension=2)).hexdigest()
     return f'"{digest[:32]}"'
 
 
@@ -105,10 +98,14 @@ def read_item(
     feature_id: str,
     params: Mapping[str, str],
 ) -> Features:
-    """:func:`api.ops.ogc.item` with its ``ETag`` header."""
+    """:func:`api.ops.ogc.item` with its ``ETag`` header (grid collections)."""
     answer = item(service, user, base, collection_id, feature_id, params)
-    if parse_collection_id(collection_id).kind in GRID_KINDS:
-        answer.headers["ETag"] = etag(answer.body)
+    cid = parse_collection_id(collection_id)
+    if cid.kind in GRID_KINDS:
+        view = view_for(service, user, cid.community, params)
+        g = view.hierarchy.get(answer.body["id"]) if view is not None else None
+        if g is not None:
+            answer.headers["ETag"] = grid_etag(g)
     return answer
 
 
@@ -147,26 +144,36 @@ def _draft(
     return cid, number
 
 
-def _check_match(current: Features, if_match: str | None) -> None:
+def _check_match(current: str, if_match: str | None) -> None:
     if not if_match:
         raise PreconditionRequired(
             "修改或删除需要 If-Match（先读取要素取得 ETag）",
             "replace, update and delete need If-Match (read the feature for its ETag)",
             field="If-Match",
         )
-    tags = {t.strip() for t in if_match.split(",")}
-    if "*" not in tags and current.headers["ETag"] not in tags:
+    tags = {t.strip().removeprefix("W/") for t in if_match.split(",")}
+    if "*" not in tags and current not in tags:
         raise PreconditionFailed(
             "要素已被他人修改，请重新读取后再改",
             "the feature changed meanwhile; read it again and retry",
             field="If-Match",
-            detail={"etag": current.headers["ETag"]},
+            detail={"etag": current},
         )
+
+
+def _stored(draft: Draft, cid: CollectionId, feature_id: str) -> Grid:
+    """The grid ``feature_id`` of the collection's level as the draft stores it now."""
+    for g in draft.grids:
+        if g.code == feature_id and g.level.value == cid.kind:
+            return g
+    raise NotFound(
+        f"要素不存在：{feature_id[:64]}", f"no feature {feature_id[:64]} in {cid.text}", field="featureId"
+    )
 
 
 def _wkt_in(geometry: Any, content_crs: str | None) -> tuple[str, str]:
     """A GeoJSON Polygon in ``Content-Crs`` (axis order of that CRS) as lon/lat-ordered WKT and the
-    CRS name :mod:`geo.crs` knows."""
+    CRS name :mod:`geo.crs` knows (a MultiPolygon of one part is taken as its Polygon)."""
     crs = parse_ogc_crs((content_crs or "").strip("<> ") or None, "Content-Crs")
     try:
         geom = shape(geometry)
@@ -174,9 +181,11 @@ def _wkt_in(geometry: Any, content_crs: str | None) -> tuple[str, str]:
         raise InvalidInput(
             "geometry 不是有效的 GeoJSON 几何", "geometry is not valid GeoJSON", field="geometry"
         ) from None
+    if geom.geom_type == "MultiPolygon" and len(geom.geoms) == 1:
+        geom = geom.geoms[0]
     if crs.swap:
         geom = shapely.transform(geom, lambda c: c[:, ::-1])
-    return geom.wkt, crs.geo_name
+    return shapely.to_wkt(geom, rounding_precision=-1), crs.geo_name
 
 
 def _feature_in(body: Any) -> dict[str, Any]:
@@ -188,7 +197,6 @@ def _feature_in(body: Any) -> dict[str, Any]:
     return body
 
 
-@_serialised
 def create(
     service: Service,
     user: User | None,
@@ -225,7 +233,6 @@ def create(
     return out
 
 
-@_serialised
 def change(
     service: Service,
     user: User | None,
@@ -239,12 +246,10 @@ def change(
     replace: bool,
     content_crs: str | None = None,
 ) -> Features:
-    """PUT (``replace``) or PATCH (merge patch): rename and/or reparent one grid of the draft."""
+    """PUT (``replace``) or PATCH (merge patch): rename, reparent and/or reshape one grid of the
+    draft, checked against ``If-Match`` in the write transaction."""
     cid, number = _draft(service, user, collection_id, params)
     assert user is not None
-    version = {"version": str(number)}
-    current = read_item(service, user, base, collection_id, feature_id, version)
-    _check_match(current, if_match)
     if replace:
         feature = _feature_in(body)
     elif isinstance(body, dict):
@@ -254,39 +259,53 @@ def change(
     props = feature.get("properties") or {}
     if not isinstance(props, dict):
         raise InvalidInput("properties 应为对象", "properties must be an object", field="properties")
+    outline = None
     if feature.get("geometry") is not None:
         wkt, crs = _wkt_in(feature["geometry"], content_crs)
-        now = shape(current.body["geometry"])
-        given = shapely.from_wkt(wkt) if crs == "wgs84" else None
-        if given is None or not given.equals_exact(now, 1e-9):
-            raise InvalidInput(
-                "不能直接替换网格范围：请用拆分、合并或移动边界",
-                "a grid's area cannot be replaced directly: use split, merge or move boundary",
-                field="geometry",
-            )
-    old = current.body["properties"]
-    code = current.body["id"]
-    ops: list[dict[str, Any]] = []
-    name = props.get("name")
-    if name is not None and name != old["name"]:
-        ops.append(
-            drafts.apply(
-                service, cid.community, number, "rename", {"grid": code, "name": name}, author=user.username
-            )["operation"]
-        )
-    parent = props.get("parent_code")
-    if parent is not None and parent != old["parent_code"]:
-        op = drafts.apply(
-            service, cid.community, number, "reparent", {"grid": code, "to": parent}, author=user.username
-        )["operation"]
-        ops.append(op)
-        code = next((c for c in op["added"]), code)
+        outline = drafts.geometry_in(wkt, crs, "polygon")
+    name, parent = props.get("name"), props.get("parent_code")
+    for key, value in (("name", name), ("parent_code", parent)):
+        if value is not None and not isinstance(value, str):
+            raise InvalidInput(f"{key} 应为文本", f"{key} must be a string", field=key)
+    code = feature_id
+
+    def plan(draft: Draft) -> list[tuple[str, dict[str, Any]]]:
+        g = _stored(draft, cid, feature_id)
+        _check_match(grid_etag(g), if_match)
+        new_name = name if name is not None and name != g.name else None
+        new_parent = parent if parent is not None and parent != g.parent_code else None
+        if outline is not None and not same_area(outline, g.geometry):
+            if new_parent is not None:
+                raise InvalidInput(
+                    "不能同时修改范围和上级网格：请分两次提交",
+                    "change the outline and the parent grid in two requests",
+                    field="parent_code",
+                )
+            wkt = shapely.to_wkt(outline, rounding_precision=-1)
+            return [("reshape", {"grid": g.code, "polygon": wkt, "name": new_name})]
+        steps: list[tuple[str, dict[str, Any]]] = []
+        if new_name is not None:
+            steps.append(("rename", {"grid": g.code, "name": new_name}))
+        if new_parent is not None:
+            steps.append(("reparent", {"grid": g.code, "to": new_parent}))
+        return steps
+
+    ops = drafts.apply_steps(service, cid.community, number, plan, author=user.username)["operations"]
+    if ops and ops[-1]["operation"] == "reparent":
+        code = next(iter(ops[-1]["added"]), code)
+    elif ops and ops[-1]["operation"] == "reshape":
+        assert outline is not None
+        after = service.layers.version(cid.community, number).hierarchy
+        new = [after.get(c) for c in ops[-1]["added"] if c in after]
+        code = max(new, key=lambda g: g.geometry.intersection(outline).area).code
+    version = {"version": str(number)}
     out = read_item(service, user, base, collection_id, code, version)
     out.body["operations"] = ops
+    if code != feature_id:
+        out.headers["Location"] = f"{base}/ogc/collections/{cid.text}/items/{code}?version={number}"
     return out
 
 
-@_serialised
 def delete(
     service: Service,
     user: User | None,
@@ -299,8 +318,11 @@ def delete(
     """DELETE: remove a micro-grid from the draft (its area goes to a neighbour); the operation."""
     cid, number = _draft(service, user, collection_id, params)
     assert user is not None
-    current = read_item(service, user, base, collection_id, feature_id, {"version": str(number)})
-    _check_match(current, if_match)
-    return drafts.apply(
-        service, cid.community, number, "remove", {"grid": current.body["id"]}, author=user.username
-    )["operation"]
+
+    def plan(draft: Draft) -> list[tuple[str, dict[str, Any]]]:
+        g = _stored(draft, cid, feature_id)
+        _check_match(grid_etag(g), if_match)
+        return [("remove", {"grid": g.code})]
+
+    ops = drafts.apply_steps(service, cid.community, number, plan, author=user.username)["operations"]
+    return dict(ops[0])

@@ -346,11 +346,23 @@ def test_part4_edits_drafts_only_with_etags_and_the_draft_checks(api: Api) -> No
     assert (
         api.client.get(f"{items}/{MICRO}").json()["properties"]["name"] != "三根松测试网格"
     )  # published untouched
-    # a replace may not move the area
+    # a replace whose outline overlaps the neighbours (beyond its general grid) is refused with the
+    # findings; one with a hole (a gap no sibling borders) too; the draft is unchanged by both
     fresh = api.client.get(draft_item, headers=planner)
-    moved = fresh.json() | {"geometry": mapping(shape(fresh.json()["geometry"]).buffer(0.001))}
-    r = api.client.put(draft_item, json=moved, headers=planner | {"If-Match": fresh.headers["etag"]})
-    assert r.status_code == 422 and r.json()["error"]["field"] == "geometry"
+    outline = shape(fresh.json()["geometry"])
+    grown = fresh.json() | {"geometry": mapping(outline.buffer(0.001))}
+    r = api.client.put(draft_item, json=grown, headers=planner | {"If-Match": fresh.headers["etag"]})
+    assert r.status_code == 422 and r.json()["error"]["code"] == "redraw_refused", r.text
+    assert {"overlap", "not_inside_parent"} & {f["code"] for f in r.json()["error"]["detail"]["findings"]}
+    holed = outline.difference(outline.centroid.buffer(0.0002))
+    assert holed.geom_type == "Polygon" and len(holed.interiors) == 1
+    r = api.client.put(
+        draft_item,
+        json=fresh.json() | {"geometry": mapping(holed)},
+        headers=planner | {"If-Match": fresh.headers["etag"]},
+    )
+    assert r.status_code == 422 and {f["code"] for f in r.json()["error"]["detail"]["findings"]} == {"gap"}
+    assert api.client.get(draft_item, headers=planner).headers["etag"] == fresh.headers["etag"]
 
     # create: half of a micro-grid becomes a new micro-grid; a polygon across general grids is refused
     target = shape(fresh.json()["geometry"])
@@ -391,6 +403,81 @@ def test_part4_edits_drafts_only_with_etags_and_the_draft_checks(api: Api) -> No
     assert r.status_code == 204, r.text
     after = api.client.get(f"{items}?version={number}&limit=1", headers=planner).json()["numberMatched"]
     assert after == before - 1 and api.client.get(f"{items}?limit=1").json()["numberMatched"] == 83
+
+
+def test_part4_replace_moves_a_shared_boundary_and_keeps_the_partition(api: Api) -> None:
+    from shapely.geometry import mapping
+
+    from api.ops import drafts
+
+    service = api.client.app.state.service
+    number = drafts.new(service, SANGENSONG)["draft"]["number"]
+    items = f"/ogc/collections/{SANGENSONG}-micro/items"
+    planner = api.as_("planner")
+    h = service.layers.version(SANGENSONG, number).hierarchy
+    me = h.get(MICRO)
+    neighbour = max(
+        (g for g in h.micro if g.parent_code == me.parent_code and g.code != MICRO),
+        key=lambda g: g.geometry.intersection(me.geometry).length,
+    )
+    # the new outline gives up a 10 m strip along the boundary shared with the sibling: one PUT,
+    # both grids change (new codes), the draft stays a partition with the same total area
+    strip = me.geometry.intersection(neighbour.geometry.buffer(0.0001))
+    smaller = me.geometry.difference(strip)
+    assert smaller.geom_type == "Polygon"
+    r = api.client.get(f"{items}/{MICRO}?version={number}", headers=planner)
+    body = r.json() | {
+        "geometry": mapping(smaller),
+        "properties": r.json()["properties"] | {"name": "缩小的网格"},
+    }
+    put = api.client.put(
+        f"{items}/{MICRO}?version={number}", json=body, headers=planner | {"If-Match": r.headers["etag"]}
+    )
+    assert put.status_code == 200, put.text
+    [op] = put.json()["operations"]
+    assert op["operation"] == "reshape" and set(op["removed"]) == {MICRO, neighbour.code}
+    new_id = put.json()["id"]
+    assert new_id != MICRO and new_id in op["added"] and put.json()["properties"]["name"] == "缩小的网格"
+    assert put.headers["location"].endswith(f"/items/{new_id}?version={number}")
+    assert shape(put.json()["geometry"]).symmetric_difference(smaller).area < 1e-12
+    after = service.layers.version(SANGENSONG, number)
+    assert len(after.hierarchy.micro) == 83
+    grew = after.hierarchy.get(next(c for c in op["added"] if c != new_id))
+    assert grew.geometry.area == pytest.approx(neighbour.geometry.area + strip.area, rel=1e-6)
+    errors = [f for f in after.version.validation["findings"] if f["severity"] == "error"]
+    assert errors == []
+    # the old item is gone from the draft, the published version still has it
+    assert api.client.get(f"{items}/{MICRO}?version={number}", headers=planner).status_code == 404
+    assert api.client.get(f"{items}/{MICRO}").status_code == 200
+    # an unchanged outline with a new name is a rename (the code stays); a changed outline together
+    # with a new parent is refused (two requests)
+    cur = api.client.get(f"{items}/{new_id}?version={number}", headers=planner)
+    same = cur.json() | {"properties": cur.json()["properties"] | {"name": "再改名"}}
+    r = api.client.put(
+        f"{items}/{new_id}?version={number}", json=same, headers=planner | {"If-Match": cur.headers["etag"]}
+    )
+    assert (
+        r.status_code == 200
+        and r.json()["id"] == new_id
+        and r.json()["operations"][0]["operation"] == "rename"
+    )
+    cur = api.client.get(f"{items}/{new_id}?version={number}", headers=planner)
+    both = {"geometry": mapping(me.geometry), "properties": {"parent_code": MICRO[:12] + "001"}}
+    r = api.client.patch(
+        f"{items}/{new_id}?version={number}", json=both, headers=planner | {"If-Match": cur.headers["etag"]}
+    )
+    assert r.status_code == 422 and r.json()["error"]["field"] == "parent_code"
+    # a general grid's outline is not replaced directly
+    gen = api.client.get(
+        f"/ogc/collections/{SANGENSONG}-general/items/{me.parent_code}?version={number}", headers=planner
+    )
+    shrunk = {"geometry": mapping(shape(gen.json()["geometry"]).buffer(-0.0001))}
+    r = api.client.patch(
+        f"/ogc/collections/{SANGENSONG}-general/items/{me.parent_code}?version={number}",
+        json=shrunk,
+        headers=planner | {"If-Match": gen.headers["etag"]},
+    )
+    assert r.status_code == 422 and r.json()["error"]["code"] == "redraw_refused"
 
 
 def test_part4_two_editors_with_one_etag_one_wins(api: Api) -> None:

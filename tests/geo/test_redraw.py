@@ -10,7 +10,20 @@ from shapely.geometry import LineString
 
 from geo.crs import area_m2
 from geo.hierarchy import Grid, Hierarchy
-from geo.redraw import Redraw, RedrawRefused, add, fix, merge, move_boundary, remove, rename, reparent, split
+from geo.redraw import (
+    Redraw,
+    RedrawRefused,
+    add,
+    fix,
+    merge,
+    move_boundary,
+    remove,
+    rename,
+    reparent,
+    reshape,
+    same_area,
+    split,
+)
 from geo.validate import validate
 from tests.fixtures_geo import (
     GENERAL_1,
@@ -23,6 +36,7 @@ from tests.fixtures_geo import (
     local_area_m2,
     local_box,
     local_line,
+    local_polygon,
 )
 from tests.geo.test_validate import DATA, load_sample
 
@@ -279,3 +293,47 @@ def test_fix_merges_a_sliver_into_its_neighbour_and_refuses_a_clean_draft() -> N
     assert_partition(r)
     with pytest.raises(RedrawRefused, match="no gap or sliver"):
         fix(clean_hierarchy_grids(), used(grids))
+
+
+# --- reshape -----------------------------------------------------------------------------------
+
+
+def test_reshape_moves_the_shared_boundary_both_ways() -> None:
+    grids = clean_hierarchy_grids()
+    # grow: 001001 takes 10 m from its sibling; both get new codes, households follow the area
+    r = reshape(grids, MICRO_11, local_box(0, 0, 60, 100), used(grids), name="扩大后")
+    assert r.operation == "reshape" and r.removed == (MICRO_11, MICRO_12)
+    west, east = by_code(r, GENERAL_1 + "003"), by_code(r, GENERAL_1 + "004")
+    assert local_area_m2(west.geometry) == pytest.approx(6000, abs=0.5)
+    assert local_area_m2(east.geometry) == pytest.approx(4000, abs=0.5)
+    assert (west.name, west.households, east.households) == ("扩大后", 60, 40)
+    assert_partition(r)
+    # shrink: the 10 m it gives up goes to the sibling that borders it; the other general grid stays
+    r = reshape(grids, MICRO_11, local_box(0, 0, 40, 100), used(grids))
+    assert [local_area_m2(by_code(r, c).geometry) for c in r.added] == pytest.approx([4000, 6000], abs=0.5)
+    assert {g.code for g in r.grids} >= {MICRO_21, MICRO_22}
+    assert_partition(r)
+    # a copy moved by micrometres (a GeoJSON or CRS round trip) is the same area
+    assert same_area(local_box(0, 0, 50.000001, 100), local_box(0, 0, 50, 100))
+    with pytest.raises(RedrawRefused, match="nothing changes"):
+        reshape(grids, MICRO_11, local_box(0, 0, 50.000001, 100), used(grids))
+
+
+def test_reshape_refuses_a_gap_or_an_overlap_with_the_findings() -> None:
+    grids = clean_hierarchy_grids()
+    # a notch on the outer edge borders no sibling: it would be a gap in 001
+    notch = local_polygon([(0, 0), (50, 0), (50, 100), (0, 100), (0, 60), (10, 60), (10, 40), (0, 40)])
+    with pytest.raises(RedrawRefused) as exc:
+        reshape(grids, MICRO_11, notch, used(grids))
+    assert {f["code"] for f in exc.value.detail["findings"]} == {"gap"}
+    # reaching into the other general grid overlaps its micro-grid 002001
+    with pytest.raises(RedrawRefused) as exc:
+        reshape(grids, MICRO_12, local_box(50, 0, 110, 100), used(grids))
+    found = exc.value.detail["findings"]
+    assert "overlap" in {f["code"] for f in found}
+    assert any(MICRO_21 in f["grids"] for f in found)
+    # covering a sibling entirely is a merge; a general grid's outline follows its micro-grids
+    with pytest.raises(RedrawRefused, match="merge instead"):
+        reshape(grids, MICRO_11, local_box(0, 0, 100, 100), used(grids))
+    with pytest.raises(RedrawRefused, match="micro-grids"):
+        reshape(grids, GENERAL_1, local_box(0, 0, 90, 100), used(grids))
