@@ -65,6 +65,9 @@ class Settings(BaseSettings):
     max_properties: int = 500
     max_property_bytes: int = 64 * 2**10
     max_layer_nesting: int = 32
+    #: Built point locators, shared by every worker of the machine as memory-mapped files (one
+    #: folder per grid content; :mod:`store.files.locatorfile`). None: each process builds its own.
+    locator_dir: Path | None = REPO_ROOT / "data" / "locators"
 
     def layer_limits(self, **overrides: int) -> Limits:
         """The :class:`~store.files.limits.Limits` these settings give, with ``overrides`` (a CLI

@@ -167,7 +167,7 @@ class Locator:
         general: Sequence[tuple[str | None, str | None]] | None = None,
         community: Sequence[tuple[str | None, str | None]] | None = None,
         community_polygons: Sequence[tuple[str, str | None, BaseGeometry]] = (),
-        max_cells: int = 1 << 25,
+        max_cells: int | None = None,
         min_cell_m: float = 2.0,
     ) -> None:
         codes = [str(c) for c in codes]
@@ -182,6 +182,7 @@ class Locator:
         if not (snap_tolerance_m >= 0 and math.isfinite(snap_tolerance_m)):
             raise ValueError("snap_tolerance_m must be a finite number >= 0")
         self.codes: tuple[str, ...] = tuple(codes)
+        self._n = n
         self.snap_tolerance_m = float(snap_tolerance_m)
         self._names = list(names) if names is not None else [None] * n
         gen = list(general) if general is not None else [(None, None)] * n
@@ -203,7 +204,6 @@ class Locator:
         self._rank_to_out = order.astype(np.int32)
         self._geoms = geoms[order]  # by rank
         shapely.prepare(self._geoms)
-        self._tree = shapely.STRtree(self._geoms)
 
         xmin, ymin, xmax, ymax = shapely.total_bounds(self._geoms)
         if not np.all(np.isfinite([xmin, ymin, xmax, ymax])):
@@ -212,14 +212,18 @@ class Locator:
         self._lon_c = (xmin + xmax) / 2.0
         self._lat_c = (ymin + ymax) / 2.0
         self._kx, self._ky = meters_per_degree(self._lat_c)
+        if max_cells is None:
+            max_cells = default_max_cells(n)
         self._build_raster(xmin, ymin, xmax, ymax, max_cells, min_cell_m)
-        self._metric_geoms = self._to_metric(self._geoms)
-        self._metric_tree = shapely.STRtree(self._metric_geoms)
         # The outline index answers only points outside every grid; built on first need (or by
         # prepare()), so a command that locates one point inside a grid does not pay for it.
         self._outline_index: _OutlineDistance | None = None
         self._outline_lock = threading.Lock()
+        self._wkb: tuple[NDArray[np.uint8], NDArray[np.int64]] | None = None
 
+        self._set_communities(community_polygons)
+
+    def _set_communities(self, community_polygons: Sequence[tuple[str, str | None, BaseGeometry]]) -> None:
         cp = list(community_polygons)
         cp.sort(key=lambda t: t[0])
         self._cp_codes = np.array([c for c, _, _ in cp] + [None], dtype=object)
@@ -227,6 +231,30 @@ class Locator:
         self._cp_geoms = np.array([g for _, _, g in cp], dtype=object)
         if len(cp):
             shapely.prepare(self._cp_geoms)
+
+    # Built on first need: a locator read back by :meth:`from_state` answers most points from its
+    # arrays alone, and a fresh one does not pay for indexes only rare points use.
+    @cached_property
+    def _geoms(self) -> NDArray[np.object_]:
+        """The micro-grid polygons by rank (prepared), read back from the state's WKB."""
+        if self._wkb is None:  # a fresh locator sets _geoms in __init__
+            raise RuntimeError("locator has neither polygons nor their WKB")
+        buf, off = self._wkb
+        geoms = shapely.from_wkb([bytes(buf[off[i] : off[i + 1]]) for i in range(len(off) - 1)])
+        shapely.prepare(geoms)
+        return np.asarray(geoms, dtype=object)
+
+    @cached_property
+    def _tree(self) -> shapely.STRtree:
+        return shapely.STRtree(self._geoms)
+
+    @cached_property
+    def _metric_geoms(self) -> NDArray[np.object_]:
+        return self._to_metric(self._geoms)
+
+    @cached_property
+    def _metric_tree(self) -> shapely.STRtree:
+        return shapely.STRtree(self._metric_geoms)
 
     # ------------------------------------------------------------------------------------------
     # Constructors
@@ -313,7 +341,7 @@ class Locator:
         u0, v0, u1, v1 = u[:-1][same], v[:-1][same], u[1:][same], v[1:][same]
         erank = ring_rank[ring_idx[:-1][same]]
 
-        G = len(self._geoms)
+        G = self._n
         # 1. Centre fill (even-odd scanline per polygon): how many polygons contain each cell centre,
         #    and the sum of (rank + 1) of those, as row-wise running sums of +/- interval ends.
         vmin, vmax = np.minimum(v0, v1), np.maximum(v0, v1)
@@ -420,12 +448,12 @@ class Locator:
         near_r[cell_of[dR < 1e-6]] = True
         del rr, rc, dR, fl, cell_of
         self._seg_u0, self._seg_v0, self._seg_u1, self._seg_v1 = u0, v0, u1, v1
-        self._edge_flat = edge_flat
+        self._edge_flat = _narrow(edge_flat, W * H)
         self._cand = cand_rk.astype(np.int32)
-        self._cand_ptr = cand_ptr
+        self._cand_ptr = _narrow(cand_ptr, len(cand_rk))
         self._cell_seg = sg.astype(np.int32)
         self._seg_local = seg_local
-        self._seg_ptr = seg_ptr
+        self._seg_ptr = _narrow(seg_ptr, len(sg))
         rflat = raster.reshape(-1)
         rflat[edge_flat] = (_EDGE0 - np.arange(len(edge_flat))).astype(np.int32)
         rflat[edge_flat[(ecnt > 1) | near_r]] = _GENERIC
@@ -516,7 +544,7 @@ class Locator:
                 hit = shapely.intersects_xy(self._geoms[cand], x[pts], y[pts])
                 best = np.full(len(dp), np.iinfo(np.int64).max, dtype=np.int64)
                 np.minimum.at(best, owner[hit], cand[hit])
-                rank[ep[dp]] = np.where(best < len(self._geoms), best, -1)
+                rank[ep[dp]] = np.where(best < self._n, best, -1)
                 slow[ep[dp]] = True
         # Generic cells (overlaps, beyond the raster): STRtree candidates, same rule.
         gp = np.flatnonzero(val == _GENERIC)
@@ -525,7 +553,7 @@ class Locator:
             owner, cand = self._tree.query(shapely.points(x[pts], y[pts]), predicate="intersects")
             best = np.full(len(gp), np.iinfo(np.int64).max, dtype=np.int64)
             np.minimum.at(best, owner, cand)
-            rank[gp] = np.where(best < len(self._geoms), best, -1)
+            rank[gp] = np.where(best < self._n, best, -1)
             slow[gp] = True
         sc = np.flatnonzero(slow & (rank >= 0))
         if len(sc):
@@ -595,7 +623,7 @@ class Locator:
         cown = np.repeat(np.arange(m), kc)
         best = np.full(m, np.iinfo(np.int64).max, dtype=np.int64)
         np.minimum.at(best, cown[inside], self._cand[cent[inside]].astype(np.int64))
-        return np.where(best < len(self._geoms), best, -1), bad
+        return np.where(best < self._n, best, -1), bad
 
     def _outside(
         self,
@@ -672,6 +700,66 @@ class Locator:
                     self._outline_index = _OutlineDistance(self)
         return self._outline_index
 
+    # ------------------------------------------------------------------------------------------
+    # State: plain arrays, so one build can be shared (a caller may store them memory-mapped)
+    # ------------------------------------------------------------------------------------------
+
+    def to_state(self) -> tuple[dict[str, NDArray[Any]], dict[str, Any]]:
+        """Everything this locator answers from, prepared (:meth:`prepare`) first: numeric arrays
+        (the raster, edge tables, the outline index, the polygons as WKB) and JSON-ready metadata
+        (codes, names, parents, frame). :meth:`from_state` gives an equal locator back."""
+        outline = self.prepare()
+        if self._wkb is None:
+            blobs = shapely.to_wkb(self._geoms)
+            off = np.zeros(len(blobs) + 1, dtype=np.int64)
+            np.cumsum([len(b) for b in blobs], out=off[1:])
+            self._wkb = (np.frombuffer(b"".join(blobs), dtype=np.uint8), off)
+        arrays: dict[str, NDArray[Any]] = {name: getattr(self, name) for name in _STATE_ARRAYS}
+        arrays["_wkb_bytes"], arrays["_wkb_off"] = self._wkb
+        arrays.update({"o" + name: getattr(outline, name) for name in _OUTLINE_ARRAYS})
+        meta: dict[str, Any] = {name: getattr(self, name) for name in _STATE_SCALARS}
+        meta["codes"] = list(self.codes)
+        meta["names"] = self._names
+        meta["general"] = [list(g) for g in self._general]
+        meta["community"] = [list(c) for c in self._community]
+        meta["community_polygons"] = [
+            [c, self._cp_names.get(c), shapely.to_wkb(g, hex=True)]
+            for c, g in zip(self._cp_codes[:-1].tolist(), self._cp_geoms, strict=True)
+        ]
+        meta["outline"] = {name: getattr(outline, name) for name in _OUTLINE_SCALARS}
+        return arrays, meta
+
+    @classmethod
+    def from_state(cls, arrays: dict[str, NDArray[Any]], meta: dict[str, Any]) -> Locator:
+        """The locator :meth:`to_state` described. The arrays are used as given (read-only,
+        memory-mapped arrays are fine: nothing writes them); polygons are rebuilt from WKB only
+        when a point needs an exact test."""
+        loc = cls.__new__(cls)
+        codes = [str(c) for c in meta["codes"]]
+        loc.codes = tuple(codes)
+        loc._n = len(codes)
+        loc._names = list(meta["names"])
+        loc._general = [(g[0], g[1]) for g in meta["general"]]
+        loc._community = [(c[0], c[1]) for c in meta["community"]]
+        loc._code_arr = np.array([*codes, None], dtype=object)
+        loc._general_codes = np.array([g[0] for g in loc._general] + [None], dtype=object)
+        loc._community_codes = np.array([c[0] for c in loc._community] + [None], dtype=object)
+        for name in _STATE_SCALARS:
+            setattr(loc, name, meta[name])
+        for name in _STATE_ARRAYS:
+            setattr(loc, name, arrays[name])
+        loc._wkb = (arrays["_wkb_bytes"], arrays["_wkb_off"])
+        loc._set_communities([(c, nm, shapely.from_wkb(wkb)) for c, nm, wkb in meta["community_polygons"]])
+        outline = _OutlineDistance.__new__(_OutlineDistance)
+        outline._loc = loc
+        for name in _OUTLINE_ARRAYS:
+            setattr(outline, name, arrays["o" + name])
+        for name, value in meta["outline"].items():
+            setattr(outline, name, value)
+        loc._outline_index = outline
+        loc._outline_lock = threading.Lock()
+        return loc
+
     def __len__(self) -> int:
         return len(self.codes)
 
@@ -693,12 +781,11 @@ class _OutlineDistance:
     """
 
     def __init__(self, loc: Locator) -> None:
+        self._loc = loc
         geoms = loc._metric_geoms
         valid = bool(shapely.coverage_is_valid(geoms))
         union = shapely.coverage_union_all(geoms) if valid else shapely.union_all(geoms)
         outline = shapely.boundary(union)
-        shapely.prepare(outline)
-        self._outline = outline
         coords, part = shapely.get_coordinates(shapely.get_parts(outline), return_index=True)
         same = part[1:] == part[:-1]
         a, b = coords[:-1][same], coords[1:][same]
@@ -752,7 +839,6 @@ class _OutlineDistance:
         self._built = need
         # Owners for the snap: the smallest grid rank touching each outline segment (at its midpoint)
         # and each segment end, so a nearest point on the outline names its nearest grid.
-        self._metric_tree = loc._metric_tree
         self._n = len(geoms)
         # The points asked about lie on grid boundaries, so "within 1e-6 m of grid g" is asked of
         # g's boundary segments: each query touches a few short segments, where asking the polygon
@@ -760,20 +846,25 @@ class _OutlineDistance:
         rings, ring_owner = shapely.get_parts(shapely.boundary(geoms), return_index=True)
         bcoords, bpart = shapely.get_coordinates(rings, return_index=True)
         same_ring = bpart[1:] == bpart[:-1]
-        self._seg_owner = ring_owner[bpart[:-1][same_ring]].astype(np.int64)
-        self._seg_tree = shapely.STRtree(
+        seg_owner = ring_owner[bpart[:-1][same_ring]].astype(np.int64)
+        seg_tree = shapely.STRtree(
             shapely.linestrings(np.stack([bcoords[:-1][same_ring], bcoords[1:][same_ring]], axis=1))
         )
-        self._own_mid = self._owner(shapely.points((a + b) / 2))
-        self._own_a = self._owner(shapely.points(a))
-        self._own_b = self._owner(shapely.points(b))
 
-    def _owner(self, pts: NDArray[np.object_]) -> NDArray[np.int64]:
-        """The smallest rank of the grids whose boundary passes within 1e-6 m of each point."""
-        qi, si = self._seg_tree.query(pts, predicate="dwithin", distance=1e-6)
-        own = np.full(len(pts), self._n, dtype=np.int64)
-        np.minimum.at(own, qi, self._seg_owner[si])
-        return own
+        def owner(pts: NDArray[np.object_]) -> NDArray[np.int64]:
+            """The smallest rank of the grids whose boundary passes within 1e-6 m of each point."""
+            qi, si = seg_tree.query(pts, predicate="dwithin", distance=1e-6)
+            own = np.full(len(pts), self._n, dtype=np.int64)
+            np.minimum.at(own, qi, seg_owner[si])
+            return own
+
+        self._own_mid = owner(shapely.points((a + b) / 2))
+        self._own_a = owner(shapely.points(a))
+        self._own_b = owner(shapely.points(b))
+
+    @property
+    def _metric_tree(self) -> shapely.STRtree:
+        return self._loc._metric_tree
 
     def nearest(
         self, mx: NDArray[np.float64], my: NDArray[np.float64], tol: float
@@ -868,6 +959,67 @@ def _seg_dist(
     ex, ey = px - (ax + t * dx), py - (ay + t * dy)
     d = np.sqrt(ex * ex + ey * ey)
     return (d, t) if with_t else d
+
+
+#: What :meth:`Locator.to_state` keeps: numeric arrays, scalars, and those of the outline index.
+_STATE_ARRAYS = (
+    "_rank_to_out",
+    "_status",
+    "_seg_u0",
+    "_seg_v0",
+    "_seg_u1",
+    "_seg_v1",
+    "_edge_flat",
+    "_cand",
+    "_cand_ptr",
+    "_cell_seg",
+    "_seg_local",
+    "_seg_ptr",
+    "_raster",
+)
+_STATE_SCALARS = (
+    "snap_tolerance_m",
+    "cell_m",
+    "n_edge_cells",
+    "_lon_c",
+    "_lat_c",
+    "_kx",
+    "_ky",
+    "_x0",
+    "_y0",
+    "_inv_dx",
+    "_inv_dy",
+    "_W",
+    "_H",
+)
+_OUTLINE_ARRAYS = (
+    "_ax",
+    "_ay",
+    "_bx",
+    "_by",
+    "_dx",
+    "_dy",
+    "_il2",
+    "_seg",
+    "_ptr",
+    "_built",
+    "_own_mid",
+    "_own_a",
+    "_own_b",
+)
+_OUTLINE_SCALARS = ("_x0", "_y0", "_s", "_nx", "_ny", "_n")
+
+
+def default_max_cells(n: int) -> int:
+    """Raster cells for ``n`` micro-grids: 2^25 (128 MB) at most, about 256 per grid beyond 2^22,
+    so a city of 50,000 grids keeps its raster and edge tables near 100 MB (cells of ~9 m there;
+    finer cells only move work from the exact test to the gather)."""
+    return min(1 << 25, max(1 << 22, 256 * n))
+
+
+def _narrow(a: NDArray[np.int64], top: int) -> NDArray[Any]:
+    """``a`` as int32 when every value fits (``top`` bounds them), else unchanged."""
+    return a.astype(np.int32) if top < 2**31 - 1 else a
 
 
 def _ranges(k: NDArray[np.int64]) -> NDArray[np.int64]:

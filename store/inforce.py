@@ -84,12 +84,17 @@ class LayerView:
     _load_elements: Callable[[tuple[int, ...]], list[Element]] | None = field(default=None, repr=False)
     #: Set when the grids came from a layer file instead of the store (``weiwang locate --layer``).
     file: str | None = None
+    #: Where locators come from when not built here: ``(hierarchy, snap_m) → Locator``, e.g. the
+    #: machine-wide memory-mapped ones of :class:`store.files.locatorfile.SharedLocators`.
+    locators: Callable[[Hierarchy, float], Locator] | None = field(default=None, repr=False, compare=False)
 
     @cached_property
     def locator(self) -> Locator:
-        """The point locator over the view's micro-grids (built on first use)."""
+        """The point locator over the view's micro-grids (built on first use, or shared)."""
         from geo.locator import Locator
 
+        if self.locators is not None:
+            return self.locators(self.hierarchy, self.snap_m)
         return Locator.from_hierarchy(self.hierarchy, snap_tolerance_m=self.snap_m)
 
     @cached_property
@@ -160,6 +165,7 @@ class LayerView:
             self.snap_m,
             self._load_elements,
             self.file,
+            locators=self.locators,
         )
 
 
@@ -195,8 +201,16 @@ def file_view(
 class LayersInForce:
     """The stored layers by the in-force rule, cached per process (thread-safe)."""
 
-    def __init__(self, engine: Engine, *, snap_m: float, poll_s: float = 0.5) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        snap_m: float,
+        poll_s: float = 0.5,
+        locators: Callable[[Hierarchy, float], Locator] | None = None,
+    ) -> None:
         self.engine = engine
+        self.locators = locators
         self.snap_m = snap_m
         self.poll_s = poll_s
         self._lock = threading.RLock()
@@ -358,4 +372,4 @@ class LayersInForce:
             with db.read(self.engine) as conn:
                 return [e for vid in ids for e in load_elements(conn, vid)]
 
-        return LayerView(community, versions, Hierarchy(grids), self.snap_m, elements)
+        return LayerView(community, versions, Hierarchy(grids), self.snap_m, elements, locators=self.locators)

@@ -12,7 +12,8 @@ import time
 from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager, suppress
 from datetime import UTC, date, datetime
-from typing import Any, TypeVar
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import Engine
 
@@ -21,6 +22,13 @@ from geo.roles import Post
 from geo.times import beijing_date
 from store import db
 from store.inforce import LayersInForce
+
+if TYPE_CHECKING:
+    from geo.hierarchy import Hierarchy
+    from geo.locator import Locator
+
+#: Name of the thread that keeps the published layers' locator ready (:meth:`Service.watch_layers`).
+WATCHER_THREAD = "weiwang-layers-watch"
 
 #: How long a worker trusts an account row it looked up: a disabled account or a changed role takes
 #: effect on every worker within this time (the per-request lookup was a hot spot under load).
@@ -40,7 +48,13 @@ class Service:
         #: The service's clock (tests inject one to make incidents overdue).
         self.clock: Callable[[], datetime] = clock or (lambda: datetime.now(UTC))
         #: The grid layers in force: the one place that decides which version answers.
-        self.layers = LayersInForce(engine, snap_m=settings.snap_tolerance_m, poll_s=settings.version_poll_s)
+        self.layers = LayersInForce(
+            engine,
+            snap_m=settings.snap_tolerance_m,
+            poll_s=settings.version_poll_s,
+            locators=_shared_locators(settings.locator_dir) if settings.locator_dir else None,
+        )
+        self._watcher: threading.Thread | None = None
         self._posts: dict[str, tuple[float, list[Post]]] = {}
         self._posts_lock = threading.Lock()
         self._cache: dict[Hashable, tuple[float, Any]] = {}
@@ -98,6 +112,50 @@ class Service:
         with suppress(NotFound):
             self.layers.current().locator.prepare()
         self.posts()
+        self.watch_layers()
+
+    def watch_layers(self) -> None:
+        """Keep the published layers' locator ready in the background (one daemon thread): every
+        ``version_poll_s`` it asks for the current view, so after a publish the new version's
+        locator is loaded (or built once for the machine) here, not inside a request. A request
+        that comes first still gets the version in force at its instant: it waits for (or builds)
+        that locator, never answers from the previous one."""
+        if self._watcher is not None:
+            return
+        thread = threading.Thread(target=self._watch, name=WATCHER_THREAD, daemon=True)
+        self._watcher = thread
+        thread.start()
+
+    def _watch(self) -> None:
+        import logging
+
+        from geo.errors import NotFound
+
+        log = logging.getLogger("weiwang.layers")
+        while True:
+            time.sleep(max(self.settings.version_poll_s, 0.2))
+            try:
+                self.layers.current().locator.prepare()
+            except NotFound:
+                continue
+            except Exception:  # a watcher must outlive one bad poll (logged)
+                log.exception("layers watcher: could not prepare the published layers")
+                time.sleep(5.0)
+
+
+def _shared_locators(folder: Path) -> Callable[[Hierarchy, float], Locator]:
+    """Locators shared machine-wide through ``folder`` (:class:`store.files.locatorfile.SharedLocators`),
+    imported on first use so commands that locate nothing start fast."""
+    shared: list[Any] = []
+
+    def get(hierarchy: Hierarchy, snap_m: float) -> Locator:
+        if not shared:
+            from store.files.locatorfile import SharedLocators
+
+            shared.append(SharedLocators(folder))
+        return shared[0].shared(hierarchy, snap_m)  # type: ignore[no-any-return]
+
+    return get
 
 
 @contextmanager

@@ -318,3 +318,26 @@ def test_docstring_examples() -> None:
 
     result = doctest.testmod(geo.locator)
     assert result.attempted >= 8 and result.failed == 0
+
+
+def test_state_round_trip_answers_the_same(loc: Locator) -> None:
+    """to_state/from_state (what a machine-wide shared locator is made of) gives the same answers:
+    interior, shared edges and vertices, the hole, snapped and outside points, and communities."""
+    arrays, meta = loc.to_state()
+    assert all(isinstance(a, np.ndarray) and a.dtype != object for a in arrays.values())
+    json.dumps(meta)  # JSON-ready
+    back = Locator.from_state({k: np.array(v) for k, v in arrays.items()}, json.loads(json.dumps(meta)))
+    rng = np.random.default_rng(7)
+    xs = rng.uniform(104.078, 104.0845, 4000)
+    ys = rng.uniform(30.3990, 30.4030, 4000)
+    verts = np.concatenate([shapely.get_coordinates(g) for g in SHAPES.values()])
+    xs, ys = (
+        np.r_[xs, verts[:, 0], verts[:-1, 0] / 2 + verts[1:, 0] / 2],
+        np.r_[ys, verts[:, 1], verts[:-1, 1] / 2 + verts[1:, 1] / 2],
+    )
+    a, b = loc.locate(xs, ys), back.locate(xs, ys)
+    for name in ("index", "on_boundary", "snapped", "distance_m", "community_code", "general_code"):
+        assert np.array_equal(getattr(a, name), getattr(b, name)), name
+    assert a.on_boundary.any() and a.snapped.any() and (a.index < 0).any()
+    for x, y in zip(xs[::50].tolist(), ys[::50].tolist(), strict=True):
+        assert back.locate_one(x, y) == loc.locate_one(x, y)
