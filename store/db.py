@@ -24,6 +24,7 @@ On PostgreSQL both are ordinary READ COMMITTED transactions; writers that must s
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
 import threading
 import weakref
@@ -34,8 +35,12 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from geo.errors import WeiwangError
+from store.dberrors import DatabaseUnavailable
+
+log = logging.getLogger("weiwang.store")
 
 #: Environment variable holding the database URL.
 URL_ENV = "WEIWANG_DATABASE_URL"
@@ -206,12 +211,13 @@ def write(engine: Engine, *, wait: bool = True) -> Iterator[Connection]:
     another writer — for callers on an event loop, which must not block while, say, a planner's
     large import commits. On PostgreSQL writers do not queue here and ``wait`` has no effect."""
     queue = _WRITERS.get(engine)
-    if queue is not None:
-        with queue.held(wait), _write_tx(engine) as conn:
-            yield conn
-    else:
-        with _write_tx(engine) as conn:
-            yield conn
+    with _unavailable_as_domain_error():
+        if queue is not None:
+            with queue.held(wait), _write_tx(engine) as conn:
+                yield conn
+        else:
+            with _write_tx(engine) as conn:
+                yield conn
 
 
 @contextmanager
@@ -223,8 +229,46 @@ def _write_tx(engine: Engine) -> Iterator[Connection]:
 @contextmanager
 def read(engine: Engine) -> Iterator[Connection]:
     """One read transaction (a consistent snapshot on SQLite; READ COMMITTED on PostgreSQL)."""
-    with engine.connect() as conn, conn.begin():
+    with _unavailable_as_domain_error(), engine.connect() as conn, conn.begin():
         yield conn
+
+
+def is_unavailable(err: BaseException) -> bool:
+    """True for a driver error that means "the database is not there right now", not "this query
+    is wrong": a connection SQLAlchemy found cut, any PostgreSQL operational error (cannot connect,
+    the server shutting down or starting up, the connection terminated by an administrator — SQLSTATE
+    classes 08, 53, 57 and 58), or a SpatiaLite file still locked after ``busy_timeout``."""
+    if not isinstance(err, DBAPIError):
+        return False
+    if err.connection_invalidated:
+        return True
+    if not isinstance(err, (OperationalError, InterfaceError)):
+        return False
+    orig = err.orig
+    if type(orig).__module__.startswith("psycopg"):
+        return True
+    text = str(orig).lower()
+    return "database is locked" in text or "database is busy" in text
+
+
+@contextmanager
+def _unavailable_as_domain_error() -> Iterator[None]:
+    """Turn :func:`is_unavailable` errors into :class:`~store.dberrors.DatabaseUnavailable` (a 503
+    with a zh-CN + en message in the API, not a 500); every other error passes unchanged. The
+    transaction was rolled back (or never began): the caller may simply try again. A connection that
+    went stale while the server restarted is replaced at the next checkout (``pool_pre_ping``)."""
+    try:
+        yield
+    except DBAPIError as err:
+        if not is_unavailable(err):
+            raise
+        log.warning(
+            "database unavailable: %s", str(err.orig).strip().splitlines()[0][:300] if err.orig else err
+        )
+        raise DatabaseUnavailable(
+            "数据库暂时不可用（可能正在重启），请稍后重试",
+            "the database is unavailable for the moment (it may be restarting); please try again shortly",
+        ) from err
 
 
 def include_object(obj: object, name: str | None, type_: str, reflected: bool, compare_to: object) -> bool:

@@ -13,3 +13,11 @@ class Conflict(WeiwangError):
     (publishing a version that is not a draft, a duplicate code or id)."""
 
     code = "conflict"
+
+
+class DatabaseUnavailable(WeiwangError):
+    """The database cannot be reached or is restarting (PostgreSQL down, a connection cut, a
+    SpatiaLite file locked past its busy timeout): try again shortly. Raised by :func:`store.db.read`
+    and :func:`store.db.write` in place of the driver's error; nothing was committed."""
+
+    code = "database_unavailable"

@@ -72,8 +72,37 @@ class PgServer:
     def drop_database(self, name: str) -> None:
         self.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
+    def wait_ready(self, timeout: float = 30) -> None:
+        """Return once the server accepts connections; RuntimeError (with the log's tail) if it
+        exits or is not ready within ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                with psycopg.connect(self.dsn(), connect_timeout=2):
+                    return
+            except psycopg.OperationalError:
+                if self.process.poll() is not None or time.monotonic() > deadline:
+                    tail = (self.root / "server.log").read_text(errors="replace")[-2000:]
+                    raise RuntimeError(f"PostgreSQL did not start:\n{tail}") from None
+                time.sleep(0.05)
+
+    def shutdown(self) -> None:
+        """Stop the server (fast shutdown: open transactions are rolled back, committed ones kept)
+        but keep the cluster, so that :meth:`restart_server` brings it back on the same port."""
+        self._stop_process()
+
+    def restart_server(self) -> None:
+        """Start the server again after :meth:`shutdown` (same data, same port); returns when it
+        accepts connections."""
+        self.process = _launch(self.root, self.port)
+        self.wait_ready()
+
     def stop(self) -> None:
         """Fast shutdown, then remove the cluster folder."""
+        self._stop_process()
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    def _stop_process(self) -> None:
         pid_file = self.root / "data" / "postmaster.pid"
         if self.process.poll() is None:
             try:
@@ -86,7 +115,6 @@ class PgServer:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(timeout=10)
-        shutil.rmtree(self.root, ignore_errors=True)
 
 
 def start() -> PgServer:
@@ -117,7 +145,19 @@ def start() -> PgServer:
         stderr=subprocess.PIPE,
     )
     port = _free_port()
-    log = open(root / "server.log", "wb")  # noqa: SIM115  (owned by the server's lifetime)
+    server = PgServer(root, port, _launch(root, port))
+    try:
+        server.wait_ready()
+    except RuntimeError:
+        server.stop()
+        raise
+    return server
+
+
+def _launch(root: Path, port: int) -> subprocess.Popen[bytes]:
+    """Start ``postgres`` on the cluster in ``root`` (log appended to ``server.log``)."""
+    data = root / "data"
+    log = open(root / "server.log", "ab")  # noqa: SIM115  (owned by the server's lifetime)
     process = subprocess.Popen(
         _as_postgres(
             [
@@ -144,15 +184,4 @@ def start() -> PgServer:
         stderr=subprocess.STDOUT,
     )
     log.close()
-    server = PgServer(root, port, process)
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            with psycopg.connect(server.dsn(), connect_timeout=2):
-                return server
-        except psycopg.OperationalError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                tail = (root / "server.log").read_text(errors="replace")[-2000:]
-                server.stop()
-                raise RuntimeError(f"PostgreSQL did not start:\n{tail}") from None
-            time.sleep(0.1)
+    return process

@@ -37,7 +37,11 @@ STATUS_BY_CODE: dict[str, int] = {
     "unsupported_format": 415,
     "redraw_refused": 422,
     "codes_exhausted": 409,
+    "database_unavailable": 503,
 }
+
+#: Seconds a client is asked to wait (``Retry-After``) when the database is unavailable.
+RETRY_AFTER_S = 1
 
 _HTTP_MESSAGES = {
     401: ("需要登录", "authentication required"),
@@ -84,6 +88,8 @@ def _respond(request: Request, body: dict, status: int, headers: Mapping[str, st
 async def _domain(request: Request, err: Exception) -> Response:
     assert isinstance(err, WeiwangError)
     headers = {"WWW-Authenticate": "Bearer"} if err.code == "unauthorized" else None
+    if err.code == "database_unavailable":
+        headers = {"Retry-After": str(RETRY_AFTER_S)}
     return _respond(request, {"error": err.to_dict()}, status_for(err), headers)
 
 
