@@ -120,11 +120,26 @@ def item(
 # -- Part 4: create, replace, update, delete on drafts -------------------------------------------
 
 
-async def _body(request: Request) -> Any:
+async def _body(request: Request, accepted: tuple[str, ...]) -> Any:
+    ogc_edit.check_content_type(request.headers.get("content-type"), accepted)
     try:
         return json.loads(await request.body())
     except (ValueError, UnicodeDecodeError):
         raise InvalidInput("请求体不是有效的 JSON", "the body is not valid JSON", field="body") from None
+
+
+@router.options("/collections/{collectionId}/items", include_in_schema=False)
+def items_options(collectionId: str, request: Request) -> Response:
+    """The methods the items endpoint allows as addressed (POST on a draft's micro-grids)."""
+    params = dict(request.query_params)
+    return Response(headers=ogc_edit.options(service_of(request), collectionId, params, feature=False))
+
+
+@router.options("/collections/{collectionId}/items/{featureId}", include_in_schema=False)
+def item_options(collectionId: str, featureId: str, request: Request) -> Response:
+    """The methods one item allows as addressed (PUT, PATCH, DELETE on a draft)."""
+    params = dict(request.query_params)
+    return Response(headers=ogc_edit.options(service_of(request), collectionId, params, feature=True))
 
 
 async def _edit(call: Callable[[], Any]) -> Any:
@@ -151,7 +166,7 @@ async def create_item(
     collectionId: str, request: Request, user: User | None = Depends(optional_user)
 ) -> Response:
     """A micro-grid added to the draft ``?version=N`` (the draft operation *add*)."""
-    body = await _body(request)
+    body = await _body(request, ogc_edit.POST_TYPES)
     service, base, params = service_of(request), _base(request), dict(request.query_params)
     crs = request.headers.get("content-crs")
     out = await _edit(lambda: ogc_edit.create(service, user, base, collectionId, params, body, crs))
@@ -167,11 +182,11 @@ async def create_item(
 async def change_item(
     collectionId: str, featureId: str, request: Request, user: User | None = Depends(optional_user)
 ) -> Response:
-    """Rename or reparent a grid of the draft ``?version=N``; needs ``If-Match``."""
-    body = await _body(request)
+    """Rename, reparent or reshape a grid of the draft ``?version=N``; needs ``If-Match``."""
+    replace = request.method == "PUT"
+    body = await _body(request, ogc_edit.POST_TYPES if replace else ogc_edit.PATCH_TYPES)
     service, base, params = service_of(request), _base(request), dict(request.query_params)
     if_match, crs = request.headers.get("if-match"), request.headers.get("content-crs")
-    replace = request.method == "PUT"
     out = await _edit(
         lambda: ogc_edit.change(
             service,

@@ -48,15 +48,19 @@ from store.inforce import LayerView, in_force
 from store.models import DRAFT, PUBLISHED, RETIRED
 from store.versions import Version
 
+#: The classes we claim, as the standards name them (Part 1: 17-069r4 §7–9; Part 2: 18-058r1; Part 4:
+#: draft 20-002, "Conformance class URIs"). Not claimed: Part 1 html and gmlsf*, Part 4
+#: optimistic-locking-timestamps and handling, Part 3 (filter) and queryables.
 CONFORMANCE = (
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
     "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs",
-    # Part 4 (draft standard), on draft grid versions only: api.ops.ogc_edit
+    # Part 4 (draft standard), on draft grid versions only (?version=N): api.ops.ogc_edit
     "http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/create-replace-delete",
     "http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/update",
     "http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/optimistic-locking-etags",
+    "http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/features",
 )
 
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"

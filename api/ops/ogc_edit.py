@@ -22,6 +22,14 @@ the planner's draft operations (:mod:`api.ops.drafts`), with optimistic locking 
   (:func:`api.ops.drafts.apply_steps`): of two writes with the same ETag, from any two processes,
   exactly one succeeds and the other gets 412.
 * Only planners and admins edit, as with the draft operations elsewhere.
+* ``OPTIONS`` on the items and item endpoints lists the methods allowed as addressed (writes only
+  on a draft) with ``Accept-Post`` / ``Accept-Patch``; a write without ``Content-Type`` is a 400,
+  one in another media type a 415 (Part 4's content-type requirements).
+
+Where this departs from Part 4 (draft 20-002): the mutable features are addressed with
+``?version=N`` (the draft), not listed as collections of their own; and a replace that changes a
+micro-grid's outline retires its id (the project's code rule: a changed area is a new area), so
+the answer and ``Location`` name the new id and the old URL then answers 404.
 """
 
 from __future__ import annotations
@@ -76,6 +84,64 @@ class PreconditionFailed(WeiwangError):
     """``If-Match`` names an older state of the feature: 412."""
 
     code = "precondition_failed"
+
+
+class UnsupportedMediaType(WeiwangError):
+    """A body in a media type a write does not take: 415."""
+
+    code = "unsupported_format"
+
+
+#: Media types of the bodies writes take (``Accept-Post``, ``Accept-Patch``).
+POST_TYPES = ("application/geo+json", "application/json")
+PATCH_TYPES = ("application/merge-patch+json", "application/geo+json", "application/json")
+
+
+def check_content_type(value: str | None, accepted: tuple[str, ...]) -> None:
+    """A write's ``Content-Type``: 400 when missing (Part 4 /req/…/content-type), 415 when not one of
+    ``accepted``."""
+    if not value or not value.strip():
+        raise InvalidParameter(
+            "缺少 Content-Type（如 application/geo+json）",
+            "Content-Type is missing (e.g. application/geo+json)",
+            field="Content-Type",
+        )
+    media = value.split(";", 1)[0].strip().lower()
+    if media not in accepted:
+        raise UnsupportedMediaType(
+            f"不支持的内容类型：{media[:60]}（可用：{'、'.join(accepted)}）",
+            f"unsupported media type {media[:60]!r}; use {', '.join(accepted)}",
+            field="Content-Type",
+        )
+
+
+def options(
+    service: Service, collection_id: str, params: Mapping[str, str], *, feature: bool
+) -> dict[str, str]:
+    """The headers of an OPTIONS answer (Part 4 /req/create-replace-delete/options-response): the
+    methods the items (``feature=False``) or one item endpoint allows as addressed — writes only on
+    a draft grid version — with ``Accept-Post`` / ``Accept-Patch``."""
+    cid = parse_collection_id(collection_id)
+    if not service.layers.versions(cid.community):
+        raise NotFound(f"社区不存在：{cid.community}", f"no community {cid.community}", field="collectionId")
+    draft = False
+    raw = params.get("version")
+    if cid.kind in GRID_KINDS and raw:
+        try:
+            number = int(raw)
+        except ValueError:
+            raise InvalidParameter(
+                "version 应为整数", "version must be an integer", field="version"
+            ) from None
+        draft = service.layers.version(cid.community, number).state == DRAFT
+    if not draft:
+        return {"Allow": "GET, OPTIONS"}
+    if not feature:
+        if cid.kind != "micro":
+            return {"Allow": "GET, OPTIONS"}
+        return {"Allow": "GET, POST, OPTIONS", "Accept-Post": ", ".join(POST_TYPES)}
+    methods = "GET, PUT, PATCH, DELETE, OPTIONS" if cid.kind == "micro" else "GET, PUT, PATCH, OPTIONS"
+    return {"Allow": methods, "Accept-Patch": ", ".join(PATCH_TYPES)}
 
 
 #: HTTP status of this module's errors (the face maps them).

@@ -155,6 +155,7 @@ def test_conformance_landing_and_openapi(api: Api) -> None:
         "http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/create-replace-delete",
         "http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/update",
         "http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/optimistic-locking-etags",
+        "http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/features",
     }
     links = {link["rel"]: link for link in c.get("/ogc").json()["links"]}
     assert {"self", "service-desc", "service-doc", "conformance", "data"} <= set(links)
@@ -478,6 +479,96 @@ def test_part4_replace_moves_a_shared_boundary_and_keeps_the_partition(api: Api)
         headers=planner | {"If-Match": gen.headers["etag"]},
     )
     assert r.status_code == 422 and r.json()["error"]["code"] == "redraw_refused"
+
+
+def test_part4_conformance_classes(api: Api) -> None:
+    """The Part 4 classes claimed, test by test of the draft's abstract test suite (20-002 Annex A)
+    that applies: create-replace-delete, update, optimistic-locking-etags, features."""
+    from shapely.geometry import mapping
+
+    from api.ops import drafts
+
+    c, planner = api.client, api.as_("planner")
+    service = c.app.state.service
+    number = drafts.new(service, SANGENSONG)["draft"]["number"]
+    items = f"/ogc/collections/{SANGENSONG}-micro/items"
+    one = f"{items}/{MICRO}?version={number}"
+    geojson = {"Content-Type": "application/geo+json"}
+
+    # create-replace-delete /options: the draft's endpoints list their writes, the published ones none
+    r = c.options(f"{items}?version={number}")
+    assert r.status_code == 200 and "POST" in r.headers["allow"]
+    assert "application/geo+json" in r.headers["accept-post"]
+    r = c.options(one)
+    assert r.status_code == 200 and {"PUT", "PATCH", "DELETE"} <= set(r.headers["allow"].split(", "))
+    assert "application/merge-patch+json" in r.headers["accept-patch"]  # update /options
+    assert c.options(items).headers["allow"] == "GET, OPTIONS"
+    assert c.options(f"{items}/{MICRO}?version=1").headers["allow"] == "GET, OPTIONS"
+    assert c.options("/ogc/collections/nope-micro/items").status_code == 404
+    # /create-content-type, /replace-content-type, /update-content-type: no Content-Type is a 400
+    target = shape(c.get(one, headers=planner).json()["geometry"])
+    x1, y1, x2, y2 = target.bounds
+    half = target.intersection(box(x1, y1, (x1 + x2) / 2, y2))
+    new = {
+        "type": "Feature",
+        "geometry": mapping(half),
+        "properties": {"name": "甲", "parent_code": MICRO[:15]},
+    }
+    raw = json.dumps(new).encode()
+    for method, url in (("POST", f"{items}?version={number}"), ("PUT", one), ("PATCH", one)):
+        r = c.request(method, url, content=raw, headers=planner | {"If-Match": "*"})
+        assert r.status_code == 400 and r.json()["error"]["field"] == "Content-Type", (method, r.text)
+    r = c.post(f"{items}?version={number}", content=raw, headers=planner | {"Content-Type": "text/plain"})
+    assert r.status_code == 415
+    # /replace-exceptions: a PUT to a feature that does not exist is a 404, with or without If-Match
+    missing = f"{items}/510116004001999999?version={number}"
+    for extra in ({}, {"If-Match": '"xyz"'}):
+        assert c.put(missing, content=raw, headers=planner | geojson | extra).status_code == 404
+
+    # optimistic-locking-etags /get-etag, /update: "0" is a 412 and changes nothing; the right tag
+    # is a 200 with a new ETag; none is a 428
+    first = c.get(one, headers=planner)
+    tag = first.headers["etag"]
+    patch = {"id": "something-else", "properties": {"name": "乙"}}  # update /update-rid: id ignored
+    merge = planner | {"Content-Type": "application/merge-patch+json"}
+    r = c.patch(one, content=json.dumps(patch).encode(), headers=merge | {"If-Match": '"0"'})
+    assert r.status_code == 412 and c.get(one, headers=planner).headers["etag"] == tag
+    r = c.patch(one, content=json.dumps(patch).encode(), headers=merge | {"If-Match": tag})
+    assert r.status_code == 200 and r.headers["etag"] != tag and r.json()["id"] == MICRO
+    after = c.get(one, headers=planner)
+    assert after.json()["properties"]["name"] == "乙" and after.headers["etag"] == r.headers["etag"]
+    assert after.json()["geometry"] == first.json()["geometry"]  # update: the other parts unchanged
+    assert c.patch(one, content=json.dumps(patch).encode(), headers=merge).status_code == 428
+
+    # features /crs: the same half posted in EPSG:4544 (north, east) lands where the CRS84 one
+    # would; an unsupported Content-Crs is a 4xx
+    def to_4544(lon: float, lat: float) -> tuple[float, float]:
+        x, y = from_wgs84(lon, lat, "EPSG:4544")
+        return y, x
+
+    from shapely import transform
+
+    in4544 = transform(half, lambda xy: [to_4544(lon, lat) for lon, lat in xy])
+    body = new | {"geometry": mapping(in4544)}
+    crs = f"<{EPSG.format(4544)}>"
+    r = c.post(f"{items}?version={number}", json=body, headers=planner | {"Content-Crs": crs})
+    assert r.status_code == 201, r.text
+    created = c.get(
+        urlsplit(r.headers["location"]).path + "?" + urlsplit(r.headers["location"]).query, headers=planner
+    )
+    assert created.status_code == 200 and created.json()["properties"]["name"] == "甲"
+    assert shape(created.json()["geometry"]).symmetric_difference(half).area < 1e-12
+    r = c.post(f"{items}?version={number}", json=body, headers=planner | {"Content-Crs": "<EPSG:3857>"})
+    assert 400 <= r.status_code < 500
+
+    # create-replace-delete /delete and optimistic-locking-etags /delete: "0" is a 412 and the
+    # feature stays; the right tag removes it (a GET is then a 404)
+    victim = f"{items}/{created.json()['id']}?version={number}"
+    vtag = c.get(victim, headers=planner).headers["etag"]
+    assert c.delete(victim, headers=planner | {"If-Match": '"0"'}).status_code == 412
+    assert c.get(victim, headers=planner).status_code == 200
+    assert c.delete(victim, headers=planner | {"If-Match": vtag}).status_code == 204
+    assert c.get(victim, headers=planner).status_code == 404
 
 
 def test_part4_two_editors_with_one_etag_one_wins(api: Api) -> None:
