@@ -28,8 +28,10 @@ def plan_page(
     static_base: str = "/static",
     basemap: str = "none",
     tianditu_key: str = "",
+    user: Mapping[str, Any] | None = None,
 ) -> str:
-    """The page of draft ``number`` (None: no draft yet — the page offers to start one)."""
+    """The page of draft ``number`` (None: no draft yet — the page offers to start one); ``user``:
+    the logged-in caller, shown by the shared header."""
     base = make_basemap(basemap, tianditu_key=tianditu_key)
     community = _community(h, community_code)
     fc, _ = grid_features(h, community_code, crs=base.overlay_crs)
@@ -91,4 +93,5 @@ def plan_page(
         start="wwPlan",
         static_base=static_base,
         base=base,
+        user=user,
     )

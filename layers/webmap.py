@@ -40,6 +40,7 @@ from geo.crs import from_local_metric, from_wgs84, to_local_metric
 from geo.hierarchy import Grid, Hierarchy, Level
 from geo.roles import Post, Role, mask_phone
 from geo.validate import FINDING_CODES, Finding
+from layers.header import user_bar
 from layers.offline import Basemap, OfflineMap
 from layers.offline import basemap as make_basemap
 from layers.palette import general_colors, translucent
@@ -266,8 +267,12 @@ def _page(
     start: str,
     static_base: str,
     base: Basemap,
+    user: Mapping[str, Any] | None = None,
+    notices: bool = False,
 ) -> str:
-    """One page: map + panel + data block + our scripts; returns the HTML text."""
+    """One page: map + panel + data block + our scripts; returns the HTML text. ``user``
+    (``username``, ``name``, ``role``): the logged-in caller, shown with 退出登录 at the top of the
+    panel by the shared :func:`layers.header.user_bar`; None for an offline snapshot."""
     root = static_base.rstrip("/")
     c = _shift(community.geometry.centroid, base.overlay_crs)
     m = OfflineMap(
@@ -287,7 +292,7 @@ def _page(
     data = {**data, "title": title, "static": root, "crs": base.overlay_crs, "basemap": base.name}
     fig.html.add_child(
         Element(
-            f'<aside id="ww-panel" class="ww-panel">{panel}</aside>\n'
+            f'<aside id="ww-panel" class="ww-panel">{user_bar(user, notices=notices)}{panel}</aside>\n'
             f'<script type="application/json" id="ww-data">{embed_json(data)}</script>'
         ),
         name="ww_panel",
@@ -334,6 +339,7 @@ def dispatch_page(
     incidents: Sequence[dict] | None = None,
     login_url: str = "/maps/login",
     can_report: bool = True,
+    user: Mapping[str, Any] | None = None,
 ) -> str:
     """The dispatcher's page (事件调度) for one community. ``can_report`` False (viewers, planners):
     no report form and no "click to report" hint.
@@ -398,6 +404,7 @@ def dispatch_page(
         start="wwDispatch",
         static_base=static_base,
         base=base,
+        user=user,
     )
 
 
@@ -418,6 +425,7 @@ def coverage_page(
     static_base: str = "/static",
     basemap: str = "none",
     tianditu_key: str = "",
+    user: Mapping[str, Any] | None = None,
 ) -> str:
     """The coverage check (覆盖核查) of one version of a community: findings drawn and listed.
 
@@ -507,6 +515,7 @@ def coverage_page(
         start="wwCoverage",
         static_base=static_base,
         base=base,
+        user=user,
     )
 
 
@@ -537,6 +546,7 @@ def assignment_page(
     static_base: str = "/static",
     basemap: str = "none",
     tianditu_key: str = "",
+    user: Mapping[str, Any] | None = None,
 ) -> str:
     """The assignment picture (交办态势) of one community.
 
@@ -614,6 +624,7 @@ def assignment_page(
         start="wwAssignment",
         static_base=static_base,
         base=base,
+        user=user,
     )
 
 
@@ -641,7 +652,12 @@ def login_page(*, api_base: str = "/api/v1", static_base: str = "/static", next_
     )
 
 
-def index_page(communities: Sequence[Mapping[str, Any]], *, static_base: str = "/static") -> str:
+def index_page(
+    communities: Sequence[Mapping[str, Any]],
+    *,
+    static_base: str = "/static",
+    user: Mapping[str, Any] | None = None,
+) -> str:
     """The list of communities with links to their maps and printable sheets (``/maps/``).
 
     Each item: ``code``, ``name``, ``general`` and ``micro`` counts, ``general_kind`` (一般网格 or
@@ -651,9 +667,11 @@ def index_page(communities: Sequence[Mapping[str, Any]], *, static_base: str = "
     for c in communities:
         code = quote(str(c["code"]), safe="")
         links = (
+            f'<a href="/maps/incidents/{code}">事件办理</a>'
             f'<a href="/maps/dispatch/{code}">事件调度</a>'
             f'<a href="/maps/coverage/{code}">覆盖核查</a>'
             f'<a href="/maps/assignment/{code}">交办态势</a>'
+            f'<a href="/maps/stats/{code}">考核看板</a>'
             f'<a href="/maps/print/{code}.pdf?paper=A3">分布图 A3 PDF</a>'
             f'<a href="/maps/print/{code}.pdf?paper=A3&amp;all_pages=true">分网格多页 PDF</a>'
         )
@@ -669,7 +687,7 @@ def index_page(communities: Sequence[Mapping[str, Any]], *, static_base: str = "
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
         '<meta name="referrer" content="no-referrer">\n<title>网格地图 · 微网实格</title>\n'
         f'<link rel="stylesheet" href="{_e(root)}/weiwang/weiwang.css">\n</head>\n<body>\n'
-        '<main class="ww-index">\n<h1 class="ww-title">微网实格 · 网格地图</h1>\n'
+        f'<main class="ww-index">\n{user_bar(user)}\n<h1 class="ww-title">微网实格 · 网格地图</h1>\n'
         '<p class="ww-hint">选择社区（村）查看事件调度地图、覆盖核查、交办态势，或打印微网格分布图。'
         ' <a href="/docs">接口文档</a></p>\n'
         "<table><thead><tr><th>社区（村）</th><th>网格</th><th>版本</th><th>地图</th></tr></thead>\n"

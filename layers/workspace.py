@@ -9,7 +9,8 @@ in one ``<script type="application/json" id="ww-data">`` block, and assets come 
   may take (``queue.js``).
 - :func:`mobile_page` — 网格员手机页 ``/m/``: 我的待办, the detail with 开始处置 / 反馈, 上报 from
   the phone's position, notices (``mobile.js``); no map, so nothing scrolls sideways at 390 px.
-- :func:`user_bar` — "logged in as" and 退出登录, on every workspace page.
+
+"Logged in as" and 退出登录 come from the shared :func:`layers.header.user_bar`, as on every page.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from urllib.parse import quote
 
 from geo.hierarchy import Hierarchy
 from geo.roles import Post
+from layers.header import user_bar
 from layers.offline import basemap as make_basemap
 from layers.webmap import _community, _e, _page, embed_json, grid_features
 from layers.webstyles import CATEGORY_SHAPES, STATE_COLORS, js_style
@@ -39,19 +41,6 @@ ACTION_LABELS: dict[str, str] = {
     "reclassify": "改类",
     "supervise": "督办",
 }
-
-
-def user_bar(user: Mapping[str, Any], *, home: str = "/home") -> str:
-    """ "当前用户：NAME（ROLE）", the notices badge, 首页 and 退出登录."""
-    return (
-        '<nav class="ww-userbar" id="ww-userbar">'
-        f'<span>当前用户：<b id="ww-user">{_e(user.get("name") or user.get("username"))}</b>'
-        f"（{_e(user.get('role'))}）</span> "
-        '<a href="#notices" id="ww-notices-link">通知 '
-        '<span id="ww-notice-badge" class="ww-nbadge">0</span></a> '
-        f'<a href="{_e(home)}">首页</a> '
-        '<a href="/maps/logout" id="ww-logout">退出登录</a></nav>'
-    )
 
 
 def _options(values: Sequence[str], placeholder: str) -> str:
@@ -99,7 +88,6 @@ def queue_page(
         else '<p class="ww-hint">点击列表或地图上的事件查看详情。</p>'
     )
     panel = (
-        f"{user_bar(user)}"
         f'<h1 class="ww-title">{_e(title)}</h1>{hint}'
         f'<p class="ww-muted"><a href="/maps/stats/{quote(community.code, safe="")}">考核看板</a> · '
         f'<a href="/maps/dispatch/{quote(community.code, safe="")}">事件调度地图</a></p>'
@@ -152,6 +140,8 @@ def queue_page(
         start="wwQueue",
         static_base=static_base,
         base=base,
+        user=user,
+        notices=True,
     )
     root = static_base.rstrip("/")
     return page.replace(
@@ -215,7 +205,7 @@ def mobile_page(
         f'<link rel="stylesheet" href="{root}/weiwang/workspace.css">\n'
         f'<script src="{root}/weiwang/common.js" defer></script>\n'
         f'<script src="{root}/weiwang/mobile.js" defer></script>\n</head>\n<body class="ww-m">\n'
-        f"{user_bar(user)}\n{tabs}\n"
+        f"{user_bar(user, notices=True)}\n{tabs}\n"
         '<div id="ww-msg" class="ww-msg" role="status" aria-live="polite"></div>\n'
         '<section id="ww-m-todo" class="ww-m-tab"><h2>我的待办</h2>'
         '<ol id="ww-m-list" class="ww-m-list"><li class="ww-muted">加载中…</li></ol></section>\n'
@@ -274,7 +264,6 @@ def stats_page(
         "<th>时长中位数</th><th>督办</th></tr></thead><tbody></tbody>"
     )
     panel = (
-        f"{user_bar(user)}"
         f'<h1 class="ww-title">{_e(title)}</h1>'
         f'<p class="ww-muted"><a href="/maps/incidents/{quote(community.code, safe="")}">事件办理</a></p>'
         '<div id="ww-msg" class="ww-msg" role="status" aria-live="polite"></div>'
@@ -314,6 +303,7 @@ def stats_page(
         start="wwStats",
         static_base=static_base,
         base=base,
+        user=user,
     )
     root = static_base.rstrip("/")
     return page.replace(

@@ -202,4 +202,4 @@ def plan_page(
         return login_redirect(request)
     if user.role not in (AppRole.PLANNER, AppRole.ADMIN):
         raise Forbidden("规划编辑页仅限规划员", "the planner's page is for planners", field="role")
-    return html_page(ops.plan_page(service_of(request), community, version))
+    return html_page(ops.plan_page(service_of(request), community, version, user))

@@ -76,9 +76,10 @@ def root() -> RedirectResponse:
 @router.get("/maps/", response_class=HTMLResponse, summary="地图首页 map index")
 def maps_index(request: Request) -> Response:
     """Every community with a published grid version, linking its three maps and printable sheets."""
-    if page_user(request) is None:
+    user = page_user(request)
+    if user is None:
         return login_redirect(request)
-    return html_page(maps.index(service_of(request)))
+    return html_page(maps.index(service_of(request), user))
 
 
 @router.get("/maps/dispatch/{community}", response_class=HTMLResponse, summary="事件调度地图 dispatcher map")

@@ -18,6 +18,7 @@ import numpy as np
 import shapely
 from shapely.geometry.base import BaseGeometry
 
+from api.ops.access import User
 from api.ops.service import Service
 from dispatch.errors import InvalidInput
 from geo.crs import parse_crs, reproject_geometry, validate_lonlat
@@ -391,10 +392,13 @@ def impact(service: Service, community: str, number: int) -> dict[str, Any]:
     }
 
 
-def plan_page(service: Service, community: str, number: int | None = None) -> tuple[str, tuple[str, ...]]:
+def plan_page(
+    service: Service, community: str, number: int | None = None, user: User | None = None
+) -> tuple[str, tuple[str, ...]]:
     """The planner's page of draft ``number`` (default: the newest draft; the published version with
-    an offer to start one when there is none) and the basemap hosts its CSP must allow."""
-    from api.ops.maps import STATIC_BASE, basemap_options, tile_hosts
+    an offer to start one when there is none) and the basemap hosts its CSP must allow; ``user``
+    is shown in the shared header."""
+    from api.ops.maps import STATIC_BASE, basemap_options, tile_hosts, user_info
     from layers.plan import plan_page as draw
 
     drafts = list_drafts(service, community)
@@ -419,6 +423,7 @@ def plan_page(service: Service, community: str, number: int | None = None) -> tu
         balance=body["balance"],
         operations=body["operations"],
         static_base=STATIC_BASE,
+        user=user_info(service, user) if user is not None else None,
         **basemap_options(service),
     )
     return page, tile_hosts(service)

@@ -43,6 +43,15 @@ def basemap_options(service: Service) -> _Basemap:
     return {"basemap": service.settings.basemap, "tianditu_key": service.settings.tianditu_key}
 
 
+def user_info(service: Service, user: User) -> dict[str, Any]:
+    """Who is logged in, as every page shows it (:func:`layers.header.user_bar`): username, role
+    and the person's name (from the roster) when the account is a person's."""
+    name = None
+    if user.person_id:
+        name = next((p.name for p in service.posts() if p.person_id == user.person_id), None)
+    return {"username": user.username, "role": user.role.value, "name": name or user.username}
+
+
 def login(next_url: str) -> str:
     """The login page; ``next_url`` is kept only when it is a same-site path."""
     from layers.webmap import login_page
@@ -73,10 +82,11 @@ def communities(service: Service) -> list[dict[str, Any]]:
     return out
 
 
-def index(service: Service) -> tuple[str, tuple[str, ...]]:
+def index(service: Service, user: User | None = None) -> tuple[str, tuple[str, ...]]:
     from layers.webmap import index_page
 
-    return index_page(communities(service), static_base=STATIC_BASE), ()
+    who = user_info(service, user) if user is not None else None
+    return index_page(communities(service), static_base=STATIC_BASE, user=who), ()
 
 
 def check_community(service: Service, user: User, community: str) -> None:
@@ -103,6 +113,7 @@ def dispatch(service: Service, user: User, community: str) -> tuple[str, tuple[s
         api_base=API_BASE,
         static_base=STATIC_BASE,
         can_report=can_report(user),
+        user=user_info(service, user),
         **basemap_options(service),
     )
     return page, tile_hosts(service)
@@ -136,6 +147,7 @@ def coverage(
         findings(service, community, version),
         version_label=view.label,
         static_base=STATIC_BASE,
+        user=user_info(service, user) if user is not None else None,
         **basemap_options(service),
     )
     return page, tile_hosts(service)
@@ -201,6 +213,7 @@ def assignment(service: Service, community: str, user: User | None = None) -> tu
         view.hierarchy,
         community,
         static_base=STATIC_BASE,
+        user=user_info(service, user) if user is not None else None,
         **assignment_data(service, community),
         **basemap_options(service),
     )

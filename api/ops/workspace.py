@@ -14,7 +14,7 @@ from typing import Any
 
 from api.ops.access import Forbidden, User, scope_of
 from api.ops.incidents import list_for, present_rows, visible_rows
-from api.ops.maps import API_BASE, STATIC_BASE, basemap_options, tile_hosts
+from api.ops.maps import API_BASE, STATIC_BASE, basemap_options, tile_hosts, user_info
 from api.ops.service import Service
 from dispatch import PERMISSIONS, Action, AppRole, State
 from dispatch.routing import posts_on
@@ -27,14 +27,6 @@ TODO_STATES = (State.ASSIGNED.value, State.IN_PROGRESS.value, State.FED_BACK.val
 def can_report(user: User) -> bool:
     """Whether ``user``'s role may 上报 (the loop's own permission table decides)."""
     return user.role in PERMISSIONS[Action.REPORT]
-
-
-def user_info(service: Service, user: User) -> dict[str, Any]:
-    """Who is logged in, as the pages show it: username, role (zh) and the person's name."""
-    name = None
-    if user.person_id:
-        name = next((p.name for p in service.posts() if p.person_id == user.person_id), None)
-    return {"username": user.username, "role": user.role.value, "name": name or user.username}
 
 
 def own_communities(service: Service, user: User) -> list[str]:

@@ -315,3 +315,54 @@ def test_live_feed_agrees_across_two_workers_within_2_s(seeded_url: str, server)
         assert new_id in [i["id"] for i in data["items"]]
         seen.add(who)
         assert time.monotonic() - t0 < 2.0
+
+
+#: Every HTML page a logged-in user can open, with an account that may open it and the name and
+#: role label the shared header (layers/header.py) must show. ``WORKER``: the person the sample
+#: routes reports in MICRO to (their name comes from the roster).
+WORKER = "worker"
+PAGES = [
+    ("/maps/", "viewer", "viewer", "查看者"),
+    (f"/maps/dispatch/{COMMUNITY}", "dispatcher", "dispatcher", "调度员"),
+    (f"/maps/coverage/{COMMUNITY}", "planner", "planner", "规划员"),
+    (f"/maps/coverage/{COMMUNITY}?version=1", "admin", "admin", "管理员"),
+    (f"/maps/assignment/{COMMUNITY}", "viewer", "viewer", "查看者"),
+    (f"/maps/incidents/{COMMUNITY}", "dispatcher", "dispatcher", "调度员"),
+    (f"/maps/stats/{COMMUNITY}", "admin", "admin", "管理员"),
+    (f"/maps/plan/{COMMUNITY}", "planner", "planner", "规划员"),
+    ("/m/", WORKER, None, "网格员"),
+    (f"/maps/dispatch/{COMMUNITY}", WORKER, None, "网格员"),
+]
+
+
+@pytest.mark.parametrize(("path", "user", "name", "role"), PAGES)
+def test_every_page_shows_who_is_logged_in_and_a_working_logout(
+    api: Api, path: str, user: str, name: str | None, role: str
+) -> None:
+    c = api.client
+    if user == WORKER:
+        service = c.app.state.service
+        person = report(api)["assignee"]["person_id"]
+        user = person
+        name = next(p.name for p in service.posts() if p.person_id == person)
+    c.cookies.set("weiwang_token", api.token(user))
+    r = c.get(path, follow_redirects=False)
+    assert r.status_code == 200, r.text[:300]
+    html = r.text
+    assert html.count('id="ww-userbar"') == 1  # one shared fragment, not a copy per page
+    bar = html[html.index('<nav class="ww-userbar"') :]
+    bar = bar[: bar.index("</nav>")]
+    assert f'当前用户：<b id="ww-user">{name}' in bar and f">{role}</span>）" in bar
+    assert 'href="/maps/logout"' in bar and "退出登录" in bar
+    assert "<script" not in bar  # nothing inline: it works under the pages' CSP
+    # the logout page forgets the token (logout.js, same origin) and the response drops the cookie
+    out = c.get("/maps/logout")
+    assert out.status_code == 200 and "/static/weiwang/logout.js" in out.text
+    assert "default-src 'self'" in out.headers["content-security-policy"]
+    assert any(
+        h.startswith("weiwang_token=") and ("Max-Age=0" in h or "expires=" in h.lower())
+        for h in out.headers.get_list("set-cookie")
+    )
+    c.cookies.clear()
+    again = c.get(path, follow_redirects=False)
+    assert again.status_code == 303 and again.headers["location"].startswith("/maps/login?next=")

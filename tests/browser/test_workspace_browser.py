@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from urllib.parse import urlsplit
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -418,3 +419,34 @@ def test_docs_render_the_openapi_31_operations(contexts, live) -> None:
     assert "Unable to render" not in text
     assert pg.locator(".opblock").count() >= 20
     assert "/api/v1/incidents/{incident_id}/actions" in text and "/api/v1/notices" in text
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/maps/",
+        f"/maps/dispatch/{SANGENSONG}",
+        f"/maps/coverage/{SANGENSONG}",
+        f"/maps/assignment/{SANGENSONG}",
+        f"/maps/incidents/{SANGENSONG}",
+        f"/maps/stats/{SANGENSONG}",
+        f"/maps/plan/{SANGENSONG}",
+        "/m/",
+    ],
+)
+def test_every_page_shows_the_user_and_logs_out(contexts, live, path: str) -> None:
+    """The shared header on every page: 当前用户 with the role, and 退出登录 that really logs out
+    (the token leaves localStorage and the cookie, so the page asks for the login again)."""
+    pg = contexts("admin", "admin-demo", path)
+    assert pg.url.endswith(path)
+    bar = pg.inner_text("#ww-userbar")
+    assert "当前用户：admin" in bar and "管理员" in bar and "退出登录" in bar
+    assert pg.locator("#ww-userbar").is_visible()
+    box = pg.locator("#ww-logout").bounding_box()
+    assert box is not None and box["width"] > 0 and box["height"] > 0
+    pg.click("#ww-logout")
+    pg.wait_for_url(lambda u: urlsplit(u).path == "/maps/login")
+    assert pg.evaluate("localStorage.getItem('weiwang_token')") is None
+    assert "weiwang_token=" not in pg.evaluate("document.cookie")
+    pg.goto(f"{live.base}{path}")
+    assert "/maps/login" in pg.url  # logged out for real: the page is no longer served
