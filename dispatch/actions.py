@@ -24,6 +24,10 @@ supervise      督办, in any open state (state unchanged): ``target_id`` (requi
                ``target_role`` (grid Role, optional), ``target_grid`` (optional), ``note``,
                ``reassign`` (bool, default false: hand the incident to the target, clock kept).
                Not to the current assignee (督办 goes up); an unassigned target cannot take it over.
+reroute        重新路由, the system's at a publish (:mod:`dispatch.rerouting`; state unchanged):
+               ``micro_code``, ``general_code`` (the grids under the new map, None outside),
+               ``assignee_id``/``assignee_role``/``grid_code`` (the new handler; only in 已交办),
+               ``from_version``/``to_version`` (numbers), ``note``. Not offered as a button.
 =============  ==============================================================================
 """
 
@@ -286,6 +290,59 @@ def _supervise(inc: Incident, actor: Actor, at: datetime, limits: TimeLimits, p:
     return changes, payload
 
 
+def _reroute(inc: Incident, actor: Actor, at: datetime, limits: TimeLimits, p: dict[str, Any]) -> _Outcome:
+    _take(
+        p,
+        {
+            "micro_code",
+            "general_code",
+            "assignee_id",
+            "assignee_role",
+            "grid_code",
+            "from_version",
+            "to_version",
+            "note",
+        },
+    )
+    micro = check_id("micro_code", p.get("micro_code"), required=False)
+    general = check_id("general_code", p.get("general_code"), required=False)
+    note = check_text("note", p.get("note"), NOTE_MAX, required=False)
+    changes: _Changes = {"micro_code": micro, "general_code": general}
+    payload: dict[str, Any] = {
+        "from_micro": inc.micro_code,
+        "to_micro": micro,
+        "from_general": inc.general_code,
+        "to_general": general,
+        "from_version": p.get("from_version"),
+        "to_version": p.get("to_version"),
+        "note": note,
+    }
+    if inc.state is State.ASSIGNED and p.get("assignee_id") is not None:
+        role = None
+        if p.get("assignee_role") is not None:
+            try:
+                role = Role(p["assignee_role"])
+            except ValueError:
+                raise InvalidInput(
+                    "assignee_role 无效", "invalid assignee_role", field="assignee_role"
+                ) from None
+        assignee = str(check_id("assignee_id", p.get("assignee_id")))
+        grid = check_id("grid_code", p.get("grid_code"), required=False)
+        changes |= {
+            "assignee_id": assignee,
+            "assignee_role": role,
+            "assigned_grid_code": grid,
+            "started_at": None,
+        }
+        payload |= {
+            "from_assignee": inc.assignee_id,
+            "to_assignee": assignee,
+            "assignee_role": role.value if role else None,
+            "grid_code": grid,
+        }
+    return changes, payload
+
+
 _HANDLERS: dict[Action, _Handler] = {
     Action.ACCEPT: _note_only,
     Action.RECLASSIFY: _reclassify,
@@ -299,7 +356,11 @@ _HANDLERS: dict[Action, _Handler] = {
     Action.DEFER: _defer,
     Action.RESUME: _resume,
     Action.SUPERVISE: _supervise,
+    Action.REROUTE: _reroute,
 }
+
+#: Actions only the system takes (never offered as a button nor taken through the API).
+SYSTEM_ACTIONS = frozenset({Action.REROUTE})
 
 
 def apply(
@@ -343,6 +404,8 @@ def available_actions(incident: Incident, actor: Actor) -> tuple[Action, ...]:
     """
     out: list[Action] = []
     for act in allowed_actions(incident.state):
+        if act in SYSTEM_ACTIONS:
+            continue
         try:
             authorise(incident, act, actor)
         except NotPermitted:

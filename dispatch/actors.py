@@ -71,6 +71,7 @@ PERMISSIONS: Mapping[Action, tuple[Principal, ...]] = MappingProxyType(
         Action.DEFER: _TRIAGE,
         Action.RESUME: _TRIAGE,
         Action.SUPERVISE: _TRIAGE,
+        Action.REROUTE: (AppRole.ADMIN,),  # the system's, at a publish (dispatch.rerouting)
         Action.VERIFY_PASS: _TRIAGE,
         Action.VERIFY_FAIL: _TRIAGE,
         Action.START: (ASSIGNEE,),

@@ -60,6 +60,7 @@ class Action(StrEnum):
     DEFER = "defer"
     RESUME = "resume"
     SUPERVISE = "supervise"
+    REROUTE = "reroute"
 
     @property
     def zh(self) -> str:
@@ -94,6 +95,7 @@ _ACTION_ZH = {
     Action.DEFER: "缓办",
     Action.RESUME: "恢复办理",
     Action.SUPERVISE: "督办",
+    Action.REROUTE: "重新路由",
 }
 
 #: Transition table: state → {action → next state}. ``None`` as next state means "back to the
@@ -102,7 +104,8 @@ _ACTION_ZH = {
 #: taking up work returned by a failed 核查 (返工); it keeps the state and records ``started_at``.
 #: ``supervise`` (督办) is open in every open state and keeps it. ``merge`` and ``void`` stay open
 #: after 交办 until work starts: intake accepts and assigns a report at once, and a duplicate or a
-#: false report is often noticed only then.
+#: false report is often noticed only then. ``reroute`` (重新路由) is the system's, at a publish of a
+#: new grid map, on incidents whose work has not started (:mod:`dispatch.rerouting`); it keeps the state.
 TRANSITIONS: Mapping[State, Mapping[Action, State | None]] = MappingProxyType(
     {
         State.REPORTED: {
@@ -111,6 +114,7 @@ TRANSITIONS: Mapping[State, Mapping[Action, State | None]] = MappingProxyType(
             Action.MERGE: State.MERGED,
             Action.VOID: State.VOID,
             Action.SUPERVISE: State.REPORTED,
+            Action.REROUTE: State.REPORTED,
         },
         State.ACCEPTED: {
             Action.RECLASSIFY: State.ACCEPTED,
@@ -119,6 +123,7 @@ TRANSITIONS: Mapping[State, Mapping[Action, State | None]] = MappingProxyType(
             Action.ASSIGN: State.ASSIGNED,
             Action.DEFER: State.DEFERRED,
             Action.SUPERVISE: State.ACCEPTED,
+            Action.REROUTE: State.ACCEPTED,
         },
         State.ASSIGNED: {
             Action.START: State.IN_PROGRESS,
@@ -128,6 +133,7 @@ TRANSITIONS: Mapping[State, Mapping[Action, State | None]] = MappingProxyType(
             Action.MERGE: State.MERGED,
             Action.VOID: State.VOID,
             Action.SUPERVISE: State.ASSIGNED,
+            Action.REROUTE: State.ASSIGNED,
         },
         State.IN_PROGRESS: {
             Action.START: State.IN_PROGRESS,

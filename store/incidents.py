@@ -257,6 +257,17 @@ def list_incidents(
     return [dict(r._mapping) for r in conn.execute(q)]
 
 
+def lock_in_states(conn: Connection, community_code: str, states: Sequence[str]) -> list[dict[str, Any]]:
+    """Every incident of a community in ``states``, locked for this transaction (row locks on
+    PostgreSQL; SQLite writers are serialised already), by id: for re-routing at a publish."""
+    q = (
+        _SELECT.where(*_filters(community_code, None, states, None, None))
+        .order_by(incidents.c.id)
+        .with_for_update()
+    )
+    return [dict(r._mapping) for r in conn.execute(q)]
+
+
 def count_incidents(
     conn: Connection,
     *,

@@ -16,6 +16,18 @@ sheet — asks it, and every answer carries :meth:`LayerView.source` saying whic
 published). Validity is half-open, so at the instant of a publish the new version answers.
 Times follow :mod:`geo.times` (a naive time is Beijing time).
 
+**Reports during a publish** (enforced by :func:`check_located` with
+:func:`store.versions.publish`): a report is located against the versions in force at its
+instant — the moment the server received it (read once from the service clock at intake), or the
+earlier ``reported_at`` a late report names — and is stored with exactly those versions, never a
+mix. The in-memory table may lag a publish (other workers poll), so the check is made again in the
+report's own write transaction against the committed table, under the shared switch lock
+(:func:`store.versions.hold_switch`); a publish takes that lock exclusively and reads its
+``valid_from`` from the clock only then. So a report written before the publish was received
+before ``valid_from`` (its old version stays in force at its instant), and a report written after
+sees the committed switch: located on a version not in force at its instant, it raises
+:class:`LayersChanged` and intake locates it again (same instant, same id space) — none is lost.
+
 Per process the object keeps the version table and the layers it built; it re-reads the table
 when the cheap :func:`~store.versions.fingerprint` (ids of the published versions) changes,
 checked at most every ``poll_s`` seconds, so a publish reaches every worker within about that.
@@ -33,15 +45,15 @@ from datetime import date, datetime
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine, and_, or_
+from sqlalchemy import Connection, Engine, and_, or_, select
 
 from geo.elements import Element
-from geo.errors import NotFound
+from geo.errors import NotFound, WeiwangError
 from geo.hierarchy import Hierarchy
 from geo.times import as_instant
 from store import db
 from store.models import PUBLISHED, RETIRED, layer_versions
-from store.versions import STATE_LABELS, Version, fingerprint, list_all_versions
+from store.versions import STATE_LABELS, Version, fingerprint, hold_switch, list_all_versions
 
 if TYPE_CHECKING:
     from geo.locator import Locator
@@ -69,6 +81,34 @@ def in_force_clause(at: datetime | date | None) -> Any:
         layer_versions.c.valid_from <= t,
         or_(layer_versions.c.valid_to.is_(None), layer_versions.c.valid_to > t),
     )
+
+
+class LayersChanged(WeiwangError):
+    """The versions a report was located against are not the ones in force at its instant in the
+    committed version table (a publish committed meanwhile): locate it again (intake does)."""
+
+    code = "conflict"
+
+
+def in_force_ids(conn: Connection, at: datetime | date | None) -> frozenset[int]:
+    """Ids of every version in force at ``at`` in the committed table (one per community)."""
+    return frozenset(r[0] for r in conn.execute(select(layer_versions.c.id).where(in_force_clause(at))))
+
+
+def check_located(conn: Connection, at: datetime | date | None, version_ids: Iterable[int]) -> None:
+    """In a report's write transaction: hold the shared switch lock, then raise
+    :class:`LayersChanged` unless ``version_ids`` (the versions of the view the report was located
+    on) are exactly those in force at ``at`` (its instant). See the module docstring."""
+    hold_switch(conn, exclusive=False)
+    want = frozenset(version_ids)
+    found = in_force_ids(conn, at)
+    if found != want:
+        raise LayersChanged(
+            "网格版本刚刚切换，正在按上报时生效的版本重新定位",
+            "the grid version switched meanwhile; locating again against the version in force at receipt",
+            field="reported_at",
+            detail={"located_on": sorted(want), "in_force": sorted(found)},
+        )
 
 
 @dataclass

@@ -131,6 +131,12 @@ layer_versions = Table(
     #: geo.validate.summarize() of the findings at import, plus the findings themselves.
     Column("validation", JSON),
     Column("created_at", UTCDateTime, nullable=False),
+    #: Who published the version and when (the transaction's clock; ``valid_from`` may differ).
+    Column("published_by", String(100)),
+    Column("published_at", UTCDateTime),
+    #: Set when blocking findings were overridden at publish: the reason given and those findings.
+    Column("override_reason", Text),
+    Column("override_findings", JSON),
     UniqueConstraint("community_code", "number"),
     CheckConstraint(_in("state", VERSION_STATES), name="state"),
     CheckConstraint("valid_to IS NULL OR valid_from IS NULL OR valid_to > valid_from", name="valid_range"),

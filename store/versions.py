@@ -12,11 +12,12 @@ Every function takes an open :class:`~sqlalchemy.Connection` inside a transactio
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, func, insert, select, update
+from sqlalchemy import Connection, Row, func, insert, select, text, update
 
 from geo.errors import NotFound
 from geo.times import as_instant
@@ -43,6 +44,10 @@ class Version:
     source_crs: str
     validation: dict[str, Any] | None
     created_at: datetime
+    published_by: str | None = None
+    published_at: datetime | None = None
+    override_reason: str | None = None
+    override_findings: list[dict[str, Any]] | None = None
 
     @classmethod
     def from_row(cls, row: Row[Any]) -> Version:
@@ -64,6 +69,21 @@ class Version:
             "source": self.source,
             "validation": summary,
             "created_at": self.created_at.isoformat(),
+            "published_by": self.published_by,
+            "published_at": self.published_at.isoformat() if self.published_at else None,
+            "override": self.override(),
+        }
+
+    def override(self) -> dict[str, Any] | None:
+        """The override recorded at publish (who, when, reason, the blocking findings), or None
+        when the version was published with no blocking finding (or is not published)."""
+        if self.override_reason is None:
+            return None
+        return {
+            "reason": self.override_reason,
+            "by": self.published_by,
+            "at": self.published_at.isoformat() if self.published_at else None,
+            "findings": list(self.override_findings or []),
         }
 
 
@@ -205,6 +225,51 @@ def fingerprint(conn: Connection) -> tuple[int, ...]:
     return tuple(r[0] for r in rows)
 
 
+#: PostgreSQL advisory lock key ordering publishes against report writes (see :func:`hold_switch`).
+SWITCH_LOCK_KEY = 0x57_57_53_57_49_54_43_48  # "WWSWITCH"
+#: Blocking findings named in a refusal (the rest are counted).
+NAMED_FINDINGS = 20
+#: Overridden findings stored with a version (the count is in its validation summary).
+MAX_OVERRIDE_FINDINGS = 200
+
+
+def hold_switch(conn: Connection, *, exclusive: bool) -> None:
+    """Hold the layer-switch lock until the transaction ends: exclusive for a publish, shared for a
+    report being stored (:func:`store.inforce.check_located`). So a report's write either commits
+    before a publish chooses its ``valid_from`` or sees the publish committed — never in between.
+    On SQLite ``BEGIN IMMEDIATE`` already serialises every writer; this is a no-op there."""
+    if conn.dialect.name != "postgresql":
+        return
+    fn = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
+    conn.execute(text(f"SELECT {fn}(:key)"), {"key": SWITCH_LOCK_KEY})
+
+
+def blocking_findings(v: Version) -> list[dict[str, Any]]:
+    """The stored findings of ``v`` that block a publish (severity error), as ``{code, grids,
+    message_zh, message_en}``; when the stored list was cut, only those stored are listed."""
+    found = (v.validation or {}).get("findings") or []
+    return [
+        {
+            "code": f.get("code"),
+            "grids": list(f.get("grids") or []),
+            "message_zh": f.get("message_zh", ""),
+            "message_en": f.get("message_en", ""),
+        }
+        for f in found
+        if f.get("severity") == "error"
+    ]
+
+
+def _named(findings: list[dict[str, Any]]) -> tuple[str, str]:
+    parts = [f"{f['code']}（{'、'.join(f['grids'][:3]) or '—'}）" for f in findings[:NAMED_FINDINGS]]
+    parts_en = [f"{f['code']} ({', '.join(f['grids'][:3]) or '-'})" for f in findings[:NAMED_FINDINGS]]
+    more = len(findings) - NAMED_FINDINGS
+    if more > 0:
+        parts.append(f"另有 {more} 个")
+        parts_en.append(f"{more} more")
+    return "；".join(parts), "; ".join(parts_en)
+
+
 def publish(
     conn: Connection,
     community_code: str,
@@ -212,13 +277,26 @@ def publish(
     *,
     at: datetime | date | None = None,
     force: bool = False,
+    override_reason: str | None = None,
+    by: str | None = None,
+    clock: Callable[[], datetime] | None = None,
 ) -> Version:
-    """Publish draft ``number`` from ``at`` (default now); the previous version retires at ``at``.
+    """Publish draft ``number`` from ``at`` (default: now, read from ``clock`` *inside* this
+    transaction after the switch lock); the previous version retires at the same instant.
 
-    Refused (:class:`Conflict`) when the version is not a draft, when ``at`` is not after the current
-    version's ``valid_from``, or when the draft's stored validation has errors and not ``force``.
-    Run it inside one write transaction: both updates commit together or not at all.
+    Refused (:class:`Conflict`) when the version is not a draft, when ``at`` is not after the
+    current version's ``valid_from``, or when the draft's stored validation has blocking findings
+    (errors) and neither an ``override_reason`` nor ``force`` is given; the refusal names the
+    findings. An override is recorded with the version: ``override_reason`` (empty with a bare
+    ``force``), ``published_by`` = ``by``, ``published_at`` and the findings overridden.
+
+    **When the switch happens**: with ``at`` None, ``valid_from`` is the clock read after
+    :func:`hold_switch` (exclusive) and the community row lock, so every report stored before this
+    transaction was received before ``valid_from`` (it stays with the old version, in force at its
+    receipt) and every report stored after it is checked against the committed switch
+    (:func:`store.inforce.check_located`). Run it inside one write transaction.
     """
+    hold_switch(conn, exclusive=True)
     _lock_community(conn, community_code)
     target = get_version(conn, community_code, number)
     if target.state != DRAFT:
@@ -227,14 +305,21 @@ def publish(
             f"version {number} is {target.state}, only a draft can be published",
             field="version",
         )
-    errors = int(((target.validation or {}).get("summary") or {}).get("errors", 0))
-    if errors and not force:
+    reason = override_reason.strip() if override_reason is not None else None
+    blocking = blocking_findings(target)
+    errors = max(int(((target.validation or {}).get("summary") or {}).get("errors", 0)), len(blocking))
+    if errors and not reason and not force:
+        zh, en = _named(blocking)
         raise Conflict(
-            f"第 {number} 版校验有 {errors} 个错误，不能发布（确认无误可强制发布）",
-            f"version {number} has {errors} validation errors; publish with force to override",
-            field="version",
+            f"第 {number} 版有 {errors} 个阻断性问题，不能发布：{zh or '见校验结果'}。"
+            "如确需发布，请填写越过原因（override_reason / --override-reason）",
+            f"version {number} has {errors} blocking findings: {en or 'see its validation'}; "
+            "to publish anyway give an override reason (override_reason / --override-reason)",
+            field="override_reason",
+            detail={"errors": errors, "findings": blocking[:NAMED_FINDINGS]},
         )
-    t = as_instant(at)
+    now = as_instant(clock() if clock is not None else None)
+    t = as_instant(at) if at is not None else now
     old = published_version(conn, community_code)
     if old is not None:
         if old.valid_from is not None and t <= old.valid_from:
@@ -247,7 +332,8 @@ def publish(
         conn.execute(
             update(layer_versions).where(layer_versions.c.id == old.id).values(state=RETIRED, valid_to=t)
         )
-    conn.execute(
-        update(layer_versions).where(layer_versions.c.id == target.id).values(state=PUBLISHED, valid_from=t)
-    )
+    values: dict[str, Any] = {"state": PUBLISHED, "valid_from": t, "published_by": by, "published_at": now}
+    if errors:
+        values |= {"override_reason": reason or "", "override_findings": blocking[:MAX_OVERRIDE_FINDINGS]}
+    conn.execute(update(layer_versions).where(layer_versions.c.id == target.id).values(**values))
     return get_version_by_id(conn, target.id)

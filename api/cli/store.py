@@ -127,6 +127,11 @@ def db_seed(url: str | None, data_dir: Path) -> None:
 @click.option("--households-field", default=None, help="户数字段 column holding households")
 @click.option("--author", default="", help="作者 author recorded with the draft")
 @click.option("--note", default="", help="备注 note recorded with the draft")
+@click.option(
+    "--drop-elements",
+    is_flag=True,
+    help="文件不含要素时不沿用上一版要素 let the draft lose the governance elements (default: keep them)",
+)
 @click.option("--url", default=None, help=URL_HELP)
 @click.option(
     "--max-features",
@@ -148,6 +153,7 @@ def import_cmd(
     households_field: str | None,
     author: str,
     note: str,
+    drop_elements: bool,
     url: str | None,
     max_features: int | None,
 ) -> None:
@@ -182,6 +188,7 @@ def import_cmd(
                 elements_path=elements_path,
                 author=author,
                 note=note,
+                drop_elements=drop_elements,
                 read_progress=on_read,
                 write_progress=on_write,
                 limits=service.settings.layer_limits(**over),
@@ -223,21 +230,59 @@ def import_cmd(
 @click.option("--community", "community_code", required=True, help="社区编码 community code")
 @click.option("--version", "number", required=True, type=int, help="草稿版本号 draft version number")
 @click.option("--at", "at_text", default=None, help="生效时间 valid from (ISO; no zone = UTC+8; default now)")
-@click.option("--force", is_flag=True, help="校验有错误也发布 publish despite validation errors")
+@click.option(
+    "--force", is_flag=True, help="旧选项：越过阻断性问题须用 --override-reason (kept; needs a reason)"
+)
+@click.option(
+    "--override-reason",
+    default=None,
+    help="越过阻断性问题发布的原因，随版本记录 reason for publishing over blocking findings (recorded)",
+)
 @click.option("--url", default=None, help=URL_HELP)
-def publish(community_code: str, number: int, at_text: str | None, force: bool, url: str | None) -> None:
-    """发布草稿版本 — publish a draft: it takes effect at --at, the old version retires then."""
-    from api.ops.layers import publish as do_publish
+def publish(
+    community_code: str,
+    number: int,
+    at_text: str | None,
+    force: bool,
+    override_reason: str | None,
+    url: str | None,
+) -> None:
+    """发布草稿版本 — publish a draft: it takes effect at --at, the old version retires then.
+
+    Blocking findings refuse it (exit 1, the findings named) unless --override-reason is given.
+    Open incidents not yet 处置中 are re-routed under the new map, each with an event."""
+    from api.ops.publishing import default_publisher
+    from api.ops.publishing import publish as do_publish
     from api.ops.service import open_service
 
     at = _parse_at(at_text)
     try:
         with open_service(url=url, files=False) as service:
-            v = do_publish(service, community_code, number, at=at, force=force)
+            done = do_publish(
+                service,
+                community_code,
+                number,
+                at=at,
+                force=force,
+                override_reason=override_reason,
+                by=default_publisher(),
+            )
     except WeiwangError as err:
         _fail(err)
         return
+    v = done.version
     click.echo(f"已发布：{community_code} 第 {v.number} 版，自 {_when(v.valid_from)} 起生效 (published)")
+    if v.override_reason is not None:
+        click.echo(
+            f"越过 {len(v.override_findings or [])} 个阻断性问题，原因：{v.override_reason} "
+            f"(override by {v.published_by})"
+        )
+    click.echo(f"重新路由事件 {len(done.rerouted)} 件 (incidents re-routed)")
+    for r in done.rerouted:
+        click.echo(
+            f"  {r.incident_id} [{r.state.value}] {r.from_micro or '—'} → {r.to_micro or '—'}  "
+            f"承办人 {r.from_assignee or '—'} → {r.to_assignee or '—'}"
+        )
 
 
 @click.command("versions")
@@ -267,6 +312,11 @@ def versions(community_code: str, url: str | None) -> None:
             f"{_when(v.valid_from):<16}  {_when(v.valid_to):<16}  "
             f"{s.get('errors', '?')}/{s.get('warnings', '?'):<8}  {v.author}  {v.note}"
         )
+        if v.override_reason is not None:
+            click.echo(
+                f"      越过发布 override: {len(v.override_findings or [])} 个阻断性问题，"
+                f"{v.published_by or '—'} 于 {_when(v.published_at)}，原因：{v.override_reason}"
+            )
 
 
 @click.command("export")

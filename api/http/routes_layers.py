@@ -13,10 +13,13 @@ import tempfile
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
+from fastapi import APIRouter, Body, Depends, File, Form, Query, Request, UploadFile
+from pydantic import Field
 
 from api.http.deps import require, service_of
+from api.http.schemas import Strict
 from api.ops import layers as ops
+from api.ops import publishing
 from api.ops.access import User
 from dispatch import AppRole
 from dispatch.errors import InvalidInput
@@ -82,20 +85,37 @@ async def upload_draft(
     commit: Annotated[bool, Form()] = False,
     crs: Annotated[str | None, Form(max_length=64)] = None,
     note: Annotated[str, Form(max_length=500)] = "",
+    drop_elements: Annotated[
+        bool, Form(description="允许新版本不含治理要素 let the draft lose the governance elements")
+    ] = False,
     user: User = Depends(require_planner),
 ) -> dict:
     """Dry run by default (what would be imported and its validation); ``commit=true`` stores a
-    draft version. The published version is never touched."""
+    draft version. The published version is never touched. A file without elements keeps the
+    previous version's elements unless ``drop_elements=true``."""
     service = service_of(request)
     folder = Path(tempfile.mkdtemp(prefix="weiwang-upload-"))
     try:
         path = _save(file, folder, service.settings.max_upload_bytes)
         result = await ops.import_file_job(
-            service, path, _community(code), commit=commit, crs=crs, author=user.username, note=note
+            service,
+            path,
+            _community(code),
+            commit=commit,
+            crs=crs,
+            author=user.username,
+            note=note,
+            drop_elements=drop_elements,
         )
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     return ops.upload_summary(result)
+
+
+class PublishIn(Strict):
+    """The optional body of a publish: the reason for publishing over blocking findings."""
+
+    override_reason: str | None = Field(default=None, max_length=publishing.MAX_REASON)
 
 
 @router.post("/{code}/versions/{number}/publish", summary="发布草稿 publish a draft")
@@ -103,7 +123,21 @@ def publish_draft(
     code: str,
     number: int,
     request: Request,
-    force: Annotated[bool, Query(description="校验有错误也发布 publish despite errors")] = False,
-    _user: User = Depends(require_planner),
+    force: Annotated[
+        bool, Query(description="旧参数：越过须填写 override_reason (kept; needs a reason)")
+    ] = False,
+    body: Annotated[PublishIn | None, Body()] = None,
+    user: User = Depends(require_planner),
 ) -> dict:
-    return ops.publish(service_of(request), _community(code), number, force=force).to_dict()
+    """Publish draft ``number``: refused (409, the blocking findings named) unless it has none or
+    ``override_reason`` is given, which is stored with the version (who, when, why). Open incidents
+    not yet 处置中 are re-routed under the new map in the same transaction (``rerouted``)."""
+    done = publishing.publish(
+        service_of(request),
+        _community(code),
+        number,
+        force=force,
+        override_reason=body.override_reason if body is not None else None,
+        by=user.username,
+    )
+    return done.to_dict()

@@ -328,8 +328,10 @@ def diff(
 
 def impact(service: Service, community: str, number: int) -> dict[str, Any]:
     """What publishing draft ``number`` would move, against the published version: elements that
-    change micro-grid, posts whose grid would no longer exist, open incidents whose point falls in
-    another micro-grid (or none), households of the grids removed and added."""
+    change micro-grid, posts whose grid would no longer exist, open incidents re-routed by the
+    publish (``incidents``: not yet 处置中 and their grids change, with the new handler) and open
+    incidents whose point falls in another micro-grid but keep their handler (``incidents_kept``),
+    households of the grids removed and added."""
     from dispatch.routing import posts_on
     from dispatch.states import State
     from store.incidents import list_incidents
@@ -350,17 +352,22 @@ def impact(service: Service, community: str, number: int) -> dict[str, Any]:
         for p in posts_on(service.posts(community), service.today())
         if p.grid_code in old_codes and p.grid_code not in new_codes
     ]
+    from api.ops.publishing import reroute_preview
+
+    # Open incidents: those a publish re-routes (not yet 处置中, grids change: exactly the list
+    # api.ops.publishing.publish acts on), and those whose point moves but keep their handler.
+    incidents = [r.to_dict() for r in reroute_preview(service, community, number)]
+    moving = {i["id"] for i in incidents}
     open_states = [s.value for s in State if not s.is_final]
     with db.read(service.engine) as conn:
         rows = list_incidents(conn, community_code=community, states=open_states, limit=100_000)
-    incidents = []
+    kept = []
     for r in rows:
-        if r.get("lon") is None or r.get("lat") is None:
+        if r["id"] in moving or r.get("lon") is None or r.get("lat") is None:
             continue
-        hit = draft.locator.locate_one(float(r["lon"]), float(r["lat"])).to_dict()
-        to = hit.get("micro_code") if hit.get("micro_code") else None
+        to = draft.locator.locate_one(float(r["lon"]), float(r["lat"])).micro_code
         if to != r.get("micro_code"):
-            incidents.append(
+            kept.append(
                 {
                     "id": r["id"],
                     "state": str(r["state"]),
@@ -380,6 +387,7 @@ def impact(service: Service, community: str, number: int) -> dict[str, Any]:
             "elements_lost": len(lost),
             "posts": len(posts),
             "incidents": len(incidents),
+            "incidents_kept": len(kept),
             "households_removed": sum(g.households or 0 for g in removed),
             "households_added": sum(g.households or 0 for g in added),
         },
@@ -387,6 +395,7 @@ def impact(service: Service, community: str, number: int) -> dict[str, Any]:
         "elements_lost": lost,
         "posts": posts,
         "incidents": incidents,
+        "incidents_kept": kept,
         "grids_removed": [g.code for g in removed],
         "grids_added": [g.code for g in added],
     }

@@ -28,6 +28,7 @@ from dispatch import (
     indicators,
     supervision_list,
 )
+from dispatch.actions import SYSTEM_ACTIONS
 from dispatch.deadlines import DEFAULT_TIME_LIMITS, overdue
 from dispatch.errors import InvalidInput
 from dispatch.incident import INCIDENT_FIELDS
@@ -214,7 +215,9 @@ def get_one(service: Service, user: User, incident_id: str) -> dict[str, Any]:
     if row is None:
         raise hidden("事件", incident_id[:64])
     out = present_rows(service, user, [row])[0]
-    out["allowed_actions"] = [a.value for a in allowed_actions(State(row["state"]))]
+    out["allowed_actions"] = [
+        a.value for a in allowed_actions(State(row["state"])) if a not in SYSTEM_ACTIONS
+    ]
     out["my_actions"] = my_actions(service, user, row)
     return out
 
@@ -248,6 +251,11 @@ def act(service: Service, user: User, incident_id: str, action: str, payload: di
     if user.role in (AppRole.VIEWER, AppRole.PLANNER):
         raise Forbidden("只读账号不能办理事件", "read-only accounts cannot act on incidents")
     name = Action.parse(action).value
+    if Action(name) in SYSTEM_ACTIONS:
+        raise Forbidden(
+            f"「{Action(name).zh}」只由系统在发布新网格图时执行",
+            f"{name} is taken only by the system at a publish",
+        )
     incident_id = incident_key(incident_id)
     scope = scope_of(service, user)
     now = service.clock()

@@ -9,14 +9,23 @@ clock. A point outside every grid but within ``queue_radius_m`` (settings) of a 
 
 :func:`prepare_report` does everything but the write (pure CPU and cached reads), so the HTTP face
 can store on the event loop (:func:`store_report_on_loop`) without a thread hop.
+
+A report's instant is read once, when intake receives it (``received_at``, from the service clock),
+unless it names an earlier ``reported_at``. It is located against the versions in force at that
+instant and stored with exactly those: the write re-checks them against the committed version
+table (:func:`store.inforce.check_located`), and when a publish switched the map meanwhile it is
+located again for the same instant (:func:`store_report`). So during a publish no report is lost
+and none is placed on a version that was not in force when the server received it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import secrets
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from api.ops.access import User, actor_for
@@ -31,11 +40,14 @@ from geo.nearest import nearest_community
 from geo.times import CST, as_instant, beijing_date
 from store import db
 from store.incidents import get_incident, insert_incident
+from store.inforce import LayersChanged, check_located
 
 SYSTEM = Actor("system", AppRole.ADMIN)
 #: How long a report retries on the event loop while another writer holds the SpatiaLite file
 #: before it waits in a thread instead (a planner's large import may hold it for seconds).
 RETRY_ON_LOOP_S = 2.0
+#: How often a report is located again when publishes keep switching the map under it.
+MAX_RELOCATE = 5
 
 
 def new_incident_id(at: datetime) -> str:
@@ -50,15 +62,25 @@ class Report:
     id: str
     record: dict[str, Any]
     events: tuple[dict[str, Any], ...]
+    #: The instant the report was located at (its receipt, or the reported_at it named).
+    at: datetime | None = None
+    #: The versions of the view it was located on (checked again when it is written).
+    version_ids: tuple[int, ...] = ()
+    #: Locate it again for the same instant (after a publish switched the map meanwhile).
+    redo: Callable[[], Report] | None = field(default=None, repr=False, compare=False)
 
 
-def prepare_report(service: Service, user: User, body: dict[str, Any]) -> Report:
+def prepare_report(
+    service: Service, user: User, body: dict[str, Any], *, received_at: datetime | None = None
+) -> Report:
     """Check, convert, locate and route a report; raises the domain errors a bad report gets.
 
     ``body``: lon, lat, crs (default wgs84), category, description, and optionally reported_at
-    (a naive time is Beijing time, :mod:`geo.times`), urgent, address, reporter {name, phone}."""
+    (a naive time is Beijing time, :mod:`geo.times`), urgent, address, reporter {name, phone}.
+    ``received_at``: the receipt instant when the report is located again (default: the clock,
+    read once here)."""
     category = Category.parse(body["category"])
-    now = service.clock()
+    now = received_at if received_at is not None else service.clock()
     at = as_instant(body.get("reported_at") or now)
     if at > now + timedelta(minutes=service.settings.future_slack_min):
         raise InvalidInput("上报时间不能晚于当前时间", "reported_at lies in the future", field="reported_at")
@@ -139,7 +161,14 @@ def prepare_report(service: Service, user: User, body: dict[str, Any]) -> Report
         "resident_phone": resident.get("phone"),
     }
     record["seq"] = first.seq + len(events)
-    return Report(inc.id, record, (first.to_dict(), *(ev.to_dict() for ev in events)))
+    return Report(
+        inc.id,
+        record,
+        (first.to_dict(), *(ev.to_dict() for ev in events)),
+        at=at,
+        version_ids=tuple(sorted(v.id for v in view.versions.values())),
+        redo=partial(prepare_report, service, user, body, received_at=now),
+    )
 
 
 async def prepare_report_on_loop(service: Service, user: User, body: dict[str, Any]) -> Report:
@@ -164,14 +193,39 @@ def _cheap_on_loop(service: Service, body: dict[str, Any]) -> bool:
         return True  # refused input: prepare_report refuses it at once, before any geometry
 
 
+def _store_once(service: Service, report_: Report, *, wait: bool = True) -> dict[str, Any]:
+    """One write: the located versions checked against the committed table (under the shared
+    switch lock), then the incident and its events; :class:`LayersChanged` when a publish
+    switched the map for the report's instant since it was located."""
+    with db.write(service.engine, wait=wait) as conn:
+        if report_.at is not None:
+            check_located(conn, report_.at, report_.version_ids)
+        insert_incident(conn, report_.record, *report_.events)
+        return get_incident(conn, report_.id)
+
+
+def _relocated(service: Service, report_: Report, attempt: int, err: LayersChanged) -> Report:
+    """The report located again for its instant, after re-reading the version table."""
+    if report_.redo is None or attempt >= MAX_RELOCATE:
+        raise err
+    service.layers.refresh()
+    return report_.redo()
+
+
 def store_report(service: Service, report_: Report, *, wait: bool = True) -> dict[str, Any]:
-    """Write the incident and its events in one transaction; returns the stored row.
+    """Write the incident and its events in one transaction; returns the stored row. When a
+    publish switched the map for the report's instant meanwhile, it is located again (same
+    instant) and written then (see the module docstring).
 
     ``wait=False``: raise :class:`store.db.WriterBusy` at once, storing nothing, when another
     writer holds the SpatiaLite file."""
-    with db.write(service.engine, wait=wait) as conn:
-        insert_incident(conn, report_.record, *report_.events)
-        return get_incident(conn, report_.id)
+    attempt = 0
+    while True:
+        try:
+            return _store_once(service, report_, wait=wait)
+        except LayersChanged as err:
+            attempt += 1
+            report_ = _relocated(service, report_, attempt, err)
 
 
 def report_incident(service: Service, user: User, body: dict[str, Any]) -> dict[str, Any]:
@@ -187,10 +241,14 @@ async def store_report_on_loop(service: Service, report_: Report) -> dict[str, A
     loop = asyncio.get_running_loop()
     give_up = loop.time() + RETRY_ON_LOOP_S
     delay = 0.0005
+    attempt = 0
     while loop.time() < give_up:
         try:
-            return store_report(service, report_, wait=False)
+            return _store_once(service, report_, wait=False)
         except db.WriterBusy:
             await asyncio.sleep(delay)
             delay = min(delay * 2, 0.02)
+        except LayersChanged as err:  # a publish switched the map: locate again, off the loop
+            attempt += 1
+            report_ = await asyncio.to_thread(_relocated, service, report_, attempt, err)
     return await asyncio.to_thread(store_report, service, report_)

@@ -87,15 +87,24 @@ def upload_summary(result: ImportResult, max_findings: int = 200) -> dict[str, A
 
 
 def publish(
-    service: Service, community: str, number: int, *, force: bool = False, at: datetime | date | None = None
+    service: Service,
+    community: str,
+    number: int,
+    *,
+    force: bool = False,
+    at: datetime | date | None = None,
+    override_reason: str | None = None,
+    by: str | None = None,
 ) -> Version:
-    """Publish draft ``number``; the previous version retires at the same instant."""
-    from store.versions import publish as publish_version
+    """Publish draft ``number``; the previous version retires at the same instant. Blocking
+    findings refuse it unless ``override_reason`` is given (recorded with ``by``); open incidents
+    not yet 处置中 are re-routed under the new map in the same transaction
+    (:func:`api.ops.publishing.publish`, which also answers the incidents re-routed)."""
+    from api.ops.publishing import publish as publish_draft
 
-    with db.write(service.engine) as conn:
-        v = publish_version(conn, community, number, at=at, force=force)
-    service.invalidate()
-    return v
+    return publish_draft(
+        service, community, number, force=force, at=at, override_reason=override_reason, by=by
+    ).version
 
 
 def versions(service: Service, community: str) -> list[Version]:
