@@ -26,6 +26,7 @@ BENCHES: dict[str, tuple[list[str], list[str]]] = {
     "bench_webmap": ([], ["--incidents", "200", "--repeat", "2"]),
     "bench_api": ([], ["--seconds", "5", "--points", "300"]),
     "bench_cli": ([], ["--repeat", "2"]),
+    "bench_ogc": ([], ["--grids", "5000"]),
 }
 
 
