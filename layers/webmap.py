@@ -38,12 +38,14 @@ from shapely.ops import polylabel
 
 from geo.crs import from_local_metric, from_wgs84, to_local_metric
 from geo.hierarchy import Grid, Hierarchy, Level
+from geo.party import PartyArea, party_types
 from geo.roles import Post, Role, mask_phone
 from geo.validate import FINDING_CODES, Finding
 from layers.header import user_bar
 from layers.offline import Basemap, OfflineMap
 from layers.offline import basemap as make_basemap
 from layers.palette import general_colors, translucent
+from layers.partystyle import PARTY_LEGEND_TITLE, party_web_style
 from layers.webstyles import (
     CATEGORY_SHAPES,
     COMMUNITY_COLOR,
@@ -416,6 +418,57 @@ def _finding_kind(code: str) -> tuple[str, str]:
     return code, FINDING_CODES.get(code, ("", code, code))[1]
 
 
+def party_collection(party: Sequence[PartyArea], crs: str = "wgs84") -> dict[str, Any]:
+    """Party organisations as a GeoJSON FeatureCollection for the page: ``code``, ``name``,
+    ``type``, ``kind``, ``parent_code``, ``grids`` (how many it names) and the kind's ``color``,
+    ``weight``, ``dash``. Organisations with no area in the version are left out."""
+    feats = []
+    for a in party:
+        geom = _geojson(a.geometry, crs)
+        if geom is None:
+            continue
+        st = party_web_style(a.kind)
+        props = {
+            "code": a.code,
+            "name": a.name,
+            "type": a.type,
+            "kind": a.kind,
+            "parent_code": a.parent_code,
+            "grids": len(a.grid_codes),
+            "color": st["color"],
+            "weight": st["weight"],
+            "dash": st["dash"],
+        }
+        feats.append({"type": "Feature", "geometry": geom, "properties": props})
+    return {"type": "FeatureCollection", "features": feats}
+
+
+def _party_legend(party: Sequence[PartyArea]) -> str:
+    """The party layer's legend: one toggle per type (with its count), then each organisation."""
+    if not party:
+        return ""
+    rows = "".join(
+        f'<li><label><input type="checkbox" class="ww-f-party" value="{_e(t)}" checked>'
+        '<svg class="ww-party-key" width="24" height="10" aria-hidden="true">'
+        '<line x1="0" y1="5" x2="24" y2="5" '
+        f'stroke="{_e(party_web_style(k)["color"])}" stroke-width="{_e(party_web_style(k)["weight"])}" '
+        f'stroke-dasharray="{_e(party_web_style(k)["dash"])}"/></svg>'
+        f'{_e(t)} <span class="ww-count">{n}</span></label></li>'
+        for t, k, n in party_types(party)
+    )
+    orgs = "".join(
+        f'<li data-party="{_e(a.code)}" data-type="{_e(a.type)}"><span class="ww-name">{_e(a.name)}</span> '
+        f'<span class="ww-muted">{_e(a.type)} · {len(a.grid_codes)} 个网格</span></li>'
+        for a in party
+    )
+    return (
+        f'<section class="ww-legend" id="ww-legend-party"><h2>{_e(PARTY_LEGEND_TITLE)}</h2>'
+        '<p class="ww-hint">虚线为各党组织覆盖的网格范围；勾选以显示或隐藏。</p>'
+        f"<ul>{rows}</ul><details><summary>党组织名单（{len(party)} 个）</summary>"
+        f'<ol id="ww-party-list" class="ww-list">{orgs}</ol></details></section>'
+    )
+
+
 def coverage_page(
     h: Hierarchy,
     community_code: str,
@@ -426,12 +479,15 @@ def coverage_page(
     basemap: str = "none",
     tianditu_key: str = "",
     user: Mapping[str, Any] | None = None,
+    party: Sequence[PartyArea] = (),
 ) -> str:
     """The coverage check (覆盖核查) of one version of a community: findings drawn and listed.
 
     ``version_label`` is shown in the title as given (e.g. ``第3版（草稿）``). Each finding with a
     geometry is drawn in its kind's colour and can be zoomed to from the list; the six kinds of
-    :data:`MAIN_FINDINGS` always have a legend entry (count 0 when clean).
+    :data:`MAIN_FINDINGS` always have a legend entry (count 0 when clean). ``party``: the party
+    organisations' areas (两网融合, :func:`geo.party.party_areas`), drawn as a layer of their own
+    with a legend row per type that toggles it (:func:`party_collection`).
     """
     base = make_basemap(basemap, tianditu_key=tianditu_key)
     community = _community(h, community_code)
@@ -495,6 +551,7 @@ def coverage_page(
         '<div id="ww-msg" class="ww-msg" role="status"></div>'
         f'<section class="ww-legend" id="ww-legend-findings"><h2>问题类型</h2><ul>{legend}</ul></section>'
         f"{_general_legend(generals, community)}"
+        f"{_party_legend(party)}"
         '<section><h2>问题清单</h2><p class="ww-hint">点击条目定位到地图。</p>'
         f'<ol id="ww-findings" class="ww-list">{"".join(rows) or "<li class=ww-muted>无</li>"}</ol></section>'
     )
@@ -505,6 +562,7 @@ def coverage_page(
         "style": js_style(),
         "grids": fc,
         "findings": {"type": "FeatureCollection", "features": feats},
+        "party": party_collection(party, base.overlay_crs),
     }
     return _page(
         title=title,

@@ -140,6 +140,8 @@ def coverage(
 
     if user is not None:
         check_community(service, user, community)
+    from api.ops.party import party_layer
+
     view = service.layers.version(community, version)
     page = coverage_page(
         view.hierarchy,
@@ -148,6 +150,7 @@ def coverage(
         version_label=view.label,
         static_base=STATIC_BASE,
         user=user_info(service, user) if user is not None else None,
+        party=party_layer(service, view, community),
         **basemap_options(service),
     )
     return page, tile_hosts(service)

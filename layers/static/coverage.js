@@ -66,6 +66,37 @@ function wwCoverage(map) {
       });
     });
   });
+  // 两网融合: party organisations' areas as their own layer, one toggle per type in the legend.
+  var partyByType = {};
+  var partyLayer = L.layerGroup().addTo(map);
+  L.geoJSON(d.party || {type: "FeatureCollection", features: []}, {
+    interactive: true,
+    style: function (f) {
+      var p = f.properties;
+      return {className: "ww-party ww-party-" + p.kind, color: p.color, weight: p.weight,
+              dashArray: p.dash, fill: false, opacity: 0.95};
+    },
+    onEachFeature: function (f, layer) {
+      var p = f.properties;
+      (partyByType[p.type] = partyByType[p.type] || []).push(layer);
+      layer.bindTooltip(function () {
+        return el("div", {class: "ww-card"}, [
+          el("div", {class: "ww-card-title"}, [p.name]),
+          el("div", null, [p.type + " · " + p.grids + " 个网格"]),
+          el("div", {class: "ww-muted ww-mono"}, [p.code]),
+        ]);
+      }, {sticky: true, className: "ww-tip"});
+      partyLayer.addLayer(layer);
+    },
+  });
+  Array.prototype.forEach.call(document.querySelectorAll("input.ww-f-party"), function (box) {
+    box.addEventListener("change", function () {
+      (partyByType[box.value] || []).forEach(function (layer) {
+        if (box.checked) partyLayer.addLayer(layer); else partyLayer.removeLayer(layer);
+      });
+    });
+  });
+  window.wwParty = partyLayer;
   window.wwFindings = byIndex;
   window.wwLoaded = true;
   return grids;

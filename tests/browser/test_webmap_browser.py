@@ -247,6 +247,22 @@ def test_coverage_page_published_is_clean(page, live) -> None:
     assert "未发现问题" in page.inner_text("#ww-summary")
 
 
+def test_coverage_page_draws_the_party_layer_and_toggles_it(page, live) -> None:
+    """两网融合 on the coverage map: 18 party areas of 三根松 (2 支部, 6 党小组, 10 企业党组织),
+    a legend with one toggle per type."""
+    page.goto(f"{live.base}/maps/coverage/{SANGENSONG}")
+    wait_loaded(page)
+    assert page.locator("path.ww-party").count() == 18
+    assert page.locator("path.ww-party-branch").count() == 2
+    legend = page.inner_text("#ww-legend-party")
+    assert "党组织（两网融合）" in legend and "网格党小组" in legend and "企业党组织" in legend
+    page.locator('input.ww-f-party[value="企业党组织"]').uncheck()
+    assert page.locator("path.ww-party").count() == 8
+    page.locator('input.ww-f-party[value="企业党组织"]').check()
+    assert page.locator("path.ww-party").count() == 18
+    screenshot(page, "coverage-party")
+
+
 def _planted_draft(sample) -> tuple[bytes, dict[str, str]]:
     """三根松's layer as GeoJSON with planted defects: a micro-grid removed (gap), its western
     neighbour bulging into another kept sibling (overlap), a micro-grid under a new code nobody is

@@ -286,3 +286,55 @@ def test_index_page_links_each_community_and_escapes_names() -> None:
     assert "/maps/coverage/x%2F..%2Fy" in page
     assert "第2版" in page and 'lang="zh-CN"' in page
     assert "尚无已发布的网格" in index_page([])
+
+
+def _party(community: str):
+    from geo.party import party_areas
+    from store.seed import read_sample
+
+    src = load_source()
+    orgs = [o for o in read_sample(src.label)["party_orgs"] if o["community_code"] == community]
+    return src.hierarchy, party_areas(src.hierarchy, orgs)
+
+
+@pytest.mark.parametrize(
+    ("community", "types"),
+    [
+        (SGS, {"网格党支部": 2, "网格党小组": 6, "企业党组织": 10}),
+        ("510116004002", {"网格党支部": 3, "专属网格党支部": 4, "微网格党小组": 8}),
+    ],
+)
+def test_coverage_page_draws_each_party_organisation_with_its_legend(community, types) -> None:
+    h, areas = _party(community)
+    page = coverage_page(h, community, [], version_label="第1版（现行）", party=areas)
+    assert external_urls(page) == []
+    drawn = _data(page)["party"]["features"]
+    assert sorted(f["properties"]["code"] for f in drawn) == sorted(a.code for a in areas)
+    assert {f["properties"]["type"] for f in drawn} == set(types)
+    for f in drawn:  # each organisation's area is the union of the grids it names
+        a = next(a for a in areas if a.code == f["properties"]["code"])
+        # (coordinates rounded to 6 decimals, ≈ 0.1 m)
+        assert shape(f["geometry"]).symmetric_difference(a.geometry).area < 1e-3 * a.geometry.area
+    legend = re.search(r'<section class="ww-legend" id="ww-legend-party">(.*?)</section>', page, re.S)
+    assert legend is not None and "党组织（两网融合）" in legend.group(1)
+    for t, n in types.items():
+        assert re.search(
+            rf'class="ww-f-party" value="{t}" checked>.*?{t} <span class="ww-count">{n}</span>',
+            legend.group(1),
+        ), t
+    for a in areas:
+        assert f'data-party="{a.code}"' in legend.group(1) and a.name in legend.group(1)
+    plain = coverage_page(h, community, [], version_label="第1版（现行）")
+    assert "ww-legend-party" not in plain and _data(plain)["party"]["features"] == []
+
+
+def test_party_names_are_escaped_on_the_coverage_page() -> None:
+    from geo.party import party_areas
+
+    orgs = [{"code": "X<1>", "name": HOSTILE, "type": '党小组"><b>', "grid_codes": [WEST.code, EAST.code]}]
+    page = coverage_page(TINY, COMMUNITY.code, [], version_label="第1版", party=party_areas(TINY, orgs))
+    assert HOSTILE not in page and "<b>" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    (feat,) = _data(page)["party"]["features"]
+    assert feat["properties"]["name"] == HOSTILE and feat["properties"]["kind"] == "group"
+    assert shape(feat["geometry"]).equals(box(104.08, 30.40, 104.082, 30.401))
