@@ -33,9 +33,13 @@ class PublishIn(BaseModel):
 
 @router.get("/{code}/drafts/{n}/plan", summary="规划编辑页状态 the planner's page state of a draft")
 def plan_state(
-    code: Code, n: Number, request: Request, _user: User = Depends(require_planner)
+    code: Code,
+    n: Number,
+    request: Request,
+    impact: Annotated[bool, Query(description="附带发布影响 include the impact of publishing")] = False,
+    _user: User = Depends(require_planner),
 ) -> dict[str, Any]:
-    return ops.state(service_of(request), code, n)
+    return ops.state(service_of(request), code, n, impact=impact)
 
 
 @router.get("/{code}/drafts/{n}/shared-boundary", summary="两个微网格的共用边界 shared boundary")

@@ -408,29 +408,21 @@ def plan_page(
     an offer to start one when there is none) and the basemap hosts its CSP must allow; ``user``
     is shown in the shared header."""
     from api.ops.maps import STATIC_BASE, basemap_options, tile_hosts, user_info
+    from api.ops.plan import state
     from layers.plan import plan_page as draw
 
     drafts = list_drafts(service, community)
     if number is None and drafts:
         number = int(drafts[0]["number"])
-    if number is None:
-        view = service.layers.current(community)
-        body: dict[str, Any] = {
-            "draft": {"validation": None, "findings": []},
-            "balance": None,
-            "operations": [],
-        }
-    else:
-        body = show(service, community, number)
-        view = service.layers.version(community, number)
+    current = service.layers.current(community)
+    view = current if number is None else service.layers.version(community, number)
     page = draw(
         view.hierarchy,
         community,
         number=number,
         drafts=drafts,
-        findings=body["draft"]["findings"],
-        balance=body["balance"],
-        operations=body["operations"],
+        state=state(service, community, number),
+        published=current.version.number,
         static_base=STATIC_BASE,
         user=user_info(service, user) if user is not None else None,
         **basemap_options(service),

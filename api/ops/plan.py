@@ -90,15 +90,18 @@ def _findings_block(version: Any) -> dict[str, Any]:
     }
 
 
-def state(service: Service, community: str, number: int | None) -> dict[str, Any]:
+def state(service: Service, community: str, number: int | None, *, impact: bool = False) -> dict[str, Any]:
     """Everything the planner's page shows of draft ``number`` (None: the published version, no
-    draft yet): grids as the page draws them, findings, balance table, party coverage, operations."""
+    draft yet): grids as the page draws them, findings, balance table, party coverage, operations;
+    with ``impact`` also :func:`api.ops.drafts.impact` (what publishing it would move), so the page
+    needs one request after each operation."""
     from api.ops.maps import basemap_options
     from layers.offline import basemap
-    from layers.webmap import grid_features
-    from store.drafts import bands_of, load_draft, operations
+    from layers.plan import plan_features
+    from store.drafts import bands_of, operations
     from store.grids import load_grids
     from store.people import party_orgs_of
+    from store.versions import get_version
 
     opts = basemap_options(service)
     crs = basemap(opts["basemap"], tianditu_key=opts["tianditu_key"]).overlay_crs
@@ -106,24 +109,26 @@ def state(service: Service, community: str, number: int | None) -> dict[str, Any
         band = bands_of(conn, community)["micro"]
         orgs = party_orgs_of(conn, community)
         if number is None:
-            view = service.layers.current(community)
-            version = view.version
-            grids = list(load_grids(conn, version.id))
+            version = service.layers.current(community).version
             ops: list[dict[str, Any]] = []
         else:
-            draft = load_draft(conn, community, number)
-            version, grids = draft.version, list(draft.grids)
+            version = get_version(conn, community, number)
             ops = operations(conn, version.id)
-    fc, _ = grid_features(Hierarchy(grids), community, crs=crs)
-    return {
+        grids = list(load_grids(conn, version.id))
+    body = {
         "draft": number,
         "version": version.to_dict(),
-        "grids": fc,
+        "grids": plan_features(Hierarchy(grids), community, crs=crs),
         **_findings_block(version),
         "balance": balance_table(grids, band),
         "party": party_coverage(grids, orgs),
         "operations": ops,
     }
+    if impact and number is not None:
+        from api.ops.drafts import impact as impact_of
+
+        body["impact"] = impact_of(service, community, number)
+    return body
 
 
 def shared_boundary(service: Service, community: str, number: int, codes: Sequence[str]) -> dict[str, Any]:
@@ -165,17 +170,22 @@ def publish(
     reason: str = "",
     author: str = "",
 ) -> dict[str, Any]:
-    """Publish draft ``number`` from the planner's page through :func:`api.ops.layers.publish`;
-    with blocking findings only with ``override`` and a reason."""
-    from api.ops import layers
+    """Publish draft ``number`` from the planner's page through the operations layer's publish
+    (:func:`api.ops.publishing.publish`, which :func:`api.ops.layers.publish` wraps; it answers the
+    incidents re-routed too). With blocking findings only with ``override`` and its reason, which
+    is recorded with the version (who, when, why)."""
+    from api.ops.publishing import publish as publish_draft
 
-    reason = (reason or "").strip()
-    if override and not reason:
-        raise InvalidInput("强制发布须填写理由", "an override needs a reason", field="reason")
-    if len(reason) > 500:
-        raise InvalidInput("理由超过 500 个字符", "the reason exceeds 500 characters", field="reason")
-    v = layers.publish(service, community, number, force=override)
-    return {"version": v.to_dict(), "override": override, "reason": reason or None}
+    if override and not (reason or "").strip():
+        raise InvalidInput("强制发布须填写理由", "an override needs a reason", field="override_reason")
+    done = publish_draft(
+        service, community, number, override_reason=reason if override else None, by=author or None
+    )
+    return {
+        "version": done.version.to_dict(),
+        "previous_number": done.previous,
+        "rerouted": [r.to_dict() for r in done.rerouted],
+    }
 
 
 def diff_page(

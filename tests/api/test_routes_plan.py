@@ -5,6 +5,7 @@ reason), and the before/after diff map (planners only, escaped, offline)."""
 from __future__ import annotations
 
 from layers.offline import external_urls
+from tests.api.ops.test_publishing import overlapping_draft
 from tests.api.test_routes_drafts import BASE, G1, M1, M2, M3, C, split_wkt
 from tests.api_fixtures import Api
 
@@ -13,9 +14,10 @@ HOSTILE = "<img src=x onerror=alert(1)>"
 
 def test_state_after_a_split_and_the_shared_boundary(api: Api) -> None:
     assert api.post(f"{BASE}/drafts/new", "planner").status_code == 200
-    r = api.get(f"{BASE}/drafts/2/plan", "planner")
+    r = api.get(f"{BASE}/drafts/2/plan?impact=true", "planner")
     assert r.status_code == 200, r.text
     s = r.json()
+    assert s["impact"]["counts"]["households_removed"] == 0 and s["errors"] == 0
     assert s["balance"]["band"] == [30, 100] and s["balance"]["micro_grids"] == 83
     assert s["balance"]["counts"] == {"below": 0, "above": 0, "ok": 83, "unknown": 0}
     assert len(s["party"]["groups"]) == 6 and s["party"]["uncovered"] == [] and s["party"]["overlap"] == []
@@ -48,7 +50,7 @@ def test_publish_from_the_page_and_the_diff_map(api: Api) -> None:
     r = api.post(f"{BASE}/drafts/2/rename", "planner", json={"grid": M2, "name": HOSTILE})
     assert r.status_code == 200, r.text
     r = api.post(f"{BASE}/drafts/2/publish", "planner", json={"override": True, "reason": "  "})
-    assert r.status_code == 422 and r.json()["error"]["field"] == "reason"
+    assert r.status_code == 422 and r.json()["error"]["field"] == "override_reason"
 
     r = api.get(f"/maps/plan/{C}/diff?from=1&to=2", "planner")
     assert r.status_code == 200, r.text
@@ -72,3 +74,23 @@ def test_publish_from_the_page_and_the_diff_map(api: Api) -> None:
     assert r.json()["version"]["number"] == 2 and r.json()["version"]["state"] == "published"
     r = api.post(f"{BASE}/drafts/2/publish", "planner", json={})
     assert r.status_code in (409, 422)
+
+
+def test_blocking_findings_need_an_override_with_a_reason(api: Api) -> None:
+    from api.ops import drafts
+
+    service = api.client.app.state.service
+    number = overlapping_draft(service)  # M1 also covers M2: an overlap, a blocking finding
+    s = api.get(f"{BASE}/drafts/{number}/plan", "planner").json()
+    assert s["errors"] >= 1 and any(f["code"] == "overlap" for f in s["findings"])
+    r = api.post(f"{BASE}/drafts/{number}/publish", "planner", json={})
+    assert r.status_code == 409 and r.json()["error"]["field"] == "override_reason"
+    page = api.get(f"/maps/plan/{C}?version={number}", "planner").text
+    assert 'id="ww-override"' in page and "强制发布" in page
+    r = api.post(
+        f"{BASE}/drafts/{number}/publish", "planner", json={"override": True, "reason": "街道办确认，待勘界"}
+    )
+    assert r.status_code == 200, r.text
+    over = r.json()["version"]["override"]
+    assert over["reason"] == "街道办确认，待勘界" and over["by"] == "planner"
+    assert [v["state"] for v in drafts.list_drafts(service, C)] == []

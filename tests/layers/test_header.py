@@ -30,9 +30,7 @@ def test_every_page_layers_draws_carries_the_one_bar() -> None:
         "assignment": lambda u: assignment_page(
             TINY, COMMUNITY.code, open_by_micro={}, workload=[], ontime_by_general={}, user=u
         ),
-        "plan": lambda u: plan_page(
-            TINY, COMMUNITY.code, number=None, drafts=[], findings=[], balance=None, user=u
-        ),
+        "plan": lambda u: plan_page(TINY, COMMUNITY.code, number=None, drafts=[], user=u),
         "index": lambda u: index_page([], user=u),
     }
     for name, draw in pages.items():
