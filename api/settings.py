@@ -54,6 +54,9 @@ class Settings(BaseSettings):
     ogc_public: bool = True
     basemap: str = "none"
     tianditu_key: str = ""
+    #: Web maps with more micro-grids than this draw the grids from vector tiles (``/tiles``)
+    #: instead of embedding them as GeoJSON (:mod:`api.ops.tiles`).
+    map_tiles_above: int = 2_000
     #: Layer-file limits (:class:`store.files.limits.Limits`), the same for uploads and the CLI
     #: (``weiwang import``/``validate``); the file size limit is ``max_upload_bytes``.
     max_features: int = 20_000

@@ -37,6 +37,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "unsupported_format": 415,
     "redraw_refused": 422,
     "codes_exhausted": 409,
+    "invalid_tile": 400,  # geo.tiles.InvalidTile: z/x/y off the grid or outside the layer's zooms
     "database_unavailable": 503,
 }
 
