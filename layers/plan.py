@@ -135,6 +135,13 @@ def plan_page(
         '<button type="button" id="ww-undo">撤销</button>'
         '<p id="ww-boundary-tools" hidden><button type="button" id="ww-boundary-apply">应用新边界</button> '
         '<button type="button" id="ww-boundary-cancel">取消</button></p></section>'
+        '<section><h2>发布影响</h2><p id="ww-impact" class="ww-muted">—</p><div id="ww-impact-lists"></div>'
+        '<div id="ww-override" hidden><p class="ww-hint">'
+        "草稿仍有错误（阻断发布）。如确需发布，请勾选并写明理由：</p>"
+        '<label><input type="checkbox" id="ww-override-on"> 强制发布</label><br>'
+        '<textarea id="ww-override-reason" rows="2" maxlength="500" placeholder="理由（必填）">'
+        "</textarea></div>"
+        '<button type="button" id="ww-publish">发布</button></section>'
         '<section><h2>检查</h2><p id="ww-summary">—</p><ol id="ww-findings" class="ww-list"></ol></section>'
         f'<section id="ww-balance"><h2>户数均衡（{int(lo)}–{int(hi)} 户）</h2>'
         '<p id="ww-balance-summary">—</p><details><summary>各微网格户数</summary>'
@@ -143,13 +150,6 @@ def plan_page(
         '<section id="ww-party"><h2>党组织覆盖（两网融合）</h2><p id="ww-party-summary">—</p>'
         '<table class="ww-table"><thead><tr><th>党小组</th><th>微网格</th></tr></thead>'
         '<tbody id="ww-party-rows"></tbody></table></section>'
-        '<section><h2>发布影响</h2><p id="ww-impact" class="ww-muted">—</p><div id="ww-impact-lists"></div>'
-        '<div id="ww-override" hidden><p class="ww-hint">'
-        "草稿仍有错误（阻断发布）。如确需发布，请勾选并写明理由：</p>"
-        '<label><input type="checkbox" id="ww-override-on"> 强制发布</label><br>'
-        '<textarea id="ww-override-reason" rows="2" maxlength="500" placeholder="理由（必填）">'
-        "</textarea></div>"
-        '<button type="button" id="ww-publish">发布</button></section>'
         '<section><h2>操作记录</h2><ol id="ww-ops"></ol></section>'
     )
     data = {

@@ -41,8 +41,10 @@ def diff_page(
     static_base: str = "/static",
     basemap: str = "none",
     tianditu_key: str = "",
+    user: Mapping[str, Any] | None = None,
 ) -> str:
-    """The diff map from ``before`` (e.g. the published version) to ``after`` (e.g. a draft)."""
+    """The diff map from ``before`` (e.g. the published version) to ``after`` (e.g. a draft);
+    ``user``: the logged-in caller, shown by the shared header."""
     base = make_basemap(basemap, tianditu_key=tianditu_key)
     community = _community(after, community_code)
     fc_before, _ = grid_features(before, community_code, crs=base.overlay_crs)
@@ -104,4 +106,5 @@ def diff_page(
         start="wwPlanDiff",
         static_base=static_base,
         base=base,
+        user=user,
     )

@@ -87,4 +87,4 @@ def diff_page(
         return login_redirect(request)
     if user.role not in (AppRole.PLANNER, AppRole.ADMIN):
         raise Forbidden("版本对比页仅限规划员", "the diff map is for planners", field="role")
-    return html_page(ops.diff_page(service_of(request), community, before, after))
+    return html_page(ops.diff_page(service_of(request), community, before, after, user))

@@ -17,6 +17,7 @@ from typing import Any
 import shapely
 from shapely.geometry import LineString, mapping
 
+from api.ops.access import User
 from api.ops.service import Service
 from dispatch.errors import InvalidInput
 from geo.crs import to_local_metric
@@ -189,12 +190,12 @@ def publish(
 
 
 def diff_page(
-    service: Service, community: str, before: int | None, after: int | None
+    service: Service, community: str, before: int | None, after: int | None, user: User | None = None
 ) -> tuple[str, tuple[str, ...]]:
     """The before/after map from version ``before`` (default: published) to ``after`` (default: the
-    newest draft) and the basemap hosts its CSP must allow."""
+    newest draft) and the basemap hosts its CSP must allow; ``user`` is shown in the header."""
     from api.ops.drafts import diff
-    from api.ops.maps import STATIC_BASE, basemap_options, tile_hosts
+    from api.ops.maps import STATIC_BASE, basemap_options, tile_hosts, user_info
     from layers.plandiff import diff_page as draw
 
     body = diff(service, community, before, after)
@@ -213,6 +214,7 @@ def diff_page(
         before_label=label(body["from"]),
         after_label=label(body["to"]),
         static_base=STATIC_BASE,
+        user=user_info(service, user) if user is not None else None,
         **basemap_options(service),
     )
     return page, tile_hosts(service)

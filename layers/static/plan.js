@@ -23,6 +23,7 @@ function wwPlan(map) {
   var edited = null;     // the boundary polyline being dragged
   var layers = null;
   var opStarted = null;
+  var fresh = [];        // grids the last operation made (outlined on the map)
   window.wwOpTimes = [];
   window.wwOpPhases = [];  // per operation: ms of the operation call, of fetching state + impact, of drawing
 
@@ -98,9 +99,11 @@ function wwPlan(map) {
   function show() {
     $("ww-selected").textContent = selected.length ? selected.join("、") : "—";
     layers.micro.eachLayer(function (layer) {
-      var on = selected.indexOf(layer.feature.properties.code) >= 0;
-      layer.setStyle({weight: on ? 4 : 1, color: on ? "#d7191c" : d.style.microLine});
-      if (on) layer.bringToFront();
+      var code = layer.feature.properties.code;
+      var on = selected.indexOf(code) >= 0, isNew = fresh.indexOf(code) >= 0;
+      layer.setStyle({weight: on || isNew ? 4 : 1, color: on ? "#d7191c" : isNew ? "#7b1fa2" : d.style.microLine,
+                      dashArray: isNew && !on ? "6 3" : null});
+      if (on || isNew) layer.bringToFront();
     });
   }
 
@@ -172,7 +175,7 @@ function wwPlan(map) {
     function part(title, items, line) {
       if (!items.length) return;
       var ul = el("ul", null, items.slice(0, 100).map(function (x) { return el("li", null, [line(x)]); }));
-      box.appendChild(el("details", {class: "ww-impact-" + title[1]}, [el("summary", null, [title[0] + "（" + items.length + "）"]), ul]));
+      box.appendChild(el("details", {class: "ww-impact-" + title[1], open: items.length <= 5}, [el("summary", null, [title[0] + "（" + items.length + "）"]), ul]));
     }
     part(["要素", "elements"], im.elements, function (e) { return (e.name || e.id) + "：" + (e.from || "—") + " → " + (e.to || "—"); });
     part(["岗位", "posts"], im.posts, function (p) { return p.name + "（" + p.role + "）：" + p.grid_code + " 将停用"; });
@@ -220,6 +223,7 @@ function wwPlan(map) {
     ww.msg("正在处理…", "info");
     ww.api(base + "/drafts/" + d.draft + path, {method: "POST", body: body || {}}).then(function (r) {
       var op = r.operation || r.undone || {};
+      fresh = r.undone ? (op.removed || []) : (op.added || []);
       return refresh().then(function () {
         ww.msg((r.undone ? "已撤销：" : "已完成：") + (op.summary_zh || path.slice(1)), "info");
         if (done) done(r);

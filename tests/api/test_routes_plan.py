@@ -59,6 +59,7 @@ def test_publish_from_the_page_and_the_diff_map(api: Api) -> None:
     assert HOSTILE not in r.text and "&lt;img src=x" in r.text  # the renamed grid, escaped
     assert "第1版（现行） → 第2版（草稿）" in r.text and "新增 2 个、删除 1 个" in r.text
     assert f'data-grid="{M1}" data-change="removed"' in r.text
+    assert 'id="ww-userbar"' in r.text and "退出登录" in r.text
     assert f'data-grid="{G1}012" data-change="added"' in r.text
     assert (
         api.client.get(

@@ -153,6 +153,8 @@ def test_split_move_merge_publish_on_the_planner_page(browser, plan_live: Live, 
         assert page.locator("#ww-balance-rows tr").count() == 84
         assert len(state["party"]["groups"]) == 6 and state["party"]["uncovered"] == []
         assert "6 个党小组覆盖 84 / 84 个微网格" in page.inner_text("#ww-party-summary")
+        assert page.evaluate(f"wwGrids.byCode['{G1}012'].options.color") == "#7b1fa2"  # outlined as new
+        page.mouse.move(5, 880)
         SPLIT_PNG.parent.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(SPLIT_PNG))
 
