@@ -172,12 +172,31 @@ def parse_crs(name: str | int | CRSSpec) -> CRSSpec:
     ('gcj02', 'wgs84', 'cgcs2000')
     >>> spec = parse_crs("epsg:4544"); spec.name, spec.kind, spec.is_geographic
     ('EPSG:4544', 'epsg', False)
+
+    Labels match exactly: surrounding spaces or control characters are refused, not trimmed.
+
+    >>> try:
+    ...     parse_crs("GCJ02 ")
+    ... except UnknownCRS as err:
+    ...     print(err.code, err.detail)
+    unknown_crs {'crs': 'GCJ02 '}
     """
     if isinstance(name, CRSSpec):
         return name
     if isinstance(name, bool) or not isinstance(name, str | int):
         raise _unknown(name)
-    text = str(name).strip().lower()
+    if isinstance(name, str) and (name != name.strip() or not name.isprintable()):
+        # Labels match exactly, on every face: "GCJ02 " may be the start of a paste of something
+        # else, so it is refused (naming the label), never trimmed.
+        shown = name[:64].encode("unicode_escape").decode("ascii")
+        raise UnknownCRS(
+            f"坐标系名称“{shown}”含首尾空格或控制字符：名称须完全一致，不会自动去除。"
+            "可用：wgs84、cgcs2000、gcj02、bd09 或 EPSG 代码（如 EPSG:4544）。",
+            f"CRS label {shown!r} has surrounding spaces or control characters: labels must match "
+            "exactly (wgs84, cgcs2000, gcj02, bd09 or an EPSG code such as EPSG:4544)",
+            detail={"crs": shown},
+        )
+    text = str(name).lower()
     spec = _ALIASES.get(text)
     if spec is not None:
         return spec
@@ -584,6 +603,44 @@ def area_m2(geometry: BaseGeometry) -> float:
     oriented = shapely.orient_polygons(geometry, exterior_cw=False)
     area, _perimeter = _GEOD.geometry_area_perimeter(oriented)
     return abs(float(area))
+
+
+def areas_m2(geometries: ArrayLike) -> NDArray[np.float64]:
+    """:func:`area_m2` of many geometries, the same numbers: rings oriented and split out in one
+    shapely call each, so only pyproj's ring area runs per ring (no per-geometry Python walk).
+    Non-polygonal and empty geometries give 0.
+
+    >>> from shapely.geometry import box
+    >>> g = [box(104.08, 30.40, 104.09, 30.41), box(104.0, 30.0, 104.001, 30.001)]
+    >>> areas_m2(g).tolist() == [area_m2(x) for x in g]
+    True
+    """
+    geoms = np.asarray(geometries, dtype=object).reshape(-1)
+    out = np.zeros(len(geoms))
+    poly = np.flatnonzero(np.isin(shapely.get_type_id(geoms), (3, 6)) & ~shapely.is_empty(geoms))
+    if not len(poly):
+        return out
+    parts, part_of = shapely.get_parts(
+        shapely.orient_polygons(geoms[poly], exterior_cw=False), return_index=True
+    )
+    rings, ring_of = shapely.get_rings(parts, return_index=True)  # exterior first, then holes
+    coords, coord_of = shapely.get_coordinates(rings, return_index=True)
+    bounds = np.searchsorted(coord_of, np.arange(len(rings) + 1))
+    ring_area = np.array(
+        [
+            _GEOD.polygon_area_perimeter(coords[a:b, 0], coords[a:b, 1])[0]
+            for a, b in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True)
+        ]
+    )
+    # Summed as pyproj's geometry_area_perimeter does: per part exterior then holes, then parts.
+    part_area = np.zeros(len(parts))
+    for r in range(len(rings)):
+        part_area[ring_of[r]] += ring_area[r]
+    total = np.zeros(len(poly))
+    for q in range(len(parts)):
+        total[part_of[q]] += part_area[q]
+    out[poly] = np.abs(total)
+    return out
 
 
 def meters_per_degree(lat: ArrayLike) -> tuple:

@@ -152,6 +152,20 @@ def test_upload_crs_must_match_exactly(api: Api) -> None:
     assert upload(api, wayao_geojson(), crs="wgs84").status_code == 200
 
 
+# (A control character such as %09 never reaches the route: any URL holding one is a 422 first.)
+@pytest.mark.parametrize("raw", ["GCJ02%20", "%20wgs84", "EPSG:4544+", "%E3%80%80gcj02"])
+def test_locate_crs_must_match_exactly(api: Api, raw: str) -> None:
+    """``/api/v1/locate`` (the lean route parses its own query) refuses a CRS label with surrounding
+    spaces or control characters, naming the label, instead of trimming it."""
+    lon, lat = inside_point(api, MICRO)
+    r = api.get(f"/api/v1/locate?lon={lon}&lat={lat}&crs={raw}")
+    err = assert_refused(r, "crs", (422,))
+    assert err["code"] in ("unknown_crs", "invalid_input")
+    assert err["code"] == "invalid_input" or "完全一致" in err["message_zh"]
+    ok = api.get(f"/api/v1/locate?lon={lon}&lat={lat}&crs=wgs84")
+    assert ok.status_code == 200 and MICRO in ok.text, ok.text
+
+
 @pytest.mark.parametrize("code", ["%00", "51011600400%002", "x" * 40])
 def test_control_characters_in_a_community_code_are_refused(api: Api, code: str) -> None:
     before = stored(api)

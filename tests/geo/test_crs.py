@@ -367,7 +367,6 @@ def test_field_prefix_and_non_numeric_input():
         ("bd09", "bd09"),
         ("BD-09", "bd09"),
         ("epsg:4544", "EPSG:4544"),
-        (" EPSG:4544 ", "EPSG:4544"),
         ("urn:ogc:def:crs:EPSG::4544", "EPSG:4544"),
         ("http://www.opengis.net/def/crs/EPSG/0/4544", "EPSG:4544"),
         ("EPSG:32648", "EPSG:32648"),
@@ -400,6 +399,20 @@ def test_unknown_crs_raises_naming_the_value(value):
     shown = value if isinstance(value, str) else repr(value)
     assert shown in exc.zh and shown in exc.en
     assert "坐标系" in exc.zh
+
+
+@pytest.mark.parametrize(
+    "value", ["GCJ02 ", " wgs84", "EPSG:4544 ", "gcj02\t", "bd09\n", "wgs84\x00", "\u3000gcj02"]
+)
+def test_crs_labels_match_exactly_never_trimmed(value):
+    """Issue 14: ``GCJ02 `` was accepted after trimming; a label with surrounding spaces or control
+    characters is refused, naming the label (escaped), on every face that parses one."""
+    with pytest.raises(UnknownCRS) as info:
+        parse_crs(value)
+    shown = value.encode("unicode_escape").decode("ascii")
+    assert info.value.code == "unknown_crs" and info.value.field == "crs"
+    assert shown in info.value.zh and repr(shown) in info.value.en
+    assert info.value.detail == {"crs": shown}
 
 
 def test_epsg_4544_near_xinglong_against_gauss_kruger_series():

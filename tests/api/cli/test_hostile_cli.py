@@ -48,3 +48,16 @@ def test_import_exits_2_and_writes_nothing(seeded_url: str, tmp_path: Path) -> N
         assert snapshot(engine) == before
     finally:
         engine.dispose()
+
+
+@pytest.mark.parametrize("label", ["GCJ02 ", " wgs84", "gcj02\t"])
+def test_locate_crs_must_match_exactly(label: str) -> None:
+    """``weiwang locate --crs`` refuses a label with surrounding spaces (exit 2, the label named)."""
+    sample = Path(__file__).resolve().parents[3] / "data" / "boundaries" / "grids.geojson"
+    rc, out = invoke("locate", "--lon", "104.08", "--lat", "30.41", "--crs", label, "--layer", str(sample))
+    shown = label.encode("unicode_escape").decode("ascii")
+    assert rc != 0 and "错误：" in out and shown in out and "Traceback" not in out, out
+    rc, out = invoke(
+        "locate", "--lon", "104.08", "--lat", "30.41", "--crs", label.strip(), "--layer", str(sample)
+    )
+    assert rc == 0, out
