@@ -57,3 +57,86 @@ def city_partition(
     clipped = shapely.intersection(cells[order], box)
     codes = [f"510116{900_000_000_000 + i:012d}" for i in range(n)]
     return codes, list(clipped)
+
+
+def city_layer(
+    n: int = 50_000, *, communities: int = 5, side_km: float = 30.0, seed: int = 20240601
+) -> list[dict]:
+    """A whole SYNTHETIC city as layer records (``code``, ``name``, ``level``, ``parent_code``,
+    ``community_code``, ``households``, ``geometry``): the micro-grids of :func:`city_partition`
+    grouped into ``communities`` vertical strips (社区), each cut into bands of general grids
+    (一般网格) of at most 999 micro-grids; general and community outlines are the exact unions of
+    their micro-grids, so the hierarchy nests and covers without gaps."""
+    _codes, polys = city_partition(n, side_km=side_km, seed=seed)
+    k = math.ceil(math.sqrt(n))
+    i = np.arange(n)
+    col, row = i % k, i // k
+    com = col * communities // k
+    rows_total = math.ceil(n / k)
+    width = -(-k // communities)
+    band = max(1, min(rows_total, 999 // width))  # rows per general grid
+    gen = row // band
+    rng = np.random.default_rng(seed + 1)
+    households = rng.integers(30, 101, n)
+    polys_arr = np.array(polys, dtype=object)
+    out: list[dict] = []
+    for c in range(communities):
+        c_code = f"510116{901 + c:03d}001"
+        mine = np.flatnonzero(com == c)
+        gens = np.unique(gen[mine])
+        c_geoms = []
+        c_house = 0
+        rows: list[dict] = []
+        for gi, g in enumerate(gens):
+            g_code = f"{c_code}{gi + 1:03d}"
+            members = mine[gen[mine] == g]
+            g_geom = shapely.coverage_union_all(polys_arr[members])
+            c_geoms.append(g_geom)
+            g_house = int(households[members].sum())
+            c_house += g_house
+            rows.append(
+                {
+                    "code": g_code,
+                    "name": f"城{c + 1}社区第{gi + 1}网格",
+                    "level": "general",
+                    "parent_code": c_code,
+                    "community_code": c_code,
+                    "households": g_house,
+                    "geometry": g_geom,
+                }
+            )
+            for mi, m in enumerate(members):
+                rows.append(
+                    {
+                        "code": f"{g_code}{mi + 1:03d}",
+                        "name": f"城{c + 1}-{gi + 1}-{mi + 1}微网格",
+                        "level": "micro",
+                        "parent_code": g_code,
+                        "community_code": c_code,
+                        "households": int(households[m]),
+                        "geometry": polys[m],
+                    }
+                )
+        out.append(
+            {
+                "code": c_code,
+                "name": f"城{c + 1}社区",
+                "level": "community",
+                "parent_code": None,
+                "community_code": c_code,
+                "households": c_house,
+                "geometry": shapely.coverage_union_all(np.array(c_geoms, dtype=object)),
+            }
+        )
+        out.extend(rows)
+    return out
+
+
+def write_city(path: str, n: int = 50_000, *, communities: int = 5) -> list[str]:
+    """Write :func:`city_layer` to ``path`` (GeoJSON or GeoPackage by suffix); the community codes."""
+    import geopandas as gpd
+
+    recs = city_layer(n, communities=communities)
+    gdf = gpd.GeoDataFrame(recs, geometry="geometry", crs="EPSG:4326")
+    gdf.to_file(path, driver="GPKG" if str(path).endswith(".gpkg") else "GeoJSON", engine="pyogrio")
+    return [r["code"] for r in recs if r["level"] == "community"]

@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Table, func, insert, select
 
-from geo.crs import area_m2
+from geo.crs import areas_m2
 from geo.elements import Element
 from geo.hierarchy import Grid, Hierarchy, Level
 from store import shapes
@@ -52,21 +52,27 @@ def insert_grids(
     ``progress(n)`` is called after each batch with the number of rows written in it (an exception
     it raises aborts the caller's transaction like any other). Returns the number written.
     """
+    grids = list(grids)
+    geoms, bounds = shapes.to_db_many([g.geometry for g in grids])
+    areas = areas_m2([g.geometry for g in grids]).tolist()
     rows = [
         {
             "version_id": version_id,
             "code": g.code,
-            "level": Level(g.level).value,
+            "level": g.level.value if isinstance(g.level, Level) else Level(g.level).value,
             "kind": g.kind,
             "name": g.name,
             "parent_code": g.parent_code,
             "community_code": g.community_code or community_code,
             "households": g.households,
-            "area_m2": area_m2(g.geometry),
-            **shapes.bbox(g.geometry),
-            "geom": shapes.to_db(g.geometry),
+            "area_m2": area,
+            "minx": b[0],
+            "miny": b[1],
+            "maxx": b[2],
+            "maxy": b[3],
+            "geom": geom,
         }
-        for g in grids
+        for g, geom, b, area in zip(grids, geoms, bounds.tolist(), areas, strict=True)
     ]
     return _insert_rows(conn, grids_t, rows, progress)
 

@@ -291,12 +291,51 @@ def import_layer(
 ) -> ImportResult:
     """Read a layer file (and optionally an elements file) and :func:`import_grids` it.
 
-    ``limits`` bound what is read (the caller's settings; :class:`store.files.limits.Limits`
-    defaults when None).
-
     A GeoPackage as written by ``weiwang export`` (layers ``grids`` and ``elements``) is read
     whole when no ``layer`` is named: grids from ``grids``, elements from ``elements``.
+    ``limits`` bound what is read (the caller's settings; :class:`store.files.limits.Limits`
+    defaults when None).
     """
+    (result,) = import_layer_many(
+        engine,
+        path,
+        [community_code],
+        commit=commit,
+        crs=crs,
+        mapping=mapping,
+        layer=layer,
+        elements_path=elements_path,
+        author=author,
+        note=note,
+        read_progress=read_progress,
+        write_progress=write_progress,
+        drop_elements=drop_elements,
+        limits=limits,
+    )
+    return result
+
+
+def import_layer_many(
+    engine: Engine,
+    path: str | Path,
+    community_codes: Sequence[str] | None,
+    *,
+    commit: bool = False,
+    crs: str | None = None,
+    mapping: Any = None,
+    layer: str | None = None,
+    elements_path: str | Path | None = None,
+    author: str = "",
+    note: str = "",
+    read_progress: Callable[[int, int], None] | None = None,
+    write_progress: Callable[[int], None] | None = None,
+    drop_elements: bool = False,
+    limits: Limits | None = None,
+) -> list[ImportResult]:
+    """:func:`import_layer` for several communities of one file (a city), read once: one draft
+    per community, each in its own transaction, in the order given (``None``: every community
+    level grid of the file, by code). A community that fails stops the import; the drafts
+    written before it stay (each is a draft, never published here)."""
     from store.files.layerfile import list_layers, read_layer
     from store.files.limits import Limits
 
@@ -323,17 +362,45 @@ def import_layer(
         extra = read_layer(elements_path, crs=crs, limits=lim)
         elements += extra.elements
         warnings += extra.warnings
-    return import_grids(
-        engine,
-        data.grids,
-        community_code,
-        elements=elements,
-        commit=commit,
-        source=p.name,
-        source_crs=data.source_crs,
-        warnings=warnings,
-        author=author,
-        note=note,
-        progress=write_progress,
-        drop_elements=drop_elements,
-    )
+    if community_codes is None:
+        community_codes = sorted(g.code for g in data.grids if g.level is Level.COMMUNITY)
+        if not community_codes:
+            raise InvalidHierarchy(
+                "文件中没有社区层级的网格（层级 community）",
+                "the layer holds no community-level grid",
+                field="community",
+            )
+    by_community = _by_community(data.grids, community_codes)
+    return [
+        import_grids(
+            engine,
+            by_community[code],
+            code,
+            elements=elements,
+            commit=commit,
+            source=p.name,
+            source_crs=data.source_crs,
+            warnings=warnings,
+            author=author,
+            note=note,
+            progress=write_progress,
+            drop_elements=drop_elements,
+        )
+        for code in community_codes
+    ]
+
+
+def _by_community(grids: Sequence[Grid], codes: Sequence[str]) -> dict[str, list[Grid]]:
+    """The grids of each community of ``codes`` (as :func:`_community_grids`; one pass when there
+    are several, so a city of many communities is not scanned once per community)."""
+    if len(codes) == 1:
+        return {codes[0]: list(grids)}
+    wanted = set(codes)
+    out: dict[str, list[Grid]] = {c: [] for c in codes}
+    for g in grids:
+        key = g.community_code if g.community_code in wanted else (g.code if g.code in wanted else None)
+        if key is None and g.community_code is None:
+            key = next((c for c in codes if g.code.startswith(c)), None)
+        if key is not None:
+            out[key].append(g)
+    return out

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -115,7 +116,17 @@ def db_seed(url: str | None, data_dir: Path) -> None:
 
 @click.command("import")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--community", "community_code", required=True, help="社区编码 community code (12 digits)")
+@click.option(
+    "--community",
+    "community_codes",
+    multiple=True,
+    help="社区编码 community code (12 digits); repeat it for several communities of one file",
+)
+@click.option(
+    "--all-communities",
+    is_flag=True,
+    help="文件中的每个社区各成一个草稿 every community of the file, one draft each (a city), read once",
+)
 @click.option("--commit", is_flag=True, help="写入草稿版本（默认只试运行）write a draft (default: dry run)")
 @click.option("--crs", default=None, help="文件无坐标系时使用 CRS for files without one (e.g. EPSG:4544)")
 @click.option("--layer", default=None, help="图层名（多图层文件）layer name in a multi-layer file")
@@ -141,7 +152,8 @@ def db_seed(url: str | None, data_dir: Path) -> None:
 )
 def import_cmd(
     path: Path,
-    community_code: str,
+    community_codes: tuple[str, ...],
+    all_communities: bool,
     commit: bool,
     crs: str | None,
     layer: str | None,
@@ -161,8 +173,10 @@ def import_cmd(
 
     The published version is never touched: publish the draft with ``weiwang publish``. The
     validation findings are printed and stored with the draft. On any error nothing is written.
+    Several communities (--community repeated, or --all-communities) are read once and written
+    one draft each, each in its own transaction.
     """
-    from api.ops.layers import import_file
+    from api.ops.layers import import_many
     from api.ops.service import open_service
     from store.files.columns import ColumnMapping
 
@@ -175,12 +189,14 @@ def import_cmd(
     }
     mapping = ColumnMapping(**fields) if any(fields.values()) else None
     over = {} if max_features is None else {"max_features": max_features}
+    if bool(community_codes) == all_communities:
+        raise click.UsageError("give --community CODE (once or more) or --all-communities")
     try:
         with open_service(url=url) as service, _bars(enabled=True) as (on_read, on_write):
-            result = import_file(
+            results = import_many(
                 service,
                 path,
-                community_code,
+                None if all_communities else list(community_codes),
                 commit=commit,
                 crs=crs,
                 mapping=mapping,
@@ -196,6 +212,12 @@ def import_cmd(
     except WeiwangError as err:
         _fail(err)
         return
+    for result in results:
+        _print_import(result)
+
+
+def _print_import(result: Any) -> None:
+    """What ``weiwang import`` says about one community's import (an ImportResult)."""
     lv = result.grids_by_level
     click.echo(
         f"社区 {result.community_name} {result.community_code}  来源 {result.source} ({result.source_crs})"

@@ -40,6 +40,20 @@ def import_file(
     return result
 
 
+def import_many(
+    service: Service, path: str | Path, communities: list[str] | None, *, commit: bool = False, **options: Any
+) -> list[ImportResult]:
+    """:func:`import_file` for several communities of one file (``None``: every community in it),
+    read once, one draft each (:func:`store.importing.import_layer_many`)."""
+    from store.importing import import_layer_many
+
+    options.setdefault("limits", service.settings.layer_limits())
+    results = import_layer_many(service.engine, path, communities, commit=commit, **options)
+    if commit:
+        service.layers.refresh()
+    return results
+
+
 def _import_in_child(
     url: str, path: str, community: str, commit: bool, options: dict[str, Any]
 ) -> ImportResult:

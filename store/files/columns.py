@@ -154,6 +154,17 @@ def text(value: Any) -> str | None:
     return str(value).strip()
 
 
+def texts(values: Any) -> list[str | None]:
+    """:func:`text` of every value of a column, with a fast path for the usual columns (all
+    strings, or all integers) that gives the same results without a call per value."""
+    items = values.tolist() if hasattr(values, "tolist") else list(values)
+    if all(type(v) is str for v in items):
+        return [None if not (t := v.strip()) or v == "NaT" else t for v in items]
+    if all(type(v) is int for v in items):
+        return [str(v) for v in items]
+    return [text(v) for v in items]
+
+
 def count(value: Any, *, row: int, column: str) -> int | None:
     """A non-negative whole number (households) or None for a null; :class:`BadValue` otherwise."""
     if is_null(value):

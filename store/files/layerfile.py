@@ -47,6 +47,7 @@ from store.files.columns import (
     resolve_element_columns,
     resolve_grid_columns,
     text,
+    texts,
 )
 from store.files.dbf import check_shapefile, shapefile_encoding, sidecar
 from store.files.errors import AmbiguousLayer, BadValue, UnreadableFile, UnsupportedFormat
@@ -564,6 +565,12 @@ def _grids(
     used = {c for c in cols.values() if c is not None}
     extra_cols = [f for f in fields if f not in used and f.lower() not in skip]
     total = len(geoms)
+    # Text columns converted once per column (:func:`texts`), not value by value.
+    none: list[str | None] = [None] * total
+    as_text = {
+        key: texts(table[col]) if (col := cols[key]) is not None else none
+        for key in ("code", "name", "parent", "community", "kind")
+    }
 
     def get(key: str, i: int) -> Any:
         col = cols[key]
@@ -572,7 +579,7 @@ def _grids(
     out: list[Grid] = []
     for i, geom in enumerate(geoms):
         row = i + 1
-        code = text(get("code", i))
+        code = as_text["code"][i]
         if code is None:
             raise BadValue(
                 f"第 {row} 行缺少网格编码",
@@ -593,12 +600,12 @@ def _grids(
         out.append(
             Grid(
                 code=code,
-                name=text(get("name", i)) or "",
+                name=as_text["name"][i] or "",
                 level=level,
                 geometry=geom,
-                parent_code=text(get("parent", i)),
-                community_code=text(get("community", i)),
-                kind=text(get("kind", i)) or implied_kind,
+                parent_code=as_text["parent"][i],
+                community_code=as_text["community"][i],
+                kind=as_text["kind"][i] or implied_kind,
                 households=count(get("households", i), row=row, column=hh_col) if hh_col else None,
                 extra={f: v for f in extra_cols if (v := _plain(table[f][i])) is not None},
             )
