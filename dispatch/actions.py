@@ -44,7 +44,7 @@ from dispatch.deadlines import DEFAULT_TIME_LIMITS, TimeLimits
 from dispatch.errors import InvalidInput, NotPermitted
 from dispatch.events import Event, diff
 from dispatch.incident import Incident, to_record
-from dispatch.states import Action, State, allowed_actions, next_state
+from dispatch.states import SYSTEM_ACTIONS, Action, State, allowed_actions, next_state
 from dispatch.validation import (
     ADDRESS_MAX,
     DESCRIPTION_MAX,
@@ -358,9 +358,6 @@ _HANDLERS: dict[Action, _Handler] = {
     Action.SUPERVISE: _supervise,
     Action.REROUTE: _reroute,
 }
-
-#: Actions only the system takes (never offered as a button nor taken through the API).
-SYSTEM_ACTIONS = frozenset({Action.REROUTE})
 
 
 def apply(

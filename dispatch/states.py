@@ -155,6 +155,10 @@ TRANSITIONS: Mapping[State, Mapping[Action, State | None]] = MappingProxyType(
 )
 
 
+#: Actions only the system takes (never offered to a person, never named to one as allowed).
+SYSTEM_ACTIONS = frozenset({Action.REROUTE})
+
+
 def allowed_actions(state: State) -> tuple[Action, ...]:
     """Actions the table allows in ``state`` (in table order; ignores who asks)."""
     return tuple(TRANSITIONS[state])
@@ -176,7 +180,7 @@ def next_state(state: State, action: Action, deferred_from: State | None = None)
                 )
             return deferred_from
         return target
-    actions = allowed_actions(state)
+    actions = tuple(a for a in allowed_actions(state) if a not in SYSTEM_ACTIONS)
     targets: list[State] = []
     for a in actions:
         t = table[a] if table[a] is not None else deferred_from

@@ -28,11 +28,10 @@ from dispatch import (
     indicators,
     supervision_list,
 )
-from dispatch.actions import SYSTEM_ACTIONS
 from dispatch.deadlines import DEFAULT_TIME_LIMITS, overdue
 from dispatch.errors import InvalidInput
 from dispatch.incident import INCIDENT_FIELDS
-from dispatch.states import Action, allowed_actions
+from dispatch.states import SYSTEM_ACTIONS, Action, allowed_actions
 from geo.errors import NotFound
 from geo.roles import Post, mask_phone
 from geo.times import CST, beijing_date, beijing_midnight
