@@ -306,3 +306,10 @@ def list_events_of(conn: Connection, incident_ids: Sequence[str]) -> list[dict[s
         )
         out.extend(dict(r._mapping) for r in rows)
     return out
+
+
+def last_event_id(conn: Connection) -> int:
+    """The id of the newest event of any incident (0 when none): every report and every change of
+    an incident appends one, so this number moves whenever any incident does. One index lookup
+    (the primary key), for answering "nothing changed" without reading incidents."""
+    return int(conn.execute(select(func.max(incident_events.c.id))).scalar() or 0)

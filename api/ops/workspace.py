@@ -8,17 +8,19 @@ and, through :class:`store.incidents.Visibility`, only their grids' incidents.
 from __future__ import annotations
 
 import hashlib
-import json
 from datetime import date, datetime, timedelta
 from typing import Any
 
 from api.ops.access import Forbidden, User, scope_of
-from api.ops.incidents import list_for, present_rows, visible_rows
+from api.ops.incidents import present_rows, to_incident, visible_rows
 from api.ops.maps import API_BASE, STATIC_BASE, basemap_options, tile_hosts, user_info
 from api.ops.service import Service
 from dispatch import PERMISSIONS, Action, AppRole, State
 from dispatch.routing import posts_on
 from geo.errors import NotFound
+from geo.roles import Post
+from store import db
+from store.incidents import last_event_id
 
 #: States in which an incident still waits for its handler (我的待办).
 TODO_STATES = (State.ASSIGNED.value, State.IN_PROGRESS.value, State.FED_BACK.value, State.DEFERRED.value)
@@ -132,10 +134,71 @@ def my_todo(service: Service, user: User) -> dict[str, Any]:
     return {"items": items, "total": len(items)}
 
 
+def _roster_tag(service: Service) -> str:
+    """A digest of the roster this process shows (names, phones, posts), computed once per roster
+    reload: remembered with the list :meth:`Service.posts` hands out, recomputed when it hands out
+    another."""
+    posts = service.posts()
+
+    def digest() -> tuple[list[Post], str]:
+        text = repr(sorted(repr(p) for p in posts))
+        return posts, hashlib.sha256(text.encode()).hexdigest()[:16]
+
+    held = service.cached("feed_roster_tag", digest, float("inf"))
+    if held[0] is not posts:
+        held = service.cached("feed_roster_tag", digest, 0.0)
+    return held[1]
+
+
+def feed_version(service: Service, user: User, community: str | None) -> str:
+    """What the feed's answer depends on, as a short digest, without reading any incident: the
+    newest incident event (every report and change appends one), the published versions (grid
+    names), the roster, the caller (visibility and privacy), the community and today's date. Two
+    worker processes on one database compute the same value."""
+    with db.read(service.engine) as conn:
+        last = last_event_id(conn)
+    try:
+        versions = tuple(sorted(v.id for v in service.layers.current().versions.values()))
+    except NotFound:
+        versions = ()
+    who = (user.username, user.role.value, user.person_id)
+    key = (last, versions, _roster_tag(service), who, community, service.today().isoformat())
+    return hashlib.sha256(repr(key).encode()).hexdigest()[:24]
+
+
+def _next_flip(rows: list[dict[str, Any]], now: datetime) -> int:
+    """The Unix second (rounded down) until which no listed incident can turn overdue by the clock
+    alone: the earliest deadline not yet passed of those whose clock runs; 0 when there is none."""
+    upcoming = [
+        inc.deadline
+        for inc in (to_incident(r) for r in rows)
+        if inc.state.clock_running and inc.deadline is not None and inc.deadline >= now
+    ]
+    return int(min(upcoming).timestamp()) if upcoming else 0
+
+
+def feed_unchanged(service: Service, user: User, community: str | None, if_none_match: str) -> str | None:
+    """The ETag to answer ``304`` with when the caller's ``If-None-Match`` still holds, else None —
+    decided from :func:`feed_version` and the clock alone, before any incident is read.
+
+    An ETag is ``"VERSION.FLIP"``: it holds while the version is the same and the clock has not
+    passed FLIP (the next deadline that would turn a listed incident overdue)."""
+    version = feed_version(service, user, community)
+    now = int(service.clock().timestamp())
+    for tag in if_none_match.split(","):
+        tag = tag.strip().removeprefix("W/").strip('"')
+        v, _, flip = tag.partition(".")
+        if v == version and flip.isdigit() and (int(flip) == 0 or now <= int(flip)):
+            return f'"{tag}"'
+    return None
+
+
 def feed(service: Service, user: User, community: str | None) -> tuple[dict[str, Any], str]:
-    """The community's incidents as the caller sees them, and their ETag (a digest of exactly what
-    is sent), so that pages can poll every second and get ``304`` while nothing changed. Any worker
-    process answers the same for the same rows, so it holds across ``--workers 2``."""
-    body = list_for(service, user, community=community, limit=5000)
-    digest = hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()[:32]
-    return body, f'"{digest}"'
+    """The community's incidents as the caller sees them, and their ETag (:func:`feed_unchanged`),
+    so that pages can poll every second and get ``304`` while nothing changed. The version is read
+    before the incidents: a change in between gives a newer list under an older tag, which the
+    next poll replaces. Any worker process answers the same, so it holds across ``--workers 2``."""
+    version = feed_version(service, user, community)
+    rows = visible_rows(service, scope_of(service, user), community_code=community, limit=5000)
+    body = {"items": present_rows(service, user, rows), "total": len(rows)}
+    return body, f'"{version}.{_next_flip(rows, service.clock())}"'

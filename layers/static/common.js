@@ -113,6 +113,31 @@ var ww = (function () {
     });
   }
 
+  /* Live updates: a function that polls GET {api}/feed/incidents?community=CODE with the ETag of
+   * the last answer. Unchanged: the server answers 304 (no body, nothing rebuilt) and onItems is not
+   * called; changed: onItems(items) and window.wwPolls counts it. Resolves true when it changed.
+   * Rejects with {status} on an error (the caller's interval simply tries again). */
+  function feed(community, onItems) {
+    var etag = null;
+    return function poll() {
+      var headers = {"Accept": "application/json"};
+      var t = token();
+      if (t) headers["Authorization"] = "Bearer " + t;
+      if (etag) headers["If-None-Match"] = etag;
+      var q = pageData().api + "/feed/incidents?community=" + encodeURIComponent(community);
+      return fetch(q, {headers: headers, credentials: "same-origin"}).then(function (resp) {
+        if (resp.status === 304) return false;
+        if (!resp.ok) throw {status: resp.status, message: "HTTP " + resp.status};
+        etag = resp.headers.get("ETag");
+        return resp.json().then(function (body) {
+          onItems(body && body.items ? body.items : []);
+          window.wwPolls = (window.wwPolls || 0) + 1;
+          return true;
+        });
+      });
+    };
+  }
+
   function peopleLine(label, people) {
     var names = (people || []).map(function (p) { return p[1] ? p[0] + "（" + p[1] + "）" : p[0]; });
     return el("div", null, [el("b", null, [label + "："]), names.length ? names.join("、") : "（空缺）"]);
@@ -243,5 +268,6 @@ var ww = (function () {
   }
 
   return {data: pageData, el: el, gcj: gcj, toMap: toMap, msg: msg, api: api, drawGrids: drawGrids,
-          microCard: microCard, zoomTo: zoomTo, fmtTime: fmtTime, loginLink: loginLink, token: token};
+          microCard: microCard, zoomTo: zoomTo, fmtTime: fmtTime, loginLink: loginLink, token: token,
+          feed: feed};
 })();

@@ -68,12 +68,45 @@ function wwDispatch(map) {
     if (old) group.removeLayer(old.marker);
     var marker = L.marker(ww.toMap(inc.lon, inc.lat), {icon: icon(inc), title: (inc.category || "") + " " + (inc.state || ""),
                                                      riseOnHover: true});
-    marker.bindPopup(function () { return popupContent(inc); }, {maxWidth: 360});
+    marker.bindPopup(function () { return popupContent(byId[key] ? byId[key].inc : inc); }, {maxWidth: 360});
     marker.wwIncident = inc;
-    byId[key] = {inc: inc, marker: marker};
+    byId[key] = {inc: inc, marker: marker, json: JSON.stringify(inc)};
     if (!old) order.push(key);
     if (visible(inc)) group.addLayer(marker);
     return marker;
+  }
+
+  /* A changed incident redrawn in place (its marker, and its popup if open); a new one added. */
+  function upsert(inc) {
+    var key = String(inc.id);
+    var it = byId[key];
+    if (!it) return addIncident(inc);
+    var json = JSON.stringify(inc);
+    if (json === it.json) return it.marker;
+    if (inc.lon === null || inc.lon === undefined) { remove(key); return null; }
+    it.inc = inc;
+    it.json = json;
+    it.marker.wwIncident = inc;
+    it.marker.setLatLng(ww.toMap(inc.lon, inc.lat));
+    it.marker.setIcon(icon(inc));
+    if (it.marker.isPopupOpen()) it.marker.getPopup().update();
+    return it.marker;
+  }
+
+  function remove(key) {
+    var it = byId[key];
+    if (!it) return;
+    group.removeLayer(it.marker);
+    delete byId[key];
+    order = order.filter(function (k) { return k !== key; });
+  }
+
+  /* The feed's answer is the whole list as the caller may see it: add, redraw, drop. */
+  function sync(items) {
+    var seen = {};
+    items.forEach(function (inc) { seen[String(inc.id)] = true; upsert(inc); });
+    order.slice().forEach(function (k) { if (!seen[k]) remove(k); });
+    applyFilters();
   }
 
   function checked(cls) {
@@ -110,7 +143,11 @@ function wwDispatch(map) {
     marker.openPopup();
   }
 
-  /* ---- loading ---- */
+  /* ---- loading and live updates: the same ETag feed as the queue page (ww.feed): every open
+   * map polls each second and gets 304 while nothing changed; a new or changed incident is drawn
+   * without a reload, and the 督办 list is refreshed with it. ---- */
+  var poll = d.incidents ? null : ww.feed(d.community.code, sync);
+
   function loadIncidents() {
     if (d.incidents) {
       d.incidents.forEach(addIncident);
@@ -118,14 +155,20 @@ function wwDispatch(map) {
       window.wwIncidentsLoaded = true;
       return Promise.resolve();
     }
-    var q = "/incidents?community=" + encodeURIComponent(d.community.code) + "&limit=5000";
-    return ww.api(q).then(function (body) {
-      (body && body.items ? body.items : []).forEach(addIncident);
-      applyFilters();
+    return poll().then(function () {
       window.wwIncidentsLoaded = true;
     }).catch(function (err) {
-      if (err.status !== 401) ww.msg("事件加载失败：" + err.message, "error");
+      if (err.status !== 401) ww.msg("事件加载失败：" + (err.message || ""), "error");
+      else ww.msg("请先登录", "error", ww.loginLink());
     });
+  }
+
+  function live() {
+    if (!poll) return;
+    setInterval(function () {
+      poll().then(function (changed) { if (changed) loadSupervision(); })
+            .catch(function () { /* the next poll retries */ });
+    }, d.pollMs || 1000);
   }
 
   function loadSupervision() {
@@ -224,6 +267,7 @@ function wwDispatch(map) {
   window.wwReady = Promise.all([loadIncidents(), loadSupervision()]).then(function () {
     window.wwLoadedMs = window.performance ? performance.now() : 0;
     window.wwLoaded = true;
+    live();
   });
   return grids;
 }

@@ -14,7 +14,6 @@ function wwQueue(map) {
   var byId = {};            // id → {inc, marker, row}
   var selected = null;      // selected incident id
   var sort = {key: "reported", dir: -1};
-  var etag = null;
   var RUNNING = {"已交办": 1, "处置中": 1, "已反馈": 1};
   var FINAL = {"已结案": 1, "已合并": 1, "无效": 1};
   var LABELS = d.actions;   // action key → button label
@@ -424,22 +423,7 @@ function wwQueue(map) {
   }
 
   /* ---- loading and live updates: poll with ETag (unchanged: 304, nothing sent) ---- */
-  function poll() {
-    var headers = {"Accept": "application/json"};
-    var t = ww.token();
-    if (t) headers["Authorization"] = "Bearer " + t;
-    if (etag) headers["If-None-Match"] = etag;
-    var q = d.api + "/feed/incidents?community=" + encodeURIComponent(d.community.code);
-    return fetch(q, {headers: headers, credentials: "same-origin"}).then(function (resp) {
-      if (resp.status === 304) return;
-      if (!resp.ok) throw {status: resp.status};
-      etag = resp.headers.get("ETag");
-      return resp.json().then(function (body) {
-        replaceAll(body.items || []);
-        window.wwPolls = (window.wwPolls || 0) + 1;
-      });
-    });
-  }
+  var poll = ww.feed(d.community.code, replaceAll);
 
   window.wwSelect = function (id) { return select(id, true); };
   window.wwQueueItems = function () { return items; };

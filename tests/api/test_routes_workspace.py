@@ -366,3 +366,64 @@ def test_every_page_shows_who_is_logged_in_and_a_working_logout(
     c.cookies.clear()
     again = c.get(path, follow_redirects=False)
     assert again.status_code == 303 and again.headers["location"].startswith("/maps/login?next=")
+
+
+def _feed(api: Api, user: str = "dispatcher", etag: str | None = None):
+    headers = api.as_(user) | ({"If-None-Match": etag} if etag else {})
+    return api.client.get(f"/api/v1/feed/incidents?community={COMMUNITY}", headers=headers)
+
+
+def test_an_unchanged_feed_is_a_304_without_reading_incidents(api: Api) -> None:
+    """The 304 is decided from the newest event id, the versions, the roster and the caller: no
+    statement of that request reads the incidents table (the list is not built)."""
+    import re
+
+    from sqlalchemy import event
+
+    report(api)
+    first = _feed(api)
+    assert first.status_code == 200 and first.json()["total"] >= 1
+    etag = first.headers["etag"]
+    statements: list[str] = []
+    engine = api.client.app.state.service.engine
+
+    def record(_conn, _cursor, statement, *_args) -> None:
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        again = _feed(api, etag=etag)
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    assert again.status_code == 304 and again.content == b"" and again.headers["etag"] == etag
+    assert any("incident_events" in s for s in statements)  # the one cheap look-up …
+    assert not [s for s in statements if re.search(r"\bincidents\b", s)]  # … and no list
+    # a weak or listed tag holds too; another caller's tag does not (visibility, privacy)
+    assert _feed(api, etag=f'"x", W/{etag}').status_code == 304
+    assert _feed(api, "viewer", etag=etag).status_code == 200
+    # any change (an action appends an event) gives the new list under a new tag
+    inc = report(api, description="井盖缺失")
+    changed = _feed(api, etag=etag)
+    assert changed.status_code == 200 and changed.headers["etag"] != etag
+    assert inc["id"] in [i["id"] for i in changed.json()["items"]]
+    r = act(api, inc["id"], "dispatcher", action="void", reason="重复上报")
+    assert r.status_code == 200, r.text
+    after = _feed(api, etag=changed.headers["etag"])
+    assert after.status_code == 200
+    assert next(i for i in after.json()["items"] if i["id"] == inc["id"])["state"] == "无效"
+
+
+def test_the_feed_tag_lapses_when_a_deadline_passes(api: Api, clock: Clock) -> None:
+    """Nothing is written when an incident turns overdue: the tag holds only until the earliest
+    running deadline, then the list is rebuilt with ``overdue`` true."""
+    inc = report(api, category="应急管理风险隐患")  # 4 h (the date, also in the tag, stays the same)
+    first = _feed(api)
+    etag = first.headers["etag"]
+    assert not next(i for i in first.json()["items"] if i["id"] == inc["id"])["overdue"]
+    clock.advance(hours=3, minutes=59)
+    assert _feed(api, etag=etag).status_code == 304
+    clock.advance(minutes=2)
+    late = _feed(api, etag=etag)
+    assert late.status_code == 200 and late.headers["etag"] != etag
+    assert next(i for i in late.json()["items"] if i["id"] == inc["id"])["overdue"]
+    assert _feed(api, etag=late.headers["etag"]).status_code == 304

@@ -424,3 +424,61 @@ def test_map_errors_in_a_browser_are_a_chinese_page(page, live) -> None:
     assert page.locator("a[href='/maps/']").count() == 1
     api = page.request.get(f"{live.base}/maps/dispatch/999999999999", headers={"Accept": "application/json"})
     assert api.status == 404 and api.json()["error"]["code"] == "not_found"
+
+
+def test_a_second_dispatcher_map_shows_a_new_report_and_its_change_within_2_s(
+    page, browser, live, sample
+) -> None:
+    """Two open dispatcher maps (two browser contexts): a report clicked on the first appears on
+    the second within 2 s, and a change (作废) redraws its marker there, without a reload — the
+    same ETag feed as the queue page (304 while nothing changed)."""
+    import time
+
+    from tests.browser.conftest import off_loopback
+
+    micro = sample.hierarchy.get("510116004001004005")  # no other test reports here
+    (lon, lat), _w, _h = label_fit(micro.geometry)
+    other_ctx = browser.new_context(viewport={"width": 1400, "height": 900}, locale="zh-CN")
+    other = other_ctx.new_page()
+    other.requests, other.errors, feed = [], [], []
+    other.on("request", lambda r: other.requests.append(r.url))
+    other.on("pageerror", lambda e: other.errors.append(str(e)))
+    other.on("response", lambda r: feed.append(r.status) if "/feed/incidents" in r.url else None)
+    try:
+        login(other, live.base, "admin", "admin-demo", f"/maps/dispatch/{SANGENSONG}")
+        wait_loaded(other)
+        other.evaluate("window.wwStart = window.wwIncidents")  # the same window object at the end
+        page.goto(f"{live.base}/maps/dispatch/{SANGENSONG}")
+        wait_loaded(page)
+        other.wait_for_timeout(1500)
+        assert 304 in feed  # nothing changed: the poll costs a 304
+        x, y = _screen_point(page, lon, lat)
+        page.mouse.click(x, y)
+        page.wait_for_selector("#ww-form")
+        page.select_option("#ww-form-category", "群众诉求")
+        page.fill("#ww-form-description", "小区门口路灯不亮")
+        with page.expect_response(
+            lambda r: r.url.endswith("/api/v1/incidents") and r.request.method == "POST"
+        ) as resp:
+            page.click("#ww-form-submit")
+        t0 = time.monotonic()
+        iid = resp.value.json()["id"]
+        until(other, f"!!window.wwIncidents[{json.dumps(iid)}]", timeout_s=5)
+        assert time.monotonic() - t0 < 2.0
+        assert other.evaluate(f"wwIncidents[{json.dumps(iid)}].inc.state") == "已交办"
+        assert other.evaluate(f"wwMap.hasLayer(wwIncidents[{json.dumps(iid)}].marker)")
+        # a change: the first dispatcher voids it; the second map redraws the marker in place
+        token = page.evaluate("localStorage.getItem('weiwang_token')")
+        r = page.request.post(
+            f"{live.base}/api/v1/incidents/{iid}/actions",
+            data=json.dumps({"action": "void", "reason": "重复上报"}),
+            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+        )
+        assert r.ok, r.text()
+        t0 = time.monotonic()
+        until(other, f"wwIncidents[{json.dumps(iid)}].inc.state === '无效'", timeout_s=5)
+        assert time.monotonic() - t0 < 2.0
+        assert other.evaluate("window.wwStart === window.wwIncidents")  # no reload
+        assert other.errors == [] and off_loopback(other.requests) == []
+    finally:
+        other_ctx.close()
