@@ -123,7 +123,7 @@ def parse_ogc_crs(value: str | None, field_name: str = "crs") -> OgcCrs:
     ``CRS84``); CRS84 when absent; :class:`InvalidParameter` otherwise."""
     if value is None or value == "":
         return SUPPORTED_CRS[CRS84]
-    text = value.strip()
+    text = value  # exactly as given: surrounding spaces are refused below, never trimmed
     low = text.lower()
     if low in ("crs84", "ogc:crs84", "[ogc:crs84]", "urn:ogc:def:crs:ogc:1.3:crs84", CRS84.lower()):
         return SUPPORTED_CRS[CRS84]

@@ -166,6 +166,19 @@ def test_locate_crs_must_match_exactly(api: Api, raw: str) -> None:
     assert ok.status_code == 200 and MICRO in ok.text, ok.text
 
 
+@pytest.mark.parametrize("param", ["crs", "bbox-crs"])
+@pytest.mark.parametrize("raw", ["EPSG:4326%20", "%20EPSG:4544", "CRS84+"])
+def test_ogc_crs_must_match_exactly(api: Api, param: str, raw: str) -> None:
+    """OGC API – Features: a CRS with surrounding spaces is a 400 naming the parameter, not trimmed."""
+    items = "/ogc/collections/510116004001-micro/items"
+    bbox = "&bbox=104.0,30.5,104.2,30.7" if param == "bbox-crs" else ""
+    r = api.get(f"{items}?{param}={raw}{bbox}")
+    err = assert_refused(r, param, (400,))
+    assert err["field"] == param
+    good = api.get(f"{items}?{param}={raw.replace('%20', '').replace('+', '')}{bbox}")
+    assert good.status_code == 200 or good.json()["error"]["field"] != param, good.text
+
+
 @pytest.mark.parametrize("code", ["%00", "51011600400%002", "x" * 40])
 def test_control_characters_in_a_community_code_are_refused(api: Api, code: str) -> None:
     before = stored(api)
