@@ -1,8 +1,10 @@
-"""OGC API – Features Part 4 optimistic locking across processes: against ``weiwang serve --workers 2``
-(SpatiaLite and PostGIS), two editors send a PATCH with the same ``If-Match`` at the same moment,
-each on its own connection; exactly one gets 200 and the other 412, also when the two requests are
-answered by different workers (the worker is found from the server-side socket's owner in /proc).
-Then every worker serves the winner's draft (no worker keeps the draft it built before)."""
+"""OGC API – Features Part 4 over plain HTTP against ``weiwang serve --workers 2`` (SpatiaLite and
+PostGIS): a round trip (create in a draft, refused on the published version, a partition break
+refused with its findings, a stale ETag refused), then optimistic locking across processes: two
+editors send a PATCH with the same ``If-Match`` at the same moment, each on its own connection;
+exactly one gets 200 and the other 412, also when the two requests are answered by different
+workers (the worker is found from the server-side socket's owner in /proc). Then every worker
+serves the winner's draft (no worker keeps the draft it built before)."""
 
 from __future__ import annotations
 
@@ -18,8 +20,10 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
+from shapely.geometry import box, mapping, shape
 
 from tests.api.test_routes_incidents import MICRO
 from tests.api.test_routes_workers import _free_port, _owner, _workers
@@ -98,7 +102,7 @@ def two_workers(seeded_url: str) -> Iterator[tuple[int, list[int]]]:
             proc.stderr.close()
 
 
-def test_two_writers_with_one_etag_on_two_workers_exactly_one_wins(
+def test_part4_round_trip_and_two_writers_on_two_workers(
     two_workers: tuple[int, list[int]],
 ) -> None:
     port, workers = two_workers
@@ -112,6 +116,59 @@ def test_two_writers_with_one_etag_on_two_workers_exactly_one_wins(
     assert status in (200, 201), made
     number = made["draft"]["number"]
     url = f"/ogc/collections/{SANGENSONG}-micro/items/{MICRO}?version={number}"
+    items = f"/ogc/collections/{SANGENSONG}-micro/items"
+
+    # the round trip: create a micro-grid in the draft from half of one; the same POST on the
+    # published version is a 405; a grid across two general grids is refused with its findings;
+    # a stale ETag is a 412
+    status, headers, current, _ = _request(port, "GET", url, token)
+    outline = shape(current["geometry"])
+    x1, y1, x2, y2 = outline.bounds
+    half = outline.intersection(box(x1, y1, (x1 + x2) / 2, y2))
+    feature = {
+        "type": "Feature",
+        "geometry": mapping(half),
+        "properties": {"name": "新增", "parent_code": MICRO[:15]},
+    }
+    geojson = {"Content-Type": "application/geo+json"}
+    status, created_headers, created, _ = _request(
+        port, "POST", f"{items}?version={number}", token, feature, geojson
+    )
+    assert status == 201 and created["properties"]["name"] == "新增", created
+    status, _, got, _ = _request(
+        port, "GET", urlsplit(created_headers["location"]).path + f"?version={number}", token
+    )
+    assert status == 200 and got["id"] == created["id"]
+    status, refused_headers, refused, _ = _request(port, "POST", items, token, feature, geojson)
+    assert (
+        status == 405
+        and "现行版本只读" in refused["error"]["message_zh"]
+        and refused_headers["allow"] == "GET"
+    )
+    status, _, generals, _ = _request(
+        port, "GET", f"/ogc/collections/{SANGENSONG}-general/items?version={number}&limit=100", token
+    )
+    mine = shape(next(f for f in generals["features"] if f["id"] == MICRO[:15])["geometry"])
+    edge = next(
+        mine.intersection(shape(f["geometry"]))
+        for f in generals["features"]
+        if f["id"] != MICRO[:15] and mine.intersection(shape(f["geometry"])).length > 0
+    )
+    disc = edge.interpolate(0.5, normalized=True).buffer(0.0003)
+    across_generals = feature | {"geometry": mapping(disc)}
+    status, _, refused, _ = _request(
+        port, "POST", f"{items}?version={number}", token, across_generals, geojson
+    )
+    assert (
+        status == 422
+        and refused["error"]["code"] == "redraw_refused"
+        and refused["error"]["detail"]["findings"]
+    )
+    stale = headers["etag"]  # MICRO lost half of its area to the new grid: it is a new grid now
+    other = f"{items}/{created['id']}?version={number}"
+    status, _, refused, _ = _request(port, "DELETE", other, token, None, {"If-Match": stale})
+    assert status == 412 and refused["error"]["code"] == "precondition_failed"
+    url = f"{items}/{next(c for c in created['operation']['added'] if c != created['id'])}?version={number}"
 
     across = 0
     for k in range(ROUNDS):
