@@ -70,6 +70,8 @@ MAIN_FINDINGS: tuple[tuple[str, ...], ...] = (
 )
 _NESTING_ZH = "嵌套错误"
 COORD_DECIMALS = 6
+#: Scripts of a page drawing its grids from vector tiles (after common.js, before the page's own).
+TILE_SCRIPTS = ("vendor/leaflet.vectorgrid/Leaflet.VectorGrid.bundled.min.js", "tiles.js")
 
 
 # ------------------------------------------------------------------------------------------
@@ -171,6 +173,7 @@ def grid_features(
     crs: str = "wgs84",
     posts: Sequence[Post] = (),
     mask_phones: bool = True,
+    micro: bool = True,
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """The community's grids as one GeoJSON FeatureCollection plus its general grids' legend rows.
 
@@ -180,6 +183,7 @@ def grid_features(
     ``lab`` ([lon, lat] of the label), ``fw``/``fh`` (label room in metres), ``heads``/``workers``
     ([[name, phone], …] of the 微网格长/微网格员 in ``posts``, which the caller limits to the posts in
     force; phones masked when ``mask_phones``).
+    ``micro`` False leaves the micro-grids out (a tiled page draws them from ``/tiles``).
     Raises :class:`geo.errors.NotFound` for an unknown community.
     """
     sub = h.subset(community_code)
@@ -199,6 +203,8 @@ def grid_features(
     ]
     features: list[dict[str, Any]] = []
     for g in sorted(sub.grids, key=lambda g: (g.level.depth, g.code)):
+        if not micro and g.level is Level.MICRO:
+            continue
         geom = _geojson(g.geometry, crs)
         if geom is None:
             continue
@@ -290,6 +296,9 @@ def _page(
     fig.header.add_child(Element('<meta name="referrer" content="no-referrer" />'), name="ww_referrer")
     fig.header.add_child(CssLink(f"{root}/weiwang/weiwang.css"), name="ww_css")
     fig.header.add_child(JavascriptLink(f"{root}/weiwang/common.js"), name="ww_common")
+    if data.get("tiles"):  # grids from /tiles (layers/static/tiles.js), not embedded
+        for i, js in enumerate(TILE_SCRIPTS):
+            fig.header.add_child(JavascriptLink(f"{root}/weiwang/{js}"), name=f"ww_tiles{i}")
     fig.header.add_child(JavascriptLink(f"{root}/weiwang/{script}"), name="ww_page")
     data = {**data, "title": title, "static": root, "crs": base.overlay_crs, "basemap": base.name}
     fig.html.add_child(
@@ -342,6 +351,7 @@ def dispatch_page(
     login_url: str = "/maps/login",
     can_report: bool = True,
     user: Mapping[str, Any] | None = None,
+    tiles: Mapping[str, Any] | None = None,
 ) -> str:
     """The dispatcher's page (事件调度) for one community. ``can_report`` False (viewers, planners):
     no report form and no "click to report" hint.
@@ -354,7 +364,7 @@ def dispatch_page(
     base = make_basemap(basemap, tianditu_key=tianditu_key)
     community = _community(h, community_code)
     fc, generals = grid_features(
-        h, community_code, crs=base.overlay_crs, posts=posts, mask_phones=mask_phones
+        h, community_code, crs=base.overlay_crs, posts=posts, mask_phones=mask_phones, micro=tiles is None
     )
     states = "".join(
         f'<li><label><input type="checkbox" class="ww-f-state" value="{_e(s)}" checked>'
@@ -396,6 +406,7 @@ def dispatch_page(
         "states": list(STATE_COLORS),
         "grids": fc,
         "incidents": list(incidents) if incidents is not None else None,
+        "tiles": dict(tiles) if tiles else None,
     }
     return _page(
         title=title,
@@ -480,6 +491,7 @@ def coverage_page(
     tianditu_key: str = "",
     user: Mapping[str, Any] | None = None,
     party: Sequence[PartyArea] = (),
+    tiles: Mapping[str, Any] | None = None,
 ) -> str:
     """The coverage check (覆盖核查) of one version of a community: findings drawn and listed.
 
@@ -491,7 +503,7 @@ def coverage_page(
     """
     base = make_basemap(basemap, tianditu_key=tianditu_key)
     community = _community(h, community_code)
-    fc, generals = grid_features(h, community_code, crs=base.overlay_crs)
+    fc, generals = grid_features(h, community_code, crs=base.overlay_crs, micro=tiles is None)
     counts: dict[str, int] = {}
     titles: dict[str, str] = {}
     for key, zh in (_finding_kind(g[0]) for g in MAIN_FINDINGS):
@@ -563,6 +575,7 @@ def coverage_page(
         "grids": fc,
         "findings": {"type": "FeatureCollection", "features": feats},
         "party": party_collection(party, base.overlay_crs),
+        "tiles": dict(tiles) if tiles else None,
     }
     return _page(
         title=title,
@@ -605,6 +618,7 @@ def assignment_page(
     basemap: str = "none",
     tianditu_key: str = "",
     user: Mapping[str, Any] | None = None,
+    tiles: Mapping[str, Any] | None = None,
 ) -> str:
     """The assignment picture (交办态势) of one community.
 
@@ -617,7 +631,13 @@ def assignment_page(
     """
     base = make_basemap(basemap, tianditu_key=tianditu_key)
     community = _community(h, community_code)
-    fc, generals = grid_features(h, community_code, crs=base.overlay_crs)
+    fc, generals = grid_features(h, community_code, crs=base.overlay_crs, micro=tiles is None)
+    if tiles:  # micro-grids come from /tiles: their figures travel beside them, by code
+        tiles = {
+            **tiles,
+            "extra": {c: {"open": int(n), "openColor": open_color(int(n))} for c, n in open_by_micro.items()},
+            "extraDefault": {"open": 0, "openColor": open_color(0)},
+        }
     names = {f["properties"]["code"]: f["properties"]["name"] for f in fc["features"]}
     for f in fc["features"]:
         p = f["properties"]
@@ -672,6 +692,7 @@ def assignment_page(
         "community": {"code": community.code, "name": community.name},
         "style": js_style(),
         "grids": fc,
+        "tiles": dict(tiles) if tiles else None,
     }
     return _page(
         title=title,

@@ -14,6 +14,7 @@ vendor() {
     (cd "$tmp" && npm pack --silent "$spec" >/dev/null && tar xzf ./*.tgz)
     mkdir -p "$target"
     for f in "$@" LICENSE; do
+        if [[ "$f" == LICENSE && ! -f "$tmp/package/LICENSE" ]]; then continue; fi  # licence in package.json
         cp "$tmp/package/$f" "$target/"
     done
     echo "$spec $(cd "$tmp" && sha256sum ./*.tgz | cut -d' ' -f1)" >"$target/VERSION"
@@ -23,3 +24,7 @@ vendor() {
 # Leaflet editing plugin of the planner's page (MIT; peer dependency leaflet ^1.2.0, we serve 1.9.3).
 vendor @geoman-io/leaflet-geoman-free@2.20.2 layers/static/vendor/leaflet-geoman \
     dist/leaflet-geoman.min.js dist/leaflet-geoman.css
+
+# Vector tiles on the web maps (layers/static/tiles.js); licence "Beerware" (package.json, no file).
+vendor leaflet.vectorgrid@1.3.0 layers/static/vendor/leaflet.vectorgrid \
+    dist/Leaflet.VectorGrid.bundled.min.js

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
+import orjson
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import Response
+from fastapi.responses import HTMLResponse, Response
 
-from api.http.deps import current_user, service_of
+from api.http.deps import CommunityCode, current_user, service_of
+from api.http.routes_maps import html_page, login_redirect, page_user
 from api.ops import tiles
 from api.ops.access import User
 
@@ -54,3 +56,19 @@ def tile(
     if answer.not_modified:
         return Response(status_code=304, headers=headers)
     return Response(answer.body, media_type=tiles.MEDIA_TYPE, headers=headers)
+
+
+@router.get("/api/v1/grids/{code}", summary="网格及其人员（点击瓦片网格） a grid and who holds its posts")
+def grid_card(code: CommunityCode, request: Request, user: User = Depends(current_user)) -> Response:
+    return Response(
+        orjson.dumps(tiles.grid_card(service_of(request), user, code)), media_type="application/json"
+    )
+
+
+@router.get("/maps/city", response_class=HTMLResponse, summary="全市网格总览（瓦片） city overview map")
+def maps_city(request: Request) -> Response:
+    """Every community's grids, drawn from ``/tiles`` (login first, like every map page)."""
+    user = page_user(request)
+    if user is None:
+        return login_redirect(request)
+    return html_page(tiles.city(service_of(request), user))

@@ -89,6 +89,16 @@ def index(service: Service, user: User | None = None) -> tuple[str, tuple[str, .
     return index_page(communities(service), static_base=STATIC_BASE, user=who), ()
 
 
+def _tiles(service: Service, view: Any, community: str) -> dict[str, Any] | None:
+    """Tile options when the community is too large to embed (:func:`api.ops.tiles.page_tiles`);
+    None with a shifted (GCJ-02) basemap, which the WGS84 tiles could not follow."""
+    from api.ops.tiles import page_tiles
+
+    if basemap(service.settings.basemap, tianditu_key=service.settings.tianditu_key).overlay_crs != "wgs84":
+        return None
+    return page_tiles(service, view, community)
+
+
 def check_community(service: Service, user: User, community: str) -> None:
     """Grid workers see only the maps of communities they hold a post in today."""
     from api.ops.workspace import own_communities
@@ -100,7 +110,7 @@ def check_community(service: Service, user: User, community: str) -> None:
 def dispatch(service: Service, user: User, community: str) -> tuple[str, tuple[str, ...]]:
     """The dispatcher's map of the published version (the report form only for roles that may
     report)."""
-    from api.ops.workspace import can_report
+    from api.ops.workspace import click_to_report
     from layers.webmap import dispatch_page
 
     check_community(service, user, community)
@@ -112,8 +122,9 @@ def dispatch(service: Service, user: User, community: str) -> tuple[str, tuple[s
         mask_phones=user.masks_phones,
         api_base=API_BASE,
         static_base=STATIC_BASE,
-        can_report=can_report(user),
+        can_report=click_to_report(user),
         user=user_info(service, user),
+        tiles=_tiles(service, view, community),
         **basemap_options(service),
     )
     return page, tile_hosts(service)
@@ -151,6 +162,7 @@ def coverage(
         static_base=STATIC_BASE,
         user=user_info(service, user) if user is not None else None,
         party=party_layer(service, view, community),
+        tiles=_tiles(service, view, community),
         **basemap_options(service),
     )
     return page, tile_hosts(service)
@@ -217,6 +229,7 @@ def assignment(service: Service, community: str, user: User | None = None) -> tu
         community,
         static_base=STATIC_BASE,
         user=user_info(service, user) if user is not None else None,
+        tiles=_tiles(service, view, community),
         **assignment_data(service, community),
         **basemap_options(service),
     )

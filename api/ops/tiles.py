@@ -45,6 +45,7 @@ from api.ops.service import Service
 from geo.errors import NotFound
 from geo.tiles import InvalidTile, TileCoord, parse_tile
 from store import db
+from store.inforce import LayerView
 from store.models import PUBLISHED, RETIRED
 from store.tiles import element_tile, grid_tile, incident_rows, point_tile
 
@@ -235,3 +236,130 @@ def incident_attributes(shown: Mapping[str, Any]) -> dict[str, Any]:
         k: (str(v) if v is not None and not isinstance(v, bool | int | float | str) else v)
         for k, v in values.items()
     }
+
+
+def grid_card(service: Service, user: User, code: str) -> dict[str, Any]:
+    """What a click on a tiled grid shows: the grid of the published version and the people holding
+    its posts today (phones as the privacy policy shows handlers' phones to ``user``), with the
+    version that answered. NotFound for a code no published version has."""
+    from api.ops import privacy
+    from dispatch.routing import posts_on
+
+    code = code[:32]
+    try:
+        view = service.layers.current()
+    except NotFound:
+        view = None
+    if view is None or code not in view.hierarchy:
+        raise NotFound(
+            f"现行版本中没有该网格：{code}", f"no grid {code} in the published versions", field="code"
+        )
+    g = view.hierarchy.get(code)
+    community = g.community_code or code
+    people = [
+        {
+            "person_id": p.person_id,
+            "name": p.name,
+            "role": p.role.value,
+            "phone": privacy.shown(user.role, "handler_phone", p.phone),
+        }
+        for p in sorted(posts_on(service.posts(community), service.today()), key=lambda p: p.person_id)
+        if p.grid_code == code
+    ]
+    return {
+        "code": g.code,
+        "name": g.name,
+        "level": g.level.value,
+        "level_zh": g.level.zh,
+        "kind": g.kind,
+        "parent_code": g.parent_code,
+        "community_code": g.community_code,
+        "households": g.households,
+        "people": people,
+        "version": view.source(community),
+    }
+
+
+# -- the map pages' tile options ------------------------------------------------------------------
+
+TILES_URL = "/tiles"
+
+
+def _zooms() -> dict[str, list[int]]:
+    return {k: list(v) for k, v in ZOOMS.items()}
+
+
+def _bounds(geoms: list[Any]) -> list[list[float]]:
+    import shapely
+
+    x1, y1, x2, y2 = shapely.total_bounds(geoms)
+    return [[float(y1), float(x1)], [float(y2), float(x2)]]
+
+
+def page_tiles(
+    service: Service, view: LayerView, community: str, *, force: bool = False
+) -> dict[str, Any] | None:
+    """The ``tiles`` options of a community's map page when it has more micro-grids than the
+    setting ``map_tiles_above`` (or ``force``), else None (the page embeds its grids)."""
+    from layers.palette import general_colors
+
+    h = view.hierarchy
+    micro = sum(1 for g in h.subset(community).grids if g.level.value == "micro")
+    if not force and micro <= service.settings.map_tiles_above:
+        return None
+    v = view.versions.get(community)
+    return {
+        "url": TILES_URL,
+        "community": community,
+        "version": v.number if v is not None and v.state not in (PUBLISHED, RETIRED) else None,
+        "zooms": _zooms(),
+        "colors": general_colors(h, community),
+        "bounds": _bounds([h.get(community).geometry]),
+        "micro": micro,
+    }
+
+
+def city(service: Service, user: User) -> tuple[str, tuple[str, ...]]:
+    """The city overview page (``/maps/city``): every community with a published version, drawn
+    from tiles whatever the number of grids. Returns ``(html, tile_hosts)`` like :mod:`api.ops.maps`."""
+    from api.ops.maps import API_BASE, STATIC_BASE, communities, tile_hosts, user_info
+    from layers.citymap import city_page
+    from layers.offline import basemap
+
+    rows = communities(service)
+    try:
+        view = service.layers.current()
+    except NotFound:
+        view = None
+    if view is None or not rows:
+        raise NotFound("尚无已发布的网格", "no grid version is published yet", field="version")
+    h = view.hierarchy
+    key = ("tiles-city", tuple(sorted(v.id for v in view.versions.values())))
+
+    def colors() -> dict[str, str]:
+        from layers.palette import general_colors
+
+        out: dict[str, str] = {}
+        for code in view.versions:
+            out |= general_colors(h, code)
+        return out
+
+    base = basemap(service.settings.basemap, tianditu_key=service.settings.tianditu_key)
+    if base.overlay_crs != "wgs84":  # tiles are WGS84 / Web Mercator: no shifted basemap under them
+        base = basemap("none")
+    tiles = {
+        "url": TILES_URL,
+        "community": None,
+        "zooms": _zooms(),
+        "colors": service.cached(key, colors, float("inf")),
+        "bounds": _bounds([h.get(c).geometry for c in view.versions if c in h]),
+    }
+    page = city_page(
+        rows,
+        tiles=tiles,
+        base=base,
+        api_base=API_BASE,
+        static_base=STATIC_BASE,
+        user=user_info(service, user),
+    )
+    return page, tile_hosts(service) if base.name != "none" else ()
