@@ -88,6 +88,9 @@ def test_publish_reroutes_open_incidents_not_yet_in_progress(service: Service) -
 
     drafts.new(service, C)
     drafts.apply(service, C, 2, "split", {"grid": M1, "line": split_wkt()})
+    halves = service.layers.version(C, 2).hierarchy
+    # M1's 46 households shared by area between its halves (geo.redraw), stored with the draft
+    assert (halves.get(WEST).households, halves.get(EAST).households) == (27, 19)
     posts, day = service.posts(), service.today()
     expected = route(WEST, G1, C, posts, day)  # the new grid has no posts yet: up the chain
     assert expected.person_id is not None and expected.person_id != waiting["assignee_id"]
