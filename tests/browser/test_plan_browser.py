@@ -124,6 +124,8 @@ def test_split_move_merge_publish_on_the_planner_page(browser, plan_live: Live, 
             page.click("#ww-new")
         until(page, "window.wwLoaded === true && !!window.wwImpact")
         assert "第2版" in page.title()
+        assert page.inner_text("#ww-drafts a") == "第2版 草稿"  # the drafts, each opened by its link
+        assert page.get_attribute("#ww-drafts a", "href") == "?version=2"
         assert page.evaluate("typeof L.PM") == "object"  # leaflet-geoman, served by us
         assert _micro_codes(page).__len__() == 83
         assert "83 / 83 个微网格在 30–100 户之间" in page.inner_text("#ww-balance-summary")
@@ -231,7 +233,9 @@ def test_split_move_merge_publish_on_the_planner_page(browser, plan_live: Live, 
 
         # the before/after diff map: version 1 → 2, changed grids highlighted
         phases = page.evaluate("wwOpPhases")
-        page.goto(f"{base}/maps/plan/{C}/diff?from=1&to=2")
+        assert page.get_attribute("#ww-msg a", "href") == f"/maps/plan/{C}/diff?to=2&from=1"
+        with page.expect_navigation():
+            page.click("#ww-msg a")  # 查看版本对比
         until(page, "window.wwLoaded === true")
         changes = page.evaluate(
             "Array.prototype.map.call(document.querySelectorAll('#ww-changes tr[data-grid]'),"
