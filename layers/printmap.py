@@ -22,17 +22,20 @@ from __future__ import annotations
 
 import io
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
 import matplotlib
+import numpy as np
+import shapely
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_pdf import PdfPages
 from matplotlib.collections import LineCollection, PathCollection
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Rectangle
+from matplotlib.path import Path
 from matplotlib.text import Text
 from shapely.geometry import Point, box
 from shapely.geometry.base import BaseGeometry
@@ -202,7 +205,7 @@ class Page:
     """One composed page and what tests need to check it."""
 
     figure: Figure
-    kind: str  # "overview" | "general" | "roster"
+    kind: str  # "overview" | "general" | "roster" | "city" (see :func:`compose_overview`)
     map_ax: Axes | None = None
     denominator: int = 0
     scale_bar_m: float = 0.0
@@ -212,6 +215,8 @@ class Page:
     label_artists: dict[str, Text] = field(default_factory=dict)
     roster_on_page: bool = False
     title: str = ""
+    #: What an overview sheet drew: ``communities``, ``general``, ``micro`` and label counts.
+    counts: dict[str, int] = field(default_factory=dict)
 
 
 def _orientation(orientation: str, geom: BaseGeometry) -> str:
@@ -777,6 +782,12 @@ def _roster_page(
     return pages
 
 
+def _micro_count(h: Hierarchy, community_code: str) -> int:
+    if community_code not in h:
+        return 0
+    return sum(1 for g in h.children(community_code) for m in h.children(g.code) if m.level is Level.MICRO)
+
+
 def compose_pages(
     h: Hierarchy,
     community_code: str,
@@ -808,6 +819,18 @@ def compose_pages(
         paper_size_in(paper, orientation)
     if multipage and fmt != "pdf":
         raise InvalidPrintOption("多页输出仅支持 PDF", "multi-page output is PDF only", field="format")
+    if general_code is None and not multipage and _micro_count(h, community_code) > OVERVIEW_MICRO_THRESHOLD:
+        return [
+            compose_overview(
+                h,
+                [community_code],
+                paper=paper,
+                orientation=orientation,
+                version_label=version_label,
+                data_note=data_note,
+                printed_on=printed_on,
+            )
+        ]
     data = prepare(h, community_code, elements, posts, party)
     focus: Grid | None = None
     if general_code is not None:
@@ -888,6 +911,7 @@ def render_sheet(
     multipage: bool = False,
     printed_on: date | None = None,
     party: Sequence[PartyArea] = (),
+    progress: Progress | None = None,
 ) -> bytes:
     """Render the 微网格分布图 of one community (or, with ``general_code``, one general grid).
 
@@ -895,8 +919,11 @@ def render_sheet(
     is wider than tall); ``fmt`` pdf | png (``dpi`` applies to PNG); ``multipage`` (PDF only): the
     community overview, then one page per general grid. ``party``: party organisations' areas
     (:func:`geo.party.party_areas`) drawn as red outlines with a legend row per type (两网融合);
-    empty (the default) leaves them off. ``data_note`` is printed in the footer (pass
-    ``示意数据（合成）`` for the synthetic sample). Phones are masked unless ``show_phones``.
+    empty (the default) leaves them off. ``progress(done, total)`` is called as pages are written.
+    A community of more than :data:`OVERVIEW_MICRO_THRESHOLD` micro-grids prints as an overview
+    (:func:`compose_overview`) unless one general grid or ``multipage`` is asked for. ``data_note``
+    is printed in the footer (pass ``示意数据（合成）`` for the synthetic sample). Phones are masked
+    unless ``show_phones``.
     Raises :class:`~geo.errors.NotFound` for an unknown community or general grid,
     :class:`~layers.styles.InvalidPrintOption` for a bad paper/orientation/format,
     :class:`~layers.fonts.FontMissing` when the CJK font is not installed.
@@ -921,11 +948,335 @@ def render_sheet(
         printed_on=printed_on,
         party=party,
     )
+    return save_pages(pages, fmt, dpi, progress)
+
+
+# --------------------------------------------------------------------------------------------------
+# Overview sheets: a whole city, or a community of thousands of micro-grids
+# --------------------------------------------------------------------------------------------------
+
+#: A community with more micro-grids than this prints as an overview (:func:`compose_overview`):
+#: per-grid labels and a roster of thousands of grids cannot be read on one sheet.
+OVERVIEW_MICRO_THRESHOLD = 2_000
+#: Least label size on an overview (pt): a label that would need less is left out.
+OVERVIEW_MIN_PT = 5.0
+#: Micro-grid labels are tried only when at most this many micro-grids are large enough on paper.
+OVERVIEW_MAX_MICRO_LABELS = 1_500
+
+#: Progress callback: ``(pages done, pages in all)``.
+Progress = Callable[[int, int], None]
+
+
+def boundary_path(geoms: Sequence[BaseGeometry] | np.ndarray) -> Path | None:
+    """The boundaries of many (multi)polygons as one compound matplotlib :class:`~matplotlib.path.Path`,
+    built with shapely's array functions (no per-grid Python): one ``MOVETO`` per ring, ``LINETO``
+    after. None when there is nothing to draw.
+
+    >>> from shapely.geometry import box
+    >>> p = boundary_path([box(0, 0, 1, 1), box(1, 0, 2, 1)])
+    >>> len(p.vertices), int((p.codes == Path.MOVETO).sum())
+    (10, 2)
+    """
+    arr = np.asarray(geoms, dtype=object)
+    if arr.size == 0:
+        return None
+    rings = shapely.get_parts(shapely.boundary(arr[~shapely.is_empty(arr)]))
+    if rings.size == 0:
+        return None
+    coords, idx = shapely.get_coordinates(rings, return_index=True)
+    codes = np.full(len(coords), Path.LINETO, dtype=Path.code_type)
+    codes[np.r_[0, np.flatnonzero(np.diff(idx)) + 1]] = Path.MOVETO
+    return Path(coords, codes)
+
+
+def _outline(ax: Axes, geoms: Sequence[BaseGeometry] | np.ndarray, color: str, width: float, z: float) -> int:
+    path = boundary_path(geoms)
+    if path is None:
+        return 0
+    ax.add_collection(
+        PathCollection([path], facecolors="none", edgecolors=color, linewidths=width, zorder=z),
+        autolim=False,
+    )
+    return 1
+
+
+def _label_fits(geoms: np.ndarray, texts: Sequence[str], m_per_pt: float, pt: float) -> np.ndarray:
+    """Which polygons' bounding boxes could hold their one-line text at ``pt`` (a quick, vectorised
+    upper bound: layout_labels then checks the real fit)."""
+    if len(geoms) == 0:
+        return np.zeros(0, dtype=bool)
+    b = shapely.bounds(geoms)
+    need_w = np.array([len(t) for t in texts], dtype=float) * 0.62 * pt * m_per_pt
+    need_h = 1.3 * pt * m_per_pt
+    return ((b[:, 2] - b[:, 0]) > need_w) & ((b[:, 3] - b[:, 1]) > need_h)
+
+
+def compose_overview(
+    h: Hierarchy,
+    community_codes: Sequence[str] | None = None,
+    *,
+    paper: str = "A3",
+    orientation: str = "auto",
+    version_label: str = "",
+    data_note: str = "",
+    printed_on: date | None = None,
+    title: str | None = None,
+) -> Page:
+    """One overview sheet of many grids: the communities of ``community_codes`` (every community of
+    ``h`` when None).
+
+    General grids are filled areas in their community's colours (:mod:`layers.palette`) with their
+    boundaries; micro-grids are boundary lines only, drawn as one compound path (vectorised, so
+    50,000 grids draw in seconds); community outlines heaviest. Labels — community names, general
+    grid names, micro-grid codes — are set only where they fit at :data:`OVERVIEW_MIN_PT` or more
+    (:func:`layers.labels.layout_labels`, no callouts); smaller ones are left out. No roster: the
+    legend gives the counts. Raises :class:`~geo.errors.NotFound` for an unknown community code.
+    """
+    cjk_font_path()
+    wanted = None if community_codes is None else list(dict.fromkeys(community_codes))
+    by_code = {c.code: c for c in h.communities}
+    if wanted is not None:
+        missing = [c for c in wanted if c not in by_code]
+        if missing:
+            raise NotFound(f"社区不存在：{missing[0]}", f"no community {missing[0]}", field="community")
+    comms = sorted((by_code[c] for c in (wanted or by_code)), key=lambda g: g.code)
+    if not comms:
+        raise NotFound("没有可打印的社区", "no community to print", field="community")
+    generals: list[Grid] = []
+    fills: list[str] = []
+    micro_geoms: list[BaseGeometry] = []
+    micro_codes: list[str] = []
+    for c in comms:
+        colors = general_colors(h, c.code)
+        for g in sorted(h.children(c.code), key=lambda g: g.code):
+            if g.level is not Level.GENERAL or g.geometry is None:
+                continue
+            generals.append(g)
+            fills.append(colors.get(g.code, "#dddddd"))
+            for m in h.children(g.code):
+                if m.level is Level.MICRO and m.geometry is not None:
+                    micro_geoms.append(m.geometry)
+                    micro_codes.append(m.code)
+    comm_m = np.asarray(to_local_metric(np.array([c.geometry for c in comms], dtype=object)), dtype=object)
+    gen_m = np.asarray(to_local_metric(np.array([g.geometry for g in generals], dtype=object)), dtype=object)
+    micro_m = np.asarray(to_local_metric(np.array(micro_geoms, dtype=object)), dtype=object)
+
+    minx, miny, maxx, maxy = shapely.total_bounds(comm_m)
+    orient = _orientation(orientation, box(minx, miny, maxx, maxy))
+    fig, W, H = _new_figure(paper, orient)
+    map_rect, panel_rect = _frame_layout(W, H, orient)
+    mx, my, mw, mh = map_rect
+    ax = _axes_mm(fig, W, H, mx, my, mw, mh)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ew, eh = (maxx - minx) * (1 + 2 * EXTENT_PAD), (maxy - miny) * (1 + 2 * EXTENT_PAD)
+    denom = nice_denominator(max(ew / (mw / 1000.0), eh / (mh / 1000.0), 1.0))
+    half_w, half_h = mw / 1000.0 * denom / 2, mh / 1000.0 * denom / 2
+    cx, cy = (minx + maxx) / 2, (miny + maxy) / 2
+    x0, x1, y0, y1 = cx - half_w, cx + half_w, cy - half_h, cy + half_h
+    ax.set_xlim(x0, x1)
+    ax.set_ylim(y0, y1)
+    m_per_pt = MM_PER_PT / 1000.0 * denom
+    m_per_mm = denom / 1000.0
+
+    # General grids filled, micro-grid lines (thinner as they shrink on paper), edges, outlines.
+    _polys(
+        ax,
+        list(gen_m),
+        facecolors=[matplotlib.colors.to_rgba(f, FILL_ALPHA) for f in fills],
+        edgecolors="none",
+        zorder=1,
+    )
+    if len(micro_m):
+        side_mm = float(np.sqrt(np.median(shapely.area(micro_m)))) / m_per_mm
+        micro_lw = float(np.clip(0.06 * side_mm, 0.08, MICRO_EDGE["linewidth"]))
+        _outline(ax, micro_m, "#6a6a6a" if side_mm < 4 else str(MICRO_EDGE["color"]), micro_lw, 4)
+    _outline(ax, gen_m, str(GENERAL_EDGE["color"]), 0.9 if len(generals) > 50 else 1.2, 5)
+    _outline(ax, comm_m, str(COMMUNITY_EDGE["color"]), 1.8 if len(comms) > 1 else 2.4, 6)
+
+    # Furniture.
+    bar_len = nice_length(mw * m_per_mm * 0.22)
+    bx0, by0 = x0 + 6 * m_per_mm, y0 + 6 * m_per_mm
+    bar_box = box(x0, y0, bx0 + bar_len + 10 * m_per_mm, by0 + 14 * m_per_mm)
+    ax.add_patch(
+        Rectangle(
+            bar_box.bounds[:2],
+            bar_box.bounds[2] - bar_box.bounds[0],
+            bar_box.bounds[3] - bar_box.bounds[1],
+            facecolor="white",
+            alpha=0.85,
+            edgecolor="none",
+            zorder=20,
+        )
+    )
+    bars = draw_scale_bar(ax, bx0, by0, bar_len, 1.6 * m_per_mm, fontsize=7)
+    ax.text(
+        bx0,
+        by0 + 9.5 * m_per_mm,
+        f"比例尺 1:{denom}",
+        fontsize=8,
+        ha="left",
+        va="bottom",
+        color=INK,
+        zorder=21,
+    )
+    north_box = box(x1 - 30 * m_per_mm, y1 - 27 * m_per_mm, x1, y1)
+    ax.add_patch(
+        Rectangle(
+            north_box.bounds[:2],
+            30 * m_per_mm,
+            27 * m_per_mm,
+            facecolor="white",
+            alpha=0.85,
+            edgecolor="none",
+            zorder=20,
+        )
+    )
+    centre = shapely.centroid(shapely.union_all([c.geometry for c in comms]))
+    convergence = meridian_convergence(centre.x, centre.y)
+    draw_north_arrow(ax, x1 - 12 * m_per_mm, y1 - 14 * m_per_mm, 14 * m_per_mm, convergence)
+    ax.text(
+        x1 - 15 * m_per_mm,
+        y1 - 24.5 * m_per_mm,
+        _north_note(convergence),
+        fontsize=5.5,
+        ha="center",
+        va="center",
+        color="#444444",
+        zorder=21,
+    )
+
+    # Labels where legible: communities, then general grids, then micro-grids in the space left.
+    frame = (x0 + 2 * m_per_mm, y0 + 2 * m_per_mm, x1 - 2 * m_per_mm, y1 - 2 * m_per_mm)
+    view = box(*frame)
+    taken: list[BaseGeometry] = [bar_box, north_box]
+    c_place = layout_labels(
+        [
+            LabelItem(c.code, g.intersection(view), ((c.name,),), weight="bold")
+            for c, g in zip(comms, comm_m, strict=True)
+        ],
+        m_per_pt=m_per_pt,
+        obstacles=taken,
+        max_pt=16.0,
+        min_pt=OVERVIEW_MIN_PT + 1,
+        callout=False,
+    )
+    taken += [box(*p.box) for p in c_place if p.kind != "none"]
+    g_names = [g.name for g in generals]
+    g_fit = _label_fits(gen_m, g_names, m_per_pt, OVERVIEW_MIN_PT)
+    g_items = [
+        LabelItem(g.code, geom.intersection(view), ((g.name,), (_general_short(g.name, ""),)))
+        for g, geom, ok in zip(generals, gen_m, g_fit, strict=True)
+        if ok
+    ]
+    g_place = layout_labels(
+        g_items, m_per_pt=m_per_pt, obstacles=taken, max_pt=9.0, min_pt=OVERVIEW_MIN_PT, callout=False
+    )
+    taken += [box(*p.box) for p in g_place if p.kind != "none"]
+    suffixes = [c[-SHORT_DIGITS:] for c in micro_codes]
+    m_fit = np.flatnonzero(_label_fits(micro_m, suffixes, m_per_pt, OVERVIEW_MIN_PT))
+    m_place: list[Placement] = []
+    if 0 < len(m_fit) <= OVERVIEW_MAX_MICRO_LABELS:
+        m_items = [
+            LabelItem(
+                micro_codes[i],
+                micro_m[i],
+                ((micro_codes[i],), (suffixes[i],)),
+                variant_max_pt=(None, SHORT_MAX_PT),
+            )
+            for i in m_fit
+            if micro_m[i].intersects(view)
+        ]
+        m_place = layout_labels(
+            m_items, m_per_pt=m_per_pt, obstacles=taken, max_pt=7.0, min_pt=OVERVIEW_MIN_PT, callout=False
+        )
+    page = Page(fig, "city", ax, denom, bar_len, bars)
+    for p in c_place:
+        if p.kind != "none":
+            _draw_label(ax, p, alpha=0.6)
+    for p in g_place:
+        if p.kind != "none":
+            _draw_label(ax, p, color="#1a1a1a", alpha=0.5)
+    for p in m_place:
+        if p.kind != "none":
+            page.label_artists[p.key] = _draw_label(ax, p, alpha=0.6)
+    page.labels = m_place
+
+    # Panel: legend and counts.
+    px, py, pw, ph = panel_rect
+    pax = _panel_axes(fig, W, H, px, py, pw, ph)
+    kinds = {g.kind for g in generals} - {None}
+    g_kind = "专属网格" if kinds == {"专属网格"} else "一般网格"
+    pax.text(0.0, ph - 2.2, "图　例", fontsize=10, fontweight="bold", va="center", ha="left", color=INK)
+    y = ph - 8.0
+    pax.add_patch(
+        Rectangle(
+            (0.0, y - 1.5),
+            6.0,
+            3.0,
+            facecolor=matplotlib.colors.to_rgba(fills[0] if fills else "#dddddd", FILL_ALPHA),
+            edgecolor=GENERAL_EDGE["color"],
+            linewidth=0.8,
+        )
+    )
+    rows = [
+        (None, f"{g_kind}（{len(generals)} 个，按社区内颜色区分）"),
+        (COMMUNITY_EDGE, f"社区/村边界（{len(comms)} 个）"),
+        (GENERAL_EDGE, f"{g_kind}边界"),
+        (MICRO_EDGE, f"微网格边界（{len(micro_codes)} 个）"),
+    ]
+    for style, text in rows:
+        if style is not None:
+            pax.add_line(
+                Line2D([0.0, 6.0], [y, y], color=style["color"], linewidth=float(style["linewidth"]))
+            )  # type: ignore[arg-type]
+        pax.text(7.5, y, text, fontsize=7, va="center", ha="left", color=INK)
+        y -= 4.6
+    shown = sum(1 for p in m_place if p.kind != "none")
+    notes = [
+        f"标注：社区名称、{g_kind}名称、微网格编码，",
+        f"在本比例尺下小于 {OVERVIEW_MIN_PT:g} 磅、放不下的标注略去",
+        f"（已标注微网格 {shown} 个）；详图与名册请按社区打印。",
+    ]
+    for i, line in enumerate(notes):
+        pax.text(0.0, y - i * 3.0, line, fontsize=6.2, va="top", ha="left", color="#444444")
+
+    names = "、".join(c.name for c in comms[:3]) + (f" 等 {len(comms)} 个社区/村" if len(comms) > 3 else "")
+    sheet_title = title or (f"{comms[0].name}网格总览图" if len(comms) == 1 else "网格总览图")
+    subtitle = f"{names}　{len(generals)} 个{g_kind} · {len(micro_codes)} 个微网格"
+    day = (printed_on or date.today()).isoformat()
+    version = f"图层版本：{version_label}　" if version_label else ""
+    footer_left = (
+        f"{version}打印日期：{day}　坐标系：CGCS2000 / 3度带高斯-克吕格 CM105°E（EPSG:4544）"
+        f"　比例尺 1:{denom}"
+    )
+    _title_and_footer(fig, W, H, sheet_title, subtitle, footer_left, data_note)
+    page.title = sheet_title
+    page.counts = {
+        "communities": len(comms),
+        "general": len(generals),
+        "micro": len(micro_codes),
+        "community_labels": sum(1 for p in c_place if p.kind != "none"),
+        "general_labels": sum(1 for p in g_place if p.kind != "none"),
+        "micro_labels": shown,
+    }
+    return page
+
+
+def save_pages(
+    pages: Sequence[Page], fmt: str = "pdf", dpi: int = 300, progress: Progress | None = None
+) -> bytes:
+    """Write composed pages as one PDF (or the first as PNG); ``progress(done, total)`` after each page."""
     buf = io.BytesIO()
     install_truetype_subsetting()
+    total = len(pages)
+    if progress is not None:
+        progress(0, total)
     with matplotlib.rc_context(PRINT_RC):
         if fmt.lower() == "png":
             pages[0].figure.savefig(buf, format="png", dpi=dpi, facecolor="white")
+            if progress is not None:
+                progress(1, 1)
         else:
             meta = {
                 "Title": pages[0].title or "微网格分布图",
@@ -933,6 +1284,51 @@ def render_sheet(
                 "Subject": "微网格分布图",
             }
             with PdfPages(buf, metadata=meta) as pdf:
-                for p in pages:
+                for i, p in enumerate(pages):
                     pdf.savefig(p.figure)
+                    if progress is not None:
+                        progress(i + 1, total)
     return buf.getvalue()
+
+
+def render_overview(
+    h: Hierarchy,
+    community_codes: Sequence[str] | None = None,
+    *,
+    paper: str = "A3",
+    orientation: str = "auto",
+    fmt: str = "pdf",
+    dpi: int = 300,
+    version_label: str = "",
+    data_note: str = "",
+    printed_on: date | None = None,
+    title: str | None = None,
+    progress: Progress | None = None,
+) -> bytes:
+    """The overview sheet (:func:`compose_overview`) as PDF or PNG bytes."""
+    fmt = fmt.lower()
+    if fmt not in FORMATS:
+        raise InvalidPrintOption(
+            f"不支持的格式：{fmt}（可选 pdf、png）",
+            f"unsupported format {fmt!r} (pdf or png)",
+            field="format",
+        )
+    if not (20 <= dpi <= 1200):
+        raise InvalidPrintOption(
+            f"分辨率超出范围：{dpi}（20–1200）", f"dpi {dpi} out of range (20-1200)", field="dpi"
+        )
+    paper_size_in(paper, "portrait")
+    if orientation not in ORIENTATIONS:
+        paper_size_in(paper, orientation)
+    with matplotlib.rc_context(PRINT_RC):
+        page = compose_overview(
+            h,
+            community_codes,
+            paper=paper,
+            orientation=orientation,
+            version_label=version_label,
+            data_note=data_note,
+            printed_on=printed_on,
+            title=title,
+        )
+    return save_pages([page], fmt, dpi, progress)

@@ -93,6 +93,35 @@ def render(
     )
 
 
+def city_sheet_data(service: Service) -> SheetData:
+    """Every community's published grids, for a city overview (``weiwang print --overview``)."""
+    from api.ops.accounts import holds_only_sample
+    from store import db
+
+    view = service.layers.current()
+    with db.read(service.engine) as conn:
+        synthetic = holds_only_sample(conn)
+    label = "、".join(f"{code} 第 {v.number} 版" for code, v in sorted(view.versions.items())[:3])
+    if len(view.versions) > 3:
+        label += f" 等 {len(view.versions)} 个社区的现行版本"
+    return SheetData(view.hierarchy, [], [], label, SAMPLE_NOTE if synthetic else "")
+
+
+def render_overview(data: SheetData, communities: list[str] | None = None, **layout: Any) -> bytes:
+    """The overview sheet (general grids filled, micro-grids as lines, labels only where legible) of
+    ``communities`` (every community in ``data`` when None); ``layout``: paper, orientation, fmt,
+    dpi, progress."""
+    from layers.printmap import render_overview as draw
+
+    return draw(
+        data.hierarchy,
+        communities,
+        version_label=data.version_label,
+        data_note=data.data_note,
+        **layout,
+    )
+
+
 def print_sheet(
     service: Service, community: str, version: int | None = None, *, show_phones: bool = False, **layout: Any
 ) -> bytes:

@@ -19,8 +19,9 @@ import pytest
 import shapely
 from click.testing import CliRunner
 from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.collections import LineCollection
+from matplotlib.collections import LineCollection, PathCollection
 from matplotlib.image import imread
+from matplotlib.path import Path as MplPath
 from pyproj import Geod
 from shapely.geometry import LineString, Point, Polygon, box
 
@@ -669,3 +670,126 @@ def test_cli_party_flag_prints_the_party_legend(tmp_path, seeded_url):
     r = CliRunner().invoke(print_cmd, args)
     assert r.exit_code == 0, r.output
     assert "党支部" not in _run("pdftotext", str(out), "-").stdout
+
+
+# ---------------------------------------------------------------------------------------------
+# Overview sheets (a city of many grids) and progress
+# ---------------------------------------------------------------------------------------------
+
+
+def _city(n: int, side_km: float, communities: int = 2, generals: int = 3) -> Hierarchy:
+    """A SYNTHETIC city (bench.citygen's Voronoi partition): ``communities`` vertical strips, each cut
+    into ``generals`` horizontal bands of micro-grids; outlines are exact unions."""
+    from bench.citygen import city_partition
+
+    _codes, polys = city_partition(n, side_km=side_km)
+    arr = np.array(polys, dtype=object)
+    cx = shapely.get_x(shapely.centroid(arr))
+    cy = shapely.get_y(shapely.centroid(arr))
+    col = np.minimum(((cx - cx.min()) / (np.ptp(cx) + 1e-12) * communities).astype(int), communities - 1)
+    band = np.minimum(((cy.max() - cy) / (np.ptp(cy) + 1e-12) * generals).astype(int), generals - 1)
+    grids = []
+    for c in range(communities):
+        cc = f"510116{951 + c:03d}001"
+        parts = []
+        for b in range(generals):
+            mem = np.flatnonzero((col == c) & (band == b))
+            gc = f"{cc}{b + 1:03d}"
+            geom = shapely.coverage_union_all(arr[mem])
+            parts.append(geom)
+            grids.append(Grid(gc, f"城{c + 1}第{b + 1}网格", Level.GENERAL, geom, cc, cc, "一般网格"))
+            for i, m in enumerate(mem):
+                grids.append(
+                    Grid(f"{gc}{i + 1:03d}", f"微{i + 1}", Level.MICRO, arr[m], gc, cc, "微网格", 50)
+                )
+        union = shapely.coverage_union_all(np.array(parts, dtype=object))
+        grids.append(Grid(cc, f"城{c + 1}社区", Level.COMMUNITY, union, None, cc, "社区"))
+    return Hierarchy(grids)
+
+
+def _fill_paths(page) -> list:
+    """Paths of the map's filled collections (the general grids' areas)."""
+    return [
+        p
+        for c in page.map_ax.collections
+        if isinstance(c, PathCollection) and len(c.get_facecolors()) and c.get_facecolors()[0][3] > 0
+        for p in c.get_paths()
+    ]
+
+
+def test_overview_of_a_dense_city_fills_every_general_grid_and_labels_no_micro_grid(tmp_path):
+    from layers.printmap import compose_overview, render_overview
+
+    h = _city(3000, side_km=30.0)
+    with matplotlib.rc_context(PRINT_RC):
+        page = compose_overview(h, paper="A3")
+    generals = [g for g in h if g.level is Level.GENERAL]
+    assert page.kind == "city" and page.counts["general"] == len(generals) == 6
+    assert page.counts["micro"] == 3000 and page.counts["communities"] == 2
+    assert len(_fill_paths(page)) == len(generals)  # every general grid filled
+    # every micro-grid's boundary is in the one compound line path: one MOVETO per ring
+    lines = [
+        c for c in page.map_ax.collections if isinstance(c, PathCollection) and not len(c.get_facecolors())
+    ]
+    moves = max(int((p.codes == MplPath.MOVETO).sum()) for c in lines for p in c.get_paths())
+    assert moves == 3000
+    # a 30 km city on A3 is about 1:150,000: a 550 m micro-grid is 3.7 mm, too small for a label
+    assert page.denominator >= 100_000
+    assert page.counts["micro_labels"] == 0 and page.label_artists == {} and page.labels == []
+    texts = " ".join(t.get_text() for t in page.figure.texts) + " ".join(
+        t.get_text() for t in page.map_ax.texts
+    )
+    assert not re.search(r"\d{18}", texts)
+    pdf = _pdf(tmp_path, render_overview(h, paper="A3", version_label="v1"))
+    text = _run("pdftotext", str(pdf), "-").stdout
+    assert "网格总览图" in text and "3000 个微网格" in text and "城1社区" in text
+
+
+def test_overview_labels_micro_grids_where_they_are_legible():
+    from layers.printmap import OVERVIEW_MIN_PT, compose_overview
+
+    h = _city(40, side_km=2.0, communities=2, generals=2)
+    with matplotlib.rc_context(PRINT_RC):
+        page = compose_overview(h, ["510116951001"], paper="A4")
+    assert page.counts["communities"] == 1 and page.counts["general"] == 2
+    assert page.counts["micro_labels"] > 0
+    assert all(p.size_pt >= OVERVIEW_MIN_PT for p in page.labels if p.kind == "inside")
+    with pytest.raises(NotFound):
+        compose_overview(h, ["510116999001"])
+
+
+def test_a_community_of_thousands_of_micro_grids_prints_as_an_overview(monkeypatch):
+    import layers.printmap as printmap
+
+    h, el, posts = TINY
+    with matplotlib.rc_context(PRINT_RC):
+        assert compose_pages(h, C, elements=el, posts=posts, paper="A4")[0].kind == "overview"
+        monkeypatch.setattr(printmap, "OVERVIEW_MICRO_THRESHOLD", 5)
+        (page,) = compose_pages(h, C, elements=el, posts=posts, paper="A4")
+    assert page.kind == "city" and page.counts["micro"] == 6 and page.counts["general"] == 2
+
+
+def test_cli_shows_progress_for_multipage_output_only(tmp_path, tiny_dir):
+    args = ["--community", C, "--paper", "A4", "--data", str(tiny_dir)]
+    r = CliRunner().invoke(print_cmd, [*args, "--all-pages", "--out", str(tmp_path / "all.pdf")])
+    assert r.exit_code == 0, r.output
+    pages = len(_page_sizes(tmp_path / "all.pdf"))
+    assert pages == 3
+    for i in range(1, pages + 1):
+        assert f"打印进度 {i}/{pages} 页" in r.stderr
+    r = CliRunner().invoke(print_cmd, [*args, "--out", str(tmp_path / "one.pdf")])
+    assert r.exit_code == 0 and "打印进度" not in r.stderr
+
+
+def test_cli_overview_of_every_community_in_a_folder(tmp_path, tiny_dir):
+    out = tmp_path / "city.pdf"
+    r = CliRunner().invoke(print_cmd, ["--overview", "--data", str(tiny_dir), "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    text = _run("pdftotext", str(out), "-").stdout
+    assert "网格总览图" in text and "6 个微网格" in text
+    r = CliRunner().invoke(print_cmd, ["--data", str(tiny_dir), "--out", str(out)])
+    assert r.exit_code != 0 and "--community" in r.output
+    r = CliRunner().invoke(
+        print_cmd, ["--overview", "--all-pages", "--data", str(tiny_dir), "--out", str(out)]
+    )
+    assert r.exit_code != 0
