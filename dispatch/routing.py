@@ -31,9 +31,7 @@ def post_valid(post: Post, at: date) -> bool:
     >>> post_valid(p, date(2024, 1, 1)), post_valid(p, date(2025, 1, 1))
     (True, False)
     """
-    return (post.valid_from is None or post.valid_from <= at) and (
-        post.valid_to is None or at < post.valid_to
-    )
+    return post.in_force(at)  # the rule lives with the post (geo.roles.Post.in_force)
 
 
 def posts_on(posts: Iterable[Post], at: date) -> list[Post]:

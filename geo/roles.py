@@ -38,6 +38,21 @@ class Post:
     valid_to: date | None = None
     note: str = ""
 
+    def in_force(self, on: date) -> bool:
+        """The one post-validity rule: in force on day ``on`` when ``valid_from ≤ on < valid_to``
+        (half-open like layer versions; a missing bound is open). Routing
+        (:func:`dispatch.routing.post_valid`), the roster (:func:`store.people.posts`) and who sees
+        which grids (:func:`api.ops.access.scope_for`) all ask this.
+
+        >>> p = Post("p1", "张三", Role.MICRO_WORKER, "510116004001001001",
+        ...          valid_from=date(2024, 1, 1), valid_to=date(2025, 1, 1))
+        >>> p.in_force(date(2023, 12, 31)), p.in_force(date(2024, 1, 1)), p.in_force(date(2025, 1, 1))
+        (False, True, False)
+        """
+        return (self.valid_from is None or self.valid_from <= on) and (
+            self.valid_to is None or on < self.valid_to
+        )
+
 
 def mask_phone(phone: str | None) -> str:
     """Mask a phone number for viewers: keep the first 3 and last 4 digits.

@@ -1,7 +1,8 @@
 """People, their posts on grids (四级工作机制) and party organisations over grids (两网融合).
 
-Posts and party organisations refer to grids by code, stable across layer versions. A post is in
-force on day ``d`` when ``valid_from <= d < valid_to`` (open ends allowed). Functions take a
+Posts and party organisations refer to grids by code, stable across layer versions. Whether a post
+is in force on a day is :meth:`geo.roles.Post.in_force` (``valid_from <= d < valid_to``, open ends
+allowed), the one rule routing and access use too. Functions take a
 connection inside a transaction and never commit.
 """
 
@@ -81,11 +82,8 @@ def posts(
         q = q.where(role_assignments.c.community_code == community_code)
     if role is not None:
         q = q.where(role_assignments.c.role == Role(role).value)
-    if on is not None:
-        q = q.where(
-            or_(role_assignments.c.valid_from.is_(None), role_assignments.c.valid_from <= on),
-            or_(role_assignments.c.valid_to.is_(None), role_assignments.c.valid_to > on),
-        )
+    if on is not None:  # a cheap superset in SQL; the rule itself is Post.in_force, below
+        q = q.where(or_(role_assignments.c.valid_from.is_(None), role_assignments.c.valid_from <= on))
     out = [
         Post(
             person_id=r.person_id,
@@ -99,6 +97,8 @@ def posts(
         )
         for r in conn.execute(q)
     ]
+    if on is not None:
+        out = [p for p in out if p.in_force(on)]
     return sorted(out, key=lambda p: (p.grid_code, p.role.rank, p.person_id))
 
 

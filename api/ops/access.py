@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from api.ops.service import ACCOUNT_TTL_S, Service
@@ -23,6 +23,7 @@ from dispatch.routing import posts_on
 from geo.errors import NotFound, WeiwangError
 from geo.hierarchy import Hierarchy, Level
 from geo.roles import Post
+from geo.times import beijing_date
 from store import db
 from store.incidents import Visibility
 from store.models import users
@@ -140,11 +141,18 @@ def scope_for(user: User, posts: Iterable[Post], h: Hierarchy, on: date) -> Scop
     return Scope(False, frozenset(communities), frozenset(grids), user.person_id)
 
 
-def scope_of(service: Service, user: User) -> Scope:
-    """:func:`scope_for` today, on the published grids and the cached roster."""
+def scope_of(service: Service, user: User, at: datetime | date | None = None) -> Scope:
+    """:func:`scope_for` at an instant: the caller's posts in force that day (Beijing date,
+    :meth:`geo.roles.Post.in_force`), expanded over the layers in force then, from the cached
+    roster. ``at`` defaults to now (the service's clock): who may see an incident is decided by the
+    posts held now, so a post that ended yesterday grants nothing today; a caller judging something
+    as of another instant (an action stamped at ``now``, a report's own time) passes it."""
     if user.role is not AppRole.GRID_WORKER:
         return Scope(True)
-    return scope_for(user, service.posts(), service.layers.current().hierarchy, service.today())
+    if at is None:
+        return scope_for(user, service.posts(), service.layers.current().hierarchy, service.today())
+    day = at if not isinstance(at, datetime) else beijing_date(at)
+    return scope_for(user, service.posts(), service.layers.at(None, at).hierarchy, day)
 
 
 def hidden(what: str, ident: str) -> NotFound:

@@ -124,3 +124,33 @@ def test_post_history_ids_and_end_with_the_audit_entry(engine) -> None:
     assert [(e["actor"], e["action"], e["after"]) for e in log] == [
         ("user:planner", "post.vacate", {"valid_to": "2026-03-01"})
     ]
+
+
+def test_posts_on_a_day_are_those_the_one_rule_says(engine) -> None:
+    """``posts(on=d)`` answers exactly the stored posts for which :meth:`Post.in_force` holds (the
+    rule routing and access use), every day around each bound, open ends included."""
+    from datetime import timedelta
+
+    from dispatch.routing import post_valid
+
+    spans = [
+        (date(2026, 3, 1), date(2026, 3, 3)),
+        (None, date(2026, 3, 2)),
+        (date(2026, 3, 2), None),
+        (None, None),
+        (date(2026, 3, 1), date(2026, 3, 2)),
+    ]
+    with db.write(engine) as conn:
+        ensure_community(conn, COMMUNITY, "三根松社区")
+        for i, (start, end) in enumerate(spans):
+            upsert_person(conn, f"Q{i}", f"人{i}", community_code=COMMUNITY)
+            add_posts(conn, [Post(f"Q{i}", "", Role.MICRO_WORKER, MICRO_11, valid_from=start, valid_to=end)])
+    with db.read(engine) as conn:
+        stored = posts(conn)
+        assert len(stored) == len(spans)
+        for k in range(6):
+            day = date(2026, 2, 28) + timedelta(days=k)
+            expected = sorted(p.person_id for p in stored if p.in_force(day))
+            assert sorted(p.person_id for p in posts(conn, on=day)) == expected, day
+            assert expected == sorted(p.person_id for p in stored if post_valid(p, day))
+        assert sorted(p.person_id for p in posts(conn, on=date(2026, 3, 2))) == ["Q0", "Q2", "Q3"]
