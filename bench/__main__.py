@@ -27,6 +27,7 @@ BENCHES: dict[str, tuple[list[str], list[str]]] = {
     "bench_api": ([], ["--seconds", "5", "--points", "300"]),
     "bench_cli": ([], ["--repeat", "2"]),
     "bench_ogc": ([], ["--grids", "5000"]),
+    "bench_city": ([], ["--grids", "10000"]),
 }
 
 
