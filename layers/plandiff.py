@@ -26,6 +26,17 @@ CHANGE_STYLE: dict[str, tuple[str, str]] = {
 _LEVEL_ZH = {"community": "社区", "general": "一般网格", "micro": "微网格"}
 
 
+def _short(code: str) -> str:
+    """``001-012`` for an 18-digit micro-grid code (the full code is the cell's title)."""
+    return f"{code[12:15]}-{code[15:18]}" if len(code) == 18 and code.isdigit() else code
+
+
+def _level(c: Mapping[str, Any]) -> str:
+    """``（一般网格）`` after the name of a grid that is not a micro-grid."""
+    lv = str(c.get("level"))
+    return "" if lv == "micro" else f"（{_e(_LEVEL_ZH.get(lv, lv))}）"
+
+
 def _m2(v: object) -> str:
     return "—" if v is None else f"{float(v):,.0f}"  # type: ignore[arg-type]
 
@@ -62,13 +73,11 @@ def diff_page(
     )
     rows = "".join(
         f'<tr data-grid="{_e(c["code"])}" data-change="{_e(c["change"])}" tabindex="0">'
-        f"<td>{_swatch(CHANGE_STYLE.get(str(c['change']), ('#888', ''))[0])}"
+        f'<td style="white-space:nowrap">{_swatch(CHANGE_STYLE.get(str(c["change"]), ("#888", ""))[0])}'
         f"{_e(CHANGE_STYLE.get(str(c['change']), ('', c['change']))[1])}</td>"
-        f'<td class="ww-mono">{_e(c["code"])}</td><td>{_e(c["name"])}</td>'
-        f"<td>{_e(_LEVEL_ZH.get(str(c['level']), c['level']))}</td>"
-        f'<td class="ww-num">{_m2(c.get("area_before_m2"))}</td>'
-        f'<td class="ww-num">{_m2(c.get("area_after_m2"))}</td>'
-        f'<td class="ww-num">{_m2(c.get("moved_m2"))}</td></tr>'
+        f'<td class="ww-mono" style="white-space:nowrap" title="{_e(c["code"])}">{_e(_short(str(c["code"])))}</td>'
+        f"<td>{_e(c['name'])}{_level(c)}</td>"
+        f'<td class="ww-num">{_m2(c.get("area_before_m2"))} → {_m2(c.get("area_after_m2"))}</td></tr>'
         for c in changes
     )
     panel = (
@@ -83,8 +92,8 @@ def diff_page(
         '<label><input type="checkbox" id="ww-show-after" checked> 显示后版本</label></p></section>'
         '<section><h2>变化清单</h2><p class="ww-hint">点击一行定位到地图。面积单位：平方米。</p>'
         '<table class="ww-table" id="ww-changes"><thead><tr><th>变化</th><th>编码</th><th>名称</th>'
-        "<th>层级</th><th>前面积</th><th>后面积</th><th>易手面积</th></tr></thead>"
-        f"<tbody>{rows or '<tr><td colspan=7 class=ww-muted>两个版本相同</td></tr>'}</tbody>"
+        "<th>面积（前 → 后）</th></tr></thead>"
+        f"<tbody>{rows or '<tr><td colspan=4 class=ww-muted>两个版本相同</td></tr>'}</tbody>"
         "</table></section>"
     )
     data = {

@@ -202,9 +202,14 @@ def diff_page(
     a = service.layers.version(community, int(body["from"]["number"]))
     b = service.layers.version(community, int(body["to"]["number"]))
 
+    from api.ops.layers import versions
+
+    states = {v.number: v.state for v in versions(service, community)}  # read now, not as built
+
     def label(v: Mapping[str, Any]) -> str:
-        state = {"draft": "草稿", "published": "现行", "retired": "已停用"}.get(str(v.get("state")), "")
-        return f"第{int(v['number'])}版" + (f"（{state}）" if state else "")
+        n = int(v["number"])
+        state = {"draft": "草稿", "published": "现行", "retired": "已停用"}.get(states.get(n, ""), "")
+        return f"第{n}版" + (f"（{state}）" if state else "")
 
     page = draw(
         a.hierarchy,

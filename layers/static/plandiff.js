@@ -25,7 +25,7 @@ function wwPlanDiff(map) {
     style: function (f) {
       var kind = changes[f.properties.code] || "same";
       return {className: "ww-diff-after ww-diff-" + kind, color: kind === "same" ? "#757575" : colors[kind],
-              weight: kind === "same" ? 1 : 2, fillColor: colors[kind], fillOpacity: kind === "same" ? 0.25 : 0.6};
+              weight: kind === "same" ? 1 : 2, fillColor: colors[kind], fillOpacity: kind === "same" ? 0.25 : 0.55};
     },
     onEachFeature: function (f, layer) {
       var kind = changes[f.properties.code] || "same";
@@ -37,7 +37,8 @@ function wwPlanDiff(map) {
     return changes[f.properties.code] === "removed";
   })}, {
     style: function () {
-      return {className: "ww-diff-removed", color: colors.removed, weight: 2, fillColor: colors.removed, fillOpacity: 0.45};
+      return {className: "ww-diff-removed", color: colors.removed, weight: 3, dashArray: "2 4",
+              fillColor: colors.removed, fillOpacity: 0.12};
     },
     onEachFeature: function (f, layer) {
       byCode[f.properties.code] = layer;

@@ -244,6 +244,7 @@ def test_split_move_merge_publish_on_the_planner_page(browser, plan_live: Live, 
         kinds = {code: kind for code, kind in changes}
         assert {c for c, k in kinds.items() if k == "removed"} == {M1, M2, M3, G1 + "008", G1 + "009"}
         assert {c for c, k in kinds.items() if k == "added"} == {G1 + "012", G1 + "013", *moved, merged}
+        assert "第1版（已停用） → 第2版（现行）" in page.title()
         assert page.locator("path.ww-diff-removed").count() == 5
         assert page.locator("path.ww-diff-added").count() == 5
         assert "新增" in page.inner_text("#ww-legend-diff") and "删除" in page.inner_text("#ww-legend-diff")
