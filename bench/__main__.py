@@ -22,7 +22,7 @@ BENCHES: dict[str, tuple[list[str], list[str]]] = {
     # set for 10^6, are missed although nothing is wrong.
     "bench_locator": ([], ["--city-grids", "5000", "--repeat", "2"]),
     "bench_bulk": ([], ["--repeat", "1"]),
-    "bench_print": ([], ["--repeat", "1"]),
+    "bench_print": ([], ["--repeat", "1", "--city-grids", "5000"]),
     "bench_webmap": ([], ["--incidents", "200", "--repeat", "2"]),
     "bench_api": ([], ["--seconds", "5", "--points", "300"]),
     "bench_cli": ([], ["--repeat", "2"]),
