@@ -75,7 +75,8 @@ def diff_page(
         f'<tr data-grid="{_e(c["code"])}" data-change="{_e(c["change"])}" tabindex="0">'
         f'<td style="white-space:nowrap">{_swatch(CHANGE_STYLE.get(str(c["change"]), ("#888", ""))[0])}'
         f"{_e(CHANGE_STYLE.get(str(c['change']), ('', c['change']))[1])}</td>"
-        f'<td class="ww-mono" style="white-space:nowrap" title="{_e(c["code"])}">{_e(_short(str(c["code"])))}</td>'
+        f'<td class="ww-mono" style="white-space:nowrap" title="{_e(c["code"])}">'
+        f"{_e(_short(str(c['code'])))}</td>"
         f"<td>{_e(c['name'])}{_level(c)}</td>"
         f'<td class="ww-num">{_m2(c.get("area_before_m2"))} → {_m2(c.get("area_after_m2"))}</td></tr>'
         for c in changes
