@@ -77,6 +77,13 @@ def collection(collectionId: str, request: Request, user: User | None = Depends(
     return _json(ogc.collection(service_of(request), user, _base(request), collectionId))
 
 
+@router.get("/collections/{collectionId}/queryables", summary="可查询属性 queryables (JSON Schema)")
+def queryables(collectionId: str, request: Request, user: User | None = Depends(optional_user)) -> Response:
+    """The query parameters a grid collection's items take (OGC API – Features Part 3 Queryables)."""
+    body = ogc.queryables(service_of(request), user, _base(request), collectionId)
+    return _json(body, ogc.SCHEMA_JSON)
+
+
 @router.get("/collections/{collectionId}/items", summary="要素 items (GeoJSON)")
 def items(
     collectionId: str,

@@ -49,13 +49,16 @@ from store.models import DRAFT, PUBLISHED, RETIRED
 from store.versions import Version
 
 #: The classes we claim, as the standards name them (Part 1: 17-069r4 §7–9; Part 2: 18-058r1; Part 4:
-#: draft 20-002, "Conformance class URIs"). Not claimed: Part 1 html and gmlsf*, Part 4
-#: optimistic-locking-timestamps and handling, Part 3 (filter) and queryables.
+#: draft 20-002, "Conformance class URIs"; Part 3: 19-079r2). Not claimed: Part 1 html and gmlsf*,
+#: Part 3 filter / features-filter (CQL2), Part 4 optimistic-locking-timestamps and handling.
 CONFORMANCE = (
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
     "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs",
+    # Part 3, only its queryables (no filter, no CQL2): the grid collections' code, level, parent
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/queryables",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/queryables-query-parameters",
     # Part 4 (draft standard), on draft grid versions only (?version=N): api.ops.ogc_edit
     "http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/create-replace-delete",
     "http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/update",
@@ -373,7 +376,55 @@ def _collection_meta(
         "links": [
             _link(root, "self", "application/json", "本集合 this collection"),
             _link(f"{root}/items", "items", "application/geo+json", "要素 items"),
-        ],
+        ]
+        + (
+            [_link(f"{root}/queryables", QUERYABLES_REL, SCHEMA_JSON, "可查询属性 queryables")]
+            if cid.kind in GRID_KINDS
+            else []
+        ),
+    }
+
+
+QUERYABLES_REL = "http://www.opengis.net/def/rel/ogc/1.0/queryables"
+SCHEMA_JSON = "application/schema+json"
+
+
+def queryables_link(base: str, collection_id: str) -> str | None:
+    """The ``Link`` header a grid collection's items carry to its queryables (Part 3
+    /req/queryables/queryables-link B), None for other collections."""
+    cid = parse_collection_id(collection_id)
+    if cid.kind not in GRID_KINDS:
+        return None
+    href = f"{base}/ogc/collections/{quote(cid.text)}/queryables"
+    return f'<{href}>; rel="{QUERYABLES_REL}"; type="{SCHEMA_JSON}"'
+
+
+def queryables(service: Service, user: User | None, base: str, collection_id: str) -> dict[str, Any]:
+    """``/collections/{id}/queryables`` of a grid collection (Part 3 Queryables): the properties the
+    items take as query parameters (``code``, ``level``, ``parent``, equality), as JSON Schema;
+    404 for the other collections, which publish none."""
+    cid = parse_collection_id(collection_id)
+    _gate(service, user, cid.kind)
+    _known(service, cid.community)
+    if cid.kind not in GRID_KINDS:
+        raise NotFound(
+            f"{cid.text} 没有可查询属性", f"{cid.text} publishes no queryables", field="collectionId"
+        )
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": f"{base}/ogc/collections/{quote(cid.text)}/queryables",
+        "type": "object",
+        "title": f"{KINDS[cid.kind]}可查询属性 queryables",
+        "properties": {
+            "code": {"type": "string", "title": "网格编码 grid code"},
+            "level": {
+                "type": "string",
+                "title": "层级 level",
+                "enum": [k.value for k in Level],
+            },
+            "parent": {"type": "string", "title": "上级网格编码 parent grid code (parent_code)"},
+        },
+        "additionalProperties": False,
     }
 
 
@@ -853,7 +904,8 @@ def items(
         "links": links,
         **matched.extra,
     }
-    return Features(body, crs.uri)
+    link = queryables_link(base, collection_id)
+    return Features(body, crs.uri, {"Link": link} if link else {})
 
 
 def _match(

@@ -152,6 +152,8 @@ def test_conformance_landing_and_openapi(api: Api) -> None:
         "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
         "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
         "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs",
+        "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/queryables",
+        "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/queryables-query-parameters",
         "http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/create-replace-delete",
         "http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/update",
         "http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/optimistic-locking-etags",
@@ -234,6 +236,33 @@ def test_property_filters_datetime_and_version(api: Api) -> None:
     assert elements["numberMatched"] > 0 and elements["features"][0]["properties"]["type"]
     assert c.get(f"{items}/{MICRO}").json()["properties"]["code"] == MICRO
     assert c.get(f"{items}/510116004001999999").status_code == 404
+
+
+def test_queryables_of_the_grid_collections(api: Api) -> None:
+    """Part 3 queryables: the resource (JSON Schema), its link from the collection and, as a Link
+    header, from the items; queryables-query-parameters: each one filters the items by equality."""
+    c = api.client
+    root = f"/ogc/collections/{SANGENSONG}-general"
+    r = c.get(f"{root}/queryables?f=json")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("application/schema+json")
+    schema = r.json()
+    assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
+    assert schema["$id"] == f"http://testserver{root}/queryables"  # without the query
+    assert schema["type"] == "object" and set(schema["properties"]) == {"code", "level", "parent"}
+    rel = "http://www.opengis.net/def/rel/ogc/1.0/queryables"
+    assert any(link["rel"] == rel for link in c.get(root).json()["links"])
+    items = c.get(f"{root}/items?limit=100")
+    assert f"<http://testserver{root}/queryables>" in items.headers["link"] and rel in items.headers["link"]
+    generals = items.json()["features"]
+    assert len(generals) == 6
+    for name, value in (("code", generals[2]["id"]), ("parent", SANGENSONG), ("level", "general")):
+        got = c.get(f"{root}/items", params={name: value, "limit": 100}).json()["features"]
+        key = {"code": "code", "parent": "parent_code", "level": "level"}[name]
+        assert got and all(f["properties"][key] == value for f in got)
+        assert len(got) == (1 if name == "code" else 6)
+    assert c.get(f"{root}/items", params={"level": "micro"}).json()["numberMatched"] == 0
+    assert c.get(f"/ogc/collections/{SANGENSONG}-elements/queryables").status_code == 404
+    assert "link" not in c.get(f"/ogc/collections/{SANGENSONG}-elements/items?limit=1").headers
 
 
 def test_crs_by_reference(api: Api) -> None:
