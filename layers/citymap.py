@@ -20,7 +20,7 @@ from jinja2 import Template
 
 from layers.header import user_bar
 from layers.offline import Basemap, OfflineMap
-from layers.webmap import TILE_SCRIPTS, embed_json
+from layers.webmap import embed_json, with_tile_scripts
 from layers.webstyles import js_style
 
 
@@ -63,8 +63,6 @@ def city_page(
     fig.header.add_child(Element('<meta name="referrer" content="no-referrer" />'), name="ww_referrer")
     fig.header.add_child(CssLink(f"{root}/weiwang/weiwang.css"), name="ww_css")
     fig.header.add_child(JavascriptLink(f"{root}/weiwang/common.js"), name="ww_common")
-    for i, js in enumerate(TILE_SCRIPTS):
-        fig.header.add_child(JavascriptLink(f"{root}/weiwang/{js}"), name=f"ww_tiles{i}")
     fig.header.add_child(JavascriptLink(f"{root}/weiwang/city.js"), name="ww_page")
     micro = sum(int(c.get("micro") or 0) for c in communities)
     rows = "".join(
@@ -100,4 +98,4 @@ def city_page(
         name="ww_panel",
     )
     m.add_child(_Start())
-    return fig.render().replace("<html>", '<html lang="zh-CN">', 1)
+    return with_tile_scripts(fig.render(), root).replace("<html>", '<html lang="zh-CN">', 1)

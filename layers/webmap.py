@@ -296,9 +296,6 @@ def _page(
     fig.header.add_child(Element('<meta name="referrer" content="no-referrer" />'), name="ww_referrer")
     fig.header.add_child(CssLink(f"{root}/weiwang/weiwang.css"), name="ww_css")
     fig.header.add_child(JavascriptLink(f"{root}/weiwang/common.js"), name="ww_common")
-    if data.get("tiles"):  # grids from /tiles (layers/static/tiles.js), not embedded
-        for i, js in enumerate(TILE_SCRIPTS):
-            fig.header.add_child(JavascriptLink(f"{root}/weiwang/{js}"), name=f"ww_tiles{i}")
     fig.header.add_child(JavascriptLink(f"{root}/weiwang/{script}"), name="ww_page")
     data = {**data, "title": title, "static": root, "crs": base.overlay_crs, "basemap": base.name}
     fig.html.add_child(
@@ -310,7 +307,19 @@ def _page(
     )
     m.add_child(_Start(start))
     page = fig.render()
+    if data.get("tiles"):  # grids from /tiles (layers/static/tiles.js), not embedded
+        page = with_tile_scripts(page, root)
     return page.replace("<html>", '<html lang="zh-CN">', 1)
+
+
+def with_tile_scripts(page: str, root: str) -> str:
+    """Load :data:`TILE_SCRIPTS` right after Leaflet (folium writes Leaflet's tag after the page's
+    own scripts, and VectorGrid extends ``L`` when it loads)."""
+    tag = f'<script src="{root}/leaflet/leaflet.js"></script>'
+    if tag not in page:
+        raise ValueError("Leaflet is not linked in the page")
+    extra = "".join(f'\n<script src="{root}/weiwang/{js}"></script>' for js in TILE_SCRIPTS)
+    return page.replace(tag, tag + extra, 1)
 
 
 def _swatch(color: str, cls: str = "ww-swatch") -> str:

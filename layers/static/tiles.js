@@ -131,6 +131,7 @@ var wwTiles = (function () {
       out = embedded(map, {microStyle: opts.microStyle, generalStyle: opts.generalStyle,
                            generalCard: opts.generalCard, labels: false});
       map.removeLayer(out.micro);
+      window.wwGridsDrawnMs = undefined;  // drawn once the micro-grid tiles are (markDrawn below)
       out.micro = layer(map, d, "micro", microStyle, click);
     } else {
       out = {byCode: {}};

@@ -1,0 +1,182 @@
+"""``GET /tiles/{layer}/{z}/{x}/{y}.mvt`` on both databases: tiles decode to the features of the
+GeoJSON endpoints cut to the tile; incidents follow the API's visibility and privacy; ETag and 304;
+a publish changes the ETag; bad addresses are a 4xx in Chinese and English."""
+
+from __future__ import annotations
+
+import pytest
+import shapely
+from shapely.geometry import shape
+
+from geo.tiles import TileCoord, tile_for_lonlat
+from tests.api.test_routes_layers import WY, upload, wayao_geojson
+from tests.api_fixtures import Api
+from tests.tile_compare import assert_same, decode, reference
+
+SGS = "510116004001"
+
+
+def _features(api: Api, level: str) -> list[dict]:
+    out: list[dict] = []
+    for code in (SGS, WY):
+        out += api.get(f"/api/v1/communities/{code}/grids?level={level}").json()["features"]
+    return out
+
+
+def _tiles_over(features: list[dict], z: int) -> list[TileCoord]:
+    """Every tile at zoom ``z`` touching the features' bounding box (corners and middles)."""
+    x1, y1, x2, y2 = shapely.union_all([shape(f["geometry"]) for f in features]).bounds
+    a, b = tile_for_lonlat(x1, y2, z), tile_for_lonlat(x2, y1, z)
+    return [TileCoord(z, x, y) for x in range(a.x, b.x + 1) for y in range(a.y, b.y + 1)]
+
+
+@pytest.mark.parametrize(("level", "z"), [("community", 12), ("general", 13), ("micro", 14), ("micro", 16)])
+def test_grid_tiles_are_the_geojson_cut_to_the_tile(api: Api, level: str, z: int) -> None:
+    features = _features(api, level)
+    tiles = _tiles_over(features, z)
+    assert 1 <= len(tiles) <= 200
+    seen = set()
+    for t in tiles:
+        r = api.get(f"/tiles/{level}/{t.path}.mvt")
+        assert r.status_code == 200, r.text
+        assert r.headers["content-type"] == "application/vnd.mapbox-vector-tile"
+        got = decode(r.content).get(level, [])
+        assert_same(got, reference(features, t), "code")
+        seen |= {a["code"] for a, _ in got}
+    assert seen == {f["properties"]["code"] for f in features}  # every grid drawn somewhere
+
+
+def test_element_tiles_are_the_ogc_elements_cut_to_the_tile(api: Api) -> None:
+    features = api.get(f"/ogc/collections/{SGS}-elements/items?limit=10000").json()["features"]
+    assert features
+    for f in features:
+        p = f["properties"]
+        f["properties"] = {"element_id": p["id"]} | {k: v for k, v in p.items() if k != "id"}
+    for t in _tiles_over(features, 15):
+        got = decode(api.get(f"/tiles/elements/{t.path}.mvt").content).get("elements", [])
+        want = [w for w in reference(features, t) if w[0]["community_code"] == SGS]
+        assert_same([g for g in got if g[0]["community_code"] == SGS], want, "element_id")
+
+
+def _report(api: Api, lon: float, lat: float, address: str, name: str = "张三丰") -> str:
+    body = {
+        "lon": lon,
+        "lat": lat,
+        "category": "安全隐患",
+        "description": "井盖缺失",
+        "address": address,
+        "reporter": {"name": name, "phone": "13812345678"},
+    }
+    r = api.post("/api/v1/incidents", json=body)
+    assert r.status_code == 201, r.text
+    return r.json()["id"]
+
+
+def test_incident_tiles_follow_visibility_and_privacy(api: Api) -> None:
+    micro = _features(api, "micro")
+    sgs = [f for f in micro if f["properties"]["community_code"] == SGS][:6]
+    ids = []
+    for i, f in enumerate(sgs):
+        p = shape(f["geometry"]).representative_point()
+        ids.append(_report(api, p.x, p.y, f"兴隆街道三根松路{i + 12}号3栋"))
+    z = 13
+    tiles = _tiles_over(sgs, z)
+    for user in ("dispatcher", "viewer", "planner"):
+        shown = {}
+        for t in tiles:
+            r = api.get(f"/tiles/incidents/{t.path}.mvt", user)
+            assert r.status_code == 200
+            for a, g in decode(r.content).get("incidents", []):
+                assert g.geom_type == "Point"
+                if -64 <= g.x <= 4160 and 0 <= g.x < 4096 and 0 <= g.y < 4096:
+                    shown[a["id"]] = a
+        assert set(ids) <= set(shown)
+        for i in ids:
+            api_view = api.get(f"/api/v1/incidents/{i}", user).json()
+            assert shown[i].get("address") == (api_view["address"] or None), user
+            assert shown[i]["state"] == api_view["state"] and shown[i]["category"] == "安全隐患"
+            assert not {"resident_name", "resident_phone"} & set(shown[i])
+    # the viewer's address is masked exactly as the API masks it (up to the first number)
+    viewer = api.get(f"/api/v1/incidents/{ids[0]}", "viewer").json()["address"]
+    assert viewer == "兴隆街道三根松路…"
+    # a grid worker sees in tiles exactly the incidents the API lists for them
+    worker = api.get(f"/api/v1/incidents/{ids[0]}").json()["assignee"]["person_id"]
+    listed = {x["id"] for x in api.get("/api/v1/incidents?limit=500", worker).json()["items"]}
+    in_tiles = set()
+    for t in tiles:
+        in_tiles |= {
+            a["id"]
+            for a, _ in decode(api.get(f"/tiles/incidents/{t.path}.mvt", worker).content).get("incidents", [])
+        }
+    assert ids[0] in in_tiles
+    assert in_tiles & set(ids) == listed & set(ids)
+    assert len(in_tiles & set(ids)) < len(ids)  # not everything: the rule did cut
+
+
+def test_etag_304_and_publish_changes_the_tile(api: Api) -> None:
+    wy = [f for f in _features(api, "micro") if f["properties"]["community_code"] == WY]
+    c = shape(wy[0]["geometry"]).representative_point()
+    t = tile_for_lonlat(c.x, c.y, 15)
+    url = f"/tiles/micro/{t.path}.mvt"
+    first = api.get(url)
+    etag = first.headers["etag"]
+    assert first.headers["cache-control"] == "private, no-cache"
+    again = api.client.get(url, headers=api.as_("dispatcher") | {"If-None-Match": etag})
+    assert again.status_code == 304 and again.content == b"" and again.headers["etag"] == etag
+    assert (
+        api.client.get(url, headers=api.as_("viewer") | {"If-None-Match": f'W/{etag}, "x"'}).status_code
+        == 304
+    )
+    # a new version of 瓦窑村 with a renamed micro-grid is published: new ETag, new content
+    assert upload(api, wayao_geojson("新名字微网格"), commit="true").status_code == 200
+    draft = api.get(f"/tiles/micro/{t.path}.mvt?community={WY}&version=2")
+    assert draft.status_code == 200
+    assert api.post(f"/api/v1/communities/{WY}/versions/2/publish", "planner").status_code == 200
+    after = api.client.get(url, headers=api.as_("dispatcher") | {"If-None-Match": etag})
+    assert after.status_code == 200 and after.headers["etag"] != etag
+    names = {a["name"] for a, _ in decode(after.content)["micro"]}
+    was = {a["name"] for a, _ in decode(first.content)["micro"]}
+    assert "新名字微网格" in names or names != was
+    assert decode(draft.content) and {a["name"] for a, _ in decode(draft.content)["micro"]} >= names & {
+        "新名字微网格"
+    }
+    # the old version is still there by number
+    old = api.get(f"/tiles/micro/{t.path}.mvt?community={WY}&version=1")
+    assert {a["code"] for a, _ in decode(old.content)["micro"]} >= {
+        a["code"] for a, _ in decode(first.content)["micro"] if a["community_code"] == WY
+    }
+
+
+@pytest.mark.parametrize(
+    ("url", "status", "field"),
+    [
+        ("/tiles/micro/5/0/0.mvt", 400, "z"),
+        ("/tiles/micro/23/0/0.mvt", 400, "z"),
+        ("/tiles/micro/15/32768/0.mvt", 400, "x"),
+        ("/tiles/general/15/0/99999999999.mvt", 400, "y"),
+        ("/tiles/micro/1e3/0/0.mvt", 400, "z"),
+        ("/tiles/micro/15/-1/0.mvt", 400, "x"),
+        ("/tiles/incidents/3/0/0.mvt", 400, "z"),
+        ("/tiles/roads/15/0/0.mvt", 404, "layer"),
+        ("/tiles/micro/15/0/0.mvt?version=2", 400, "version"),
+        ("/tiles/micro/15/0/0.mvt?community=999&version=2", 404, "community"),
+    ],
+)
+def test_bad_tile_addresses_are_4xx_in_chinese_and_english(
+    api: Api, url: str, status: int, field: str
+) -> None:
+    r = api.get(url)
+    assert r.status_code == status, r.text
+    err = r.json()["error"]
+    assert err["field"] == field and err["message_zh"] and err["message_en"]
+
+
+def test_tiles_need_a_caller_token_or_cookie(api: Api) -> None:
+    url = "/tiles/micro/15/25856/13477.mvt"
+    assert api.client.get(url).status_code == 401
+    assert api.client.get(url, headers={"Authorization": "Bearer nonsense"}).status_code == 401
+    api.client.cookies.set("weiwang_token", api.token("viewer"))
+    try:
+        assert api.client.get(url).status_code == 200
+    finally:
+        api.client.cookies.clear()
