@@ -28,6 +28,7 @@ BENCHES: dict[str, tuple[list[str], list[str]]] = {
     "bench_cli": ([], ["--repeat", "2"]),
     "bench_ogc": ([], ["--grids", "5000"]),
     "bench_city": ([], ["--grids", "10000"]),
+    "bench_tiles": ([], ["--grids", "5000", "--sample", "50"]),
 }
 
 
