@@ -31,6 +31,13 @@ def can_report(user: User) -> bool:
     return user.role in PERMISSIONS[Action.REPORT]
 
 
+def click_to_report(user: User) -> bool:
+    """Whether a map page offers the dispatcher's "click anywhere to report" form: to roles that
+    may report, except grid workers, who report where they stand (``/m/``, the phone's position)
+    and never see that hint."""
+    return can_report(user) and user.role is not AppRole.GRID_WORKER
+
+
 def own_communities(service: Service, user: User) -> list[str]:
     """The communities a grid worker holds a post in today (by the published grids)."""
     h = service.layers.current().hierarchy
@@ -71,7 +78,7 @@ def queue(service: Service, user: User, community: str) -> tuple[str, tuple[str,
         community,
         user=user_info(service, user),
         people=posts_on(service.posts(community), service.today()),
-        can_report=can_report(user),
+        can_report=click_to_report(user),
         mask_phones=user.masks_phones,
         api_base=API_BASE,
         static_base=STATIC_BASE,

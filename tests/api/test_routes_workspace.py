@@ -332,6 +332,7 @@ PAGES = [
     (f"/maps/plan/{COMMUNITY}", "planner", "planner", "规划员"),
     ("/m/", WORKER, None, "网格员"),
     (f"/maps/dispatch/{COMMUNITY}", WORKER, None, "网格员"),
+    (f"/maps/incidents/{COMMUNITY}", WORKER, None, "网格员"),
 ]
 
 
@@ -355,6 +356,8 @@ def test_every_page_shows_who_is_logged_in_and_a_working_logout(
     assert f'当前用户：<b id="ww-user">{name}' in bar and f">{role}</span>）" in bar
     assert 'href="/maps/logout"' in bar and "退出登录" in bar
     assert "<script" not in bar  # nothing inline: it works under the pages' CSP
+    if role == "网格员" and path != "/m/":  # workers report where they stand (/m/), not on a map
+        assert "点击地图任意位置上报" not in html and '"canReport":false' in html
     # the logout page forgets the token (logout.js, same origin) and the response drops the cookie
     out = c.get("/maps/logout")
     assert out.status_code == 200 and "/static/weiwang/logout.js" in out.text

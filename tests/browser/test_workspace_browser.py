@@ -1,7 +1,8 @@
 """The incident loop by clicking, in headless Chromium against the real app (SpatiaLite): the
 dispatcher's queue page and the grid worker's phone page (390×844).
 
-Screenshot of the worker's phone view: ``artifacts/screenshots/mobile-todo.png``.
+Screenshot of the worker's phone view: ``artifacts/phone-view.png`` (also
+``artifacts/screenshots/mobile-todo.png``).
 """
 
 from __future__ import annotations
@@ -9,18 +10,21 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
-from urllib.parse import urlsplit
 from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit
 
 import pytest
 
 from api.ops.sources import load_source
 from layers.webmap import label_fit
-from tests.browser.conftest import SANGENSONG, Live, login, off_loopback, screenshot, until
+from layers.workspace import ACTION_LABELS
+from tests.browser.conftest import REPO, SANGENSONG, Live, login, off_loopback, screenshot, until
 
 pytestmark = pytest.mark.browser
 
 PHONE = {"width": 390, "height": 844}
+#: The worker's phone view as the loop test sees it (git-ignored, like every artifact).
+PHONE_VIEW = REPO / "artifacts" / "phone-view.png"
 MICRO = "510116004001003007"
 
 
@@ -211,6 +215,8 @@ def _loop(contexts, live, sample) -> None:
     assert phone.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     assert "点击地图" not in phone.inner_text("body")
     screenshot(phone, "mobile-todo")
+    PHONE_VIEW.parent.mkdir(parents=True, exist_ok=True)
+    phone.screenshot(path=str(PHONE_VIEW))  # the worker's phone view (390×844), for the notes
     phone.click(f'#ww-m-list li[data-id="{iid}"]')
     _state_is(phone, "已交办")
     assert phone.evaluate("[...document.querySelectorAll('#ww-actions button')].map(b => b.textContent)") == [
@@ -218,6 +224,9 @@ def _loop(contexts, live, sample) -> None:
     ]
     _press(phone, "start")
     _state_is(phone, "处置中")
+    assert phone.evaluate("[...document.querySelectorAll('#ww-actions button')].map(b => b.textContent)") == [
+        "反馈"
+    ]
     _press(phone, "feedback")
     phone.fill("#ww-m-note", "已清理杂物")
     phone.set_input_files(
@@ -359,6 +368,19 @@ def test_each_role_sees_only_its_buttons_and_a_viewer_no_report_form(contexts, l
     viewer.mouse.click(x, y)
     viewer.wait_for_timeout(300)
     assert viewer.locator("#ww-form").count() == 0
+
+    # every other role: exactly the buttons of the actions the API says it may take now, labelled
+    for user, password, expected in (
+        ("admin", "admin-demo", {"交办", "缓办", "改类", "合并", "作废", "督办"}),
+        ("planner", "planner-demo", set()),
+    ):
+        pg = contexts(user, password, f"/maps/incidents/{SANGENSONG}")
+        until(pg, "window.wwLoaded === true")
+        pg.evaluate(f"wwSelect({json.dumps(inc['id'])})")
+        _state_is(pg, "已交办")
+        shown = pg.evaluate("[...document.querySelectorAll('#ww-actions button')].map(b => b.textContent)")
+        allowed = _api(pg, live, "GET", f"/incidents/{inc['id']}")["my_actions"]
+        assert shown == [ACTION_LABELS[a] for a in allowed] and set(shown) == expected, user
 
 
 def test_a_second_browser_sees_a_new_report_within_2_s(contexts, live, sample) -> None:
