@@ -4,10 +4,11 @@
  * publishing; publish (with an override and its reason when blocking findings remain).
  *
  * Each operation is one call to the draft API; the page then fetches the draft's state
- * with the impact of publishing it (GET …/drafts/{n}/plan?impact=true, one request) and redraws
- * in place, so what
- * it shows is always the server's draft. window.wwLastOpMs: milliseconds from the click that sent
- * the last operation to the panels and the map redrawn (also the performance measure "ww-op").
+ * (GET …/drafts/{n}/plan) and redraws in place, then the impact of publishing it
+ * (GET …/drafts/{n}/impact), so what it shows is always the server's draft. window.wwLastOpMs:
+ * milliseconds from the click that sent the last operation to the map, findings, balance table and
+ * party coverage redrawn (also the performance measure "ww-op"); window.wwImpactTimes: to the
+ * impact shown as well.
  * User text reaches the DOM through textContent (ww.el / ww.msg) only.
  */
 "use strict";
@@ -25,7 +26,8 @@ function wwPlan(map) {
   var opStarted = null;
   var fresh = [];        // grids the last operation made (outlined on the map)
   window.wwOpTimes = [];
-  window.wwOpPhases = [];  // per operation: ms of the operation call, of fetching state + impact, of drawing
+  window.wwOpPhases = [];
+  window.wwImpactTimes = [];  // per operation: ms of the operation call, of fetching state + impact, of drawing
 
   if (map.pm) {
     map.pm.setLang("zh");
@@ -193,22 +195,31 @@ function wwPlan(map) {
     window.wwState = s;
   }
 
-  function refresh() {
+  /* After an operation (or on load): the draft's state first — map, findings, balance table, party
+   * coverage (window.wwOpTimes: ms from the click to these redrawn) — then the impact of publishing
+   * it, which needs the draft's locator built (window.wwImpactTimes: ms from the click to it shown). */
+  function refresh(stateToo) {
     if (!d.draft) return Promise.resolve();
-    var t0 = performance.now();
-    return ww.api(base + "/drafts/" + d.draft + "/plan?impact=true").then(function (got) {
+    var t0 = performance.now(), started = opStarted;
+    opStarted = null;
+    var first = stateToo === false ? Promise.resolve(null) : ww.api(base + "/drafts/" + d.draft + "/plan");
+    return first.then(function (got) {
+      if (got === null) return ww.api(base + "/drafts/" + d.draft + "/impact");
       var t1 = performance.now();
       render(got);
-      renderImpact(got.impact);
-      if (opStarted !== null) {
-        var ms = performance.now() - opStarted;
-        window.wwOpPhases.push({operation: Math.round(t0 - opStarted), fetch: Math.round(t1 - t0),
+      if (started !== null) {
+        var ms = performance.now() - started;
+        window.wwOpPhases.push({operation: Math.round(t0 - started), fetch: Math.round(t1 - t0),
                                 render: Math.round(performance.now() - t1)});
-        opStarted = null;
         window.wwLastOpMs = ms;
         window.wwOpTimes.push(ms);
         if (performance.measure) { try { performance.measure("ww-op", "ww-op-start"); } catch (e) { /* no mark */ } }
       }
+      $("ww-impact").textContent = "正在计算发布影响…";
+      return ww.api(base + "/drafts/" + d.draft + "/impact");
+    }).then(function (im) {
+      renderImpact(im);
+      if (started !== null) window.wwImpactTimes.push(performance.now() - started);
       busy(false);
     });
   }
@@ -339,7 +350,7 @@ function wwPlan(map) {
   busy(false);
   window.wwPlanSelect = function (codes) { selected = codes.slice(); show(); };
   if (d.draft) {
-    refresh().then(function () { window.wwLoaded = true; }, function (err) { fail(err); window.wwLoaded = true; });
+    refresh(false).then(function () { window.wwLoaded = true; }, function (err) { fail(err); window.wwLoaded = true; });
   } else {
     window.wwLoaded = true;
   }

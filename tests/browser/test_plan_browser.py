@@ -82,7 +82,8 @@ def _micro_codes(page) -> set[str]:
 
 
 def _ops_done(page, n: int) -> float:
-    until(page, f"window.wwOpTimes.length === {n}")
+    """Wait for operation ``n`` redrawn and its impact shown; ms from the click to the redraw."""
+    until(page, f"window.wwOpTimes.length === {n} && window.wwImpactTimes.length === {n}")
     return float(page.evaluate("wwLastOpMs"))
 
 
@@ -194,6 +195,16 @@ def test_split_move_merge_publish_on_the_planner_page(browser, plan_live: Live, 
         assert len(after_merge) == 83 and {G1 + "008", G1 + "009"}.isdisjoint(after_merge)
         assert {r["code"]: r["households"] for r in page.evaluate("wwState.balance.rows")}[merged] == 100
         assert page.locator("#ww-ops li").count() == 3
+
+        # undo the merge on the page, then merge again (a code is never reused: a new one)
+        page.click("#ww-undo")
+        _ops_done(page, 4)
+        assert _micro_codes(page) == after_move and "（已撤销）" in page.inner_text("#ww-ops")
+        page.evaluate(f"wwPlanSelect(['{G1}008', '{G1}009'])")
+        page.click("#ww-merge")
+        _ops_done(page, 5)
+        (merged,) = _micro_codes(page) - after_move
+        assert merged not in after_merge and len(_micro_codes(page)) == 83
         screenshot(page, "plan_after_split_move_merge")
 
         # publish from the page (no blocking findings left)
@@ -233,6 +244,7 @@ def test_split_move_merge_publish_on_the_planner_page(browser, plan_live: Live, 
 
         # the before/after diff map: version 1 → 2, changed grids highlighted
         phases = page.evaluate("wwOpPhases")
+        impact_ms = page.evaluate("wwImpactTimes")
         assert page.get_attribute("#ww-msg a", "href") == f"/maps/plan/{C}/diff?to=2&from=1"
         with page.expect_navigation():
             page.click("#ww-msg a")  # 查看版本对比
@@ -250,7 +262,7 @@ def test_split_move_merge_publish_on_the_planner_page(browser, plan_live: Live, 
         assert "新增" in page.inner_text("#ww-legend-diff") and "删除" in page.inner_text("#ww-legend-diff")
         screenshot(page, "plan_diff_map")
 
-        print("\n", phases)
+        print("\n", phases, "impact shown (ms):", [round(t) for t in impact_ms])
         assert errors == [], errors
         assert off_loopback(requests) == []
         print(f"\nplanner op → redrawn (ms): split {split_ms:.0f}, move {move_ms:.0f}, merge {merge_ms:.0f}")
