@@ -95,11 +95,17 @@ def in_force_ids(conn: Connection, at: datetime | date | None) -> frozenset[int]
     return frozenset(r[0] for r in conn.execute(select(layer_versions.c.id).where(in_force_clause(at))))
 
 
-def check_located(conn: Connection, at: datetime | date | None, version_ids: Iterable[int]) -> None:
+def check_located(
+    conn: Connection, at: datetime | date | None, version_ids: Iterable[int], *, wait: bool = True
+) -> None:
     """In a report's write transaction: hold the shared switch lock, then raise
     :class:`LayersChanged` unless ``version_ids`` (the versions of the view the report was located
-    on) are exactly those in force at ``at`` (its instant). See the module docstring."""
-    hold_switch(conn, exclusive=False)
+    on) are exactly those in force at ``at`` (its instant). See the module docstring.
+
+    ``wait=False`` (a caller on an event loop): :class:`store.db.WriterBusy` at once while a
+    publish holds the switch lock on PostgreSQL, instead of blocking the loop until it commits."""
+    if not hold_switch(conn, exclusive=False, wait=wait):
+        raise db.WriterBusy("a publish holds the layer switch")
     want = frozenset(version_ids)
     found = in_force_ids(conn, at)
     if found != want:

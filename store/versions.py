@@ -233,15 +233,21 @@ NAMED_FINDINGS = 20
 MAX_OVERRIDE_FINDINGS = 200
 
 
-def hold_switch(conn: Connection, *, exclusive: bool) -> None:
+def hold_switch(conn: Connection, *, exclusive: bool, wait: bool = True) -> bool:
     """Hold the layer-switch lock until the transaction ends: exclusive for a publish, shared for a
     report being stored (:func:`store.inforce.check_located`). So a report's write either commits
     before a publish chooses its ``valid_from`` or sees the publish committed — never in between.
-    On SQLite ``BEGIN IMMEDIATE`` already serialises every writer; this is a no-op there."""
+    On SQLite ``BEGIN IMMEDIATE`` already serialises every writer; this is a no-op there.
+
+    ``wait=False``: only try (for a caller on an event loop); False when a publish holds it."""
     if conn.dialect.name != "postgresql":
-        return
-    fn = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
-    conn.execute(text(f"SELECT {fn}(:key)"), {"key": SWITCH_LOCK_KEY})
+        return True
+    if wait:
+        fn = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
+        conn.execute(text(f"SELECT {fn}(:key)"), {"key": SWITCH_LOCK_KEY})
+        return True
+    fn = "pg_try_advisory_xact_lock" if exclusive else "pg_try_advisory_xact_lock_shared"
+    return bool(conn.execute(text(f"SELECT {fn}(:key)"), {"key": SWITCH_LOCK_KEY}).scalar())
 
 
 def blocking_findings(v: Version) -> list[dict[str, Any]]:

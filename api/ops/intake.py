@@ -199,7 +199,7 @@ def _store_once(service: Service, report_: Report, *, wait: bool = True) -> dict
     switched the map for the report's instant since it was located."""
     with db.write(service.engine, wait=wait) as conn:
         if report_.at is not None:
-            check_located(conn, report_.at, report_.version_ids)
+            check_located(conn, report_.at, report_.version_ids, wait=wait)
         insert_incident(conn, report_.record, *report_.events)
         return get_incident(conn, report_.id)
 
@@ -218,7 +218,7 @@ def store_report(service: Service, report_: Report, *, wait: bool = True) -> dic
     instant) and written then (see the module docstring).
 
     ``wait=False``: raise :class:`store.db.WriterBusy` at once, storing nothing, when another
-    writer holds the SpatiaLite file."""
+    writer holds the SpatiaLite file, or a publish holds the layer switch on PostgreSQL."""
     attempt = 0
     while True:
         try:
@@ -237,7 +237,8 @@ async def store_report_on_loop(service: Service, report_: Report) -> dict[str, A
     """:func:`store_report` for a caller on an event loop, which must not block on another writer:
     while the SpatiaLite file is busy it yields to the loop and retries (after 0.5 ms, doubling
     to 20 ms), and after :data:`RETRY_ON_LOOP_S` it waits in a thread. On PostgreSQL writers do
-    not queue and the first try stores it."""
+    not queue and the first try stores it, except while a publish holds the layer switch: then it
+    yields and retries the same way (never blocking the loop for the length of a publish)."""
     loop = asyncio.get_running_loop()
     give_up = loop.time() + RETRY_ON_LOOP_S
     delay = 0.0005

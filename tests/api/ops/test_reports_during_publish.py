@@ -140,3 +140,32 @@ def test_reports_to_a_served_app_during_a_publish(seeded_url: str, db_kind: str)
     assert out.errors == [] and out.answered_201 == out.sent == out.stored == 150, out.lines()
     assert out.wrong_version == [] and out.wrong_grid == [], out.lines()
     assert out.before > 0 and out.after > 0 and out.held, out.lines()
+
+
+def test_a_report_on_the_event_loop_does_not_wait_for_a_publish(engine_url) -> None:
+    """While a publish holds the layer switch, a report's write with ``wait=False`` (the event
+    loop's) gives way at once instead of blocking the loop; it is stored once the switch is free."""
+    from store.versions import hold_switch
+
+    planner, worker = services(engine_url, poll_s=0.0)
+    rep = intake.prepare_report(worker, DISPATCHER, body(*points()["m2"]))
+    held, release = threading.Event(), threading.Event()
+
+    def publisher() -> None:  # another thread in the middle of a publish's transaction
+        with db.write(planner.engine) as conn:
+            hold_switch(conn, exclusive=True)
+            held.set()
+            release.wait(30)
+
+    t = threading.Thread(target=publisher)
+    t.start()
+    try:
+        assert held.wait(30)
+        started = time.monotonic()
+        with pytest.raises(db.WriterBusy):
+            intake.store_report(worker, rep, wait=False)
+        assert time.monotonic() - started < 1.0
+    finally:
+        release.set()
+        t.join(30)
+    assert intake.store_report(worker, rep, wait=False)["id"] == rep.id
