@@ -777,7 +777,7 @@ def index_page(
         f'<link rel="stylesheet" href="{_e(root)}/weiwang/weiwang.css">\n</head>\n<body>\n'
         f'<main class="ww-index">\n{user_bar(user)}\n<h1 class="ww-title">微网实格 · 网格地图</h1>\n'
         '<p class="ww-hint">选择社区（村）查看事件调度地图、覆盖核查、交办态势，或打印微网格分布图。'
-        ' <a href="/docs">接口文档</a></p>\n'
+        ' <a href="/maps/city">全市网格总览</a> <a href="/docs">接口文档</a></p>\n'
         "<table><thead><tr><th>社区（村）</th><th>网格</th><th>版本</th><th>地图</th></tr></thead>\n"
         f"<tbody>{body}</tbody></table>\n</main>\n</body>\n</html>\n"
     )
