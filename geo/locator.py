@@ -208,6 +208,7 @@ class Locator:
         xmin, ymin, xmax, ymax = shapely.total_bounds(self._geoms)
         if not np.all(np.isfinite([xmin, ymin, xmax, ymax])):
             raise InvalidHierarchy("微网格几何为空", "micro-grid geometries are empty", field="geometry")
+        self._bounds = (float(xmin), float(ymin), float(xmax), float(ymax))
         # Local metric frame for distances.
         self._lon_c = (xmin + xmax) / 2.0
         self._lat_c = (ymin + ymax) / 2.0
@@ -220,6 +221,7 @@ class Locator:
         self._outline_index: _OutlineDistance | None = None
         self._outline_lock = threading.Lock()
         self._wkb: tuple[NDArray[np.uint8], NDArray[np.int64]] | None = None
+        self._geom_cache: NDArray[np.object_] | None = None
 
         self._set_communities(community_polygons)
 
@@ -243,6 +245,23 @@ class Locator:
         geoms = shapely.from_wkb([bytes(buf[off[i] : off[i + 1]]) for i in range(len(off) - 1)])
         shapely.prepare(geoms)
         return np.asarray(geoms, dtype=object)
+
+    def _geoms_of(self, ranks: NDArray[np.integer[Any]]) -> NDArray[np.object_]:
+        """The polygons of ``ranks``: from :attr:`_geoms` when built, else each read from WKB on
+        first need and kept (a shared locator holds no geometry it was never asked about)."""
+        if "_geoms" in self.__dict__ or self._wkb is None:
+            return self._geoms[ranks]
+        if self._geom_cache is None:
+            self._geom_cache = np.full(self._n, None, dtype=object)
+        cache = self._geom_cache
+        idx = np.asarray(ranks, dtype=np.int64)
+        missing = [r for r in set(idx.tolist()) if cache[r] is None]
+        if missing:
+            buf, off = self._wkb
+            made = shapely.from_wkb([bytes(buf[off[r] : off[r + 1]]) for r in missing])
+            shapely.prepare(made[shapely.get_num_coordinates(made) > 64])  # big ones only
+            cache[np.array(missing, dtype=np.int64)] = made
+        return cache[idx]
 
     @cached_property
     def _tree(self) -> shapely.STRtree:
@@ -541,13 +560,18 @@ class Locator:
                 owner = np.repeat(np.arange(len(dp)), k)
                 cand = self._cand[np.repeat(lo, k) + _ranges(k)]
                 pts = special[ep[dp]][owner]
-                hit = shapely.intersects_xy(self._geoms[cand], x[pts], y[pts])
+                hit = shapely.intersects_xy(self._geoms_of(cand), x[pts], y[pts])
                 best = np.full(len(dp), np.iinfo(np.int64).max, dtype=np.int64)
                 np.minimum.at(best, owner[hit], cand[hit])
                 rank[ep[dp]] = np.where(best < self._n, best, -1)
                 slow[ep[dp]] = True
         # Generic cells (overlaps, beyond the raster): STRtree candidates, same rule.
         gp = np.flatnonzero(val == _GENERIC)
+        if len(gp):
+            # beyond the layer's bounds no grid covers a point: no tree needed for those
+            bx0, by0, bx1, by1 = self._bounds
+            px, py = x[special[gp]], y[special[gp]]
+            gp = gp[(px >= bx0) & (px <= bx1) & (py >= by0) & (py <= by1)]
         if len(gp):
             pts = special[gp]
             owner, cand = self._tree.query(shapely.points(x[pts], y[pts]), predicate="intersects")
@@ -558,7 +582,7 @@ class Locator:
         sc = np.flatnonzero(slow & (rank >= 0))
         if len(sc):
             pts = special[sc]
-            on_boundary[pts] = ~shapely.contains_xy(self._geoms[rank[sc]], x[pts], y[pts])
+            on_boundary[pts] = ~shapely.contains_xy(self._geoms_of(rank[sc]), x[pts], y[pts])
         covered = np.flatnonzero(rank >= 0)
         idx[special[covered]] = self._rank_to_out[rank[covered]]
         out = special[rank < 0]
@@ -625,6 +649,57 @@ class Locator:
         np.minimum.at(best, cown[inside], self._cand[cent[inside]].astype(np.int64))
         return np.where(best < self._n, best, -1), bad
 
+    def _edge_one(self, x: float, y: float, e: int) -> int | None:
+        """:meth:`_edge_numeric` for one point in edge cell ``e`` (the same arithmetic, in Python
+        floats): the smallest rank strictly containing it, -1 for none, None when undecided."""
+        W = self._W
+        fl = int(self._edge_flat[e])
+        rv, ru = (fl // W) + 0.5, (fl % W) + 0.5
+        pu = (x - self._x0) * self._inv_dx
+        pv = (y - self._y0) * self._inv_dy
+        lo, hi = int(self._seg_ptr[e]), int(self._seg_ptr[e + 1])
+        sg = self._cell_seg[lo:hi]
+        clo, chi = int(self._cand_ptr[e]), int(self._cand_ptr[e + 1])
+        inside = [bool(v) for v in self._status[clo:chi].tolist()]
+        tol, tol2 = _TOL, _TOL2
+        for ax, ay, bx, by, k in zip(
+            self._seg_u0[sg].tolist(),
+            self._seg_v0[sg].tolist(),
+            self._seg_u1[sg].tolist(),
+            self._seg_v1[sg].tolist(),
+            self._seg_local[lo:hi].tolist(),
+            strict=True,
+        ):
+            abx, aby = bx - ax, by - ay
+            apx, apy = pu - ax, pv - ay
+            arx, ary = ru - ax, rv - ay
+            o1 = abx * apy - aby * apx
+            o2 = abx * ary - aby * arx
+            lab = abs(abx) + abs(aby)
+            lap = abs(apx) + abs(apy)
+            lar = abs(arx) + abs(ary)
+            if (
+                abs(o1) <= tol * (lab + lap) + tol2 * lab * lap
+                or abs(o2) <= tol * (lab + lar) + tol2 * lab * lar
+            ):
+                return None
+            if (o1 > 0) != (o2 > 0):
+                prx, pry = ru - pu, rv - pv
+                o3 = pry * apx - prx * apy
+                bpx, bpy = apx - abx, apy - aby
+                o4 = pry * bpx - prx * bpy
+                lpr = abs(prx) + abs(pry)
+                lbp = abs(bpx) + abs(bpy)
+                if (
+                    abs(o3) <= tol * (lpr + lap) + tol2 * lpr * lap
+                    or abs(o4) <= tol * (lpr + lbp) + tol2 * lpr * lbp
+                ):
+                    return None
+                if (o3 > 0) != (o4 > 0):
+                    inside[k] = not inside[k]
+        found = [c for c, inn in zip(self._cand[clo:chi].tolist(), inside, strict=True) if inn]
+        return min(found) if found else -1
+
     def _outside(
         self,
         x: NDArray[np.float64],
@@ -660,8 +735,14 @@ class Locator:
             return self._point(val, False, False, 0.0, x, y)
         if val <= _EDGE0:
             e = _EDGE0 - val
-            for r in self._cand[self._cand_ptr[e] : self._cand_ptr[e + 1]].tolist():
-                g = self._geoms[r]
+            if "_geoms" not in self.__dict__:  # a shared locator: the crossing test, no polygons
+                decided = self._edge_one(x, y, e)
+                if decided is not None and decided >= 0:
+                    return self._point(int(self._rank_to_out[decided]), False, False, 0.0, x, y)
+            else:
+                decided = None
+            cands = self._cand[self._cand_ptr[e] : self._cand_ptr[e + 1]]
+            for r, g in zip(cands.tolist(), self._geoms_of(cands) if decided is None else [], strict=False):
                 if shapely.intersects_xy(g, x, y):
                     on_b = not shapely.contains_xy(g, x, y)
                     return self._point(int(self._rank_to_out[r]), on_b, False, 0.0, x, y)
@@ -738,9 +819,14 @@ class Locator:
         codes = [str(c) for c in meta["codes"]]
         loc.codes = tuple(codes)
         loc._n = len(codes)
-        loc._names = list(meta["names"])
-        loc._general = [(g[0], g[1]) for g in meta["general"]]
-        loc._community = [(c[0], c[1]) for c in meta["community"]]
+        seen: dict[Any, Any] = {}  # one string object per distinct value (names repeat a lot)
+
+        def one(v: Any) -> Any:
+            return seen.setdefault(v, v)
+
+        loc._names = [one(nm) for nm in meta["names"]]
+        loc._general = [(one(g[0]), one(g[1])) for g in meta["general"]]
+        loc._community = [(one(c[0]), one(c[1])) for c in meta["community"]]
         loc._code_arr = np.array([*codes, None], dtype=object)
         loc._general_codes = np.array([g[0] for g in loc._general] + [None], dtype=object)
         loc._community_codes = np.array([c[0] for c in loc._community] + [None], dtype=object)
@@ -749,6 +835,7 @@ class Locator:
         for name in _STATE_ARRAYS:
             setattr(loc, name, arrays[name])
         loc._wkb = (arrays["_wkb_bytes"], arrays["_wkb_off"])
+        loc._geom_cache = None
         loc._set_communities([(c, nm, shapely.from_wkb(wkb)) for c, nm, wkb in meta["community_polygons"]])
         outline = _OutlineDistance.__new__(_OutlineDistance)
         outline._loc = loc
@@ -862,9 +949,12 @@ class _OutlineDistance:
         self._own_a = owner(shapely.points(a))
         self._own_b = owner(shapely.points(b))
 
-    @property
-    def _metric_tree(self) -> shapely.STRtree:
-        return self._loc._metric_tree
+    @cached_property
+    def _far_tree(self) -> shapely.STRtree:
+        """The outline segments as an STRtree (built on the first point beyond the buckets)."""
+        a = np.column_stack([self._ax, self._ay])
+        b = np.column_stack([self._bx, self._by])
+        return shapely.STRtree(shapely.linestrings(np.stack([a, b], axis=1)))
 
     def nearest(
         self, mx: NDArray[np.float64], my: NDArray[np.float64], tol: float
@@ -880,15 +970,23 @@ class _OutlineDistance:
         inb &= self._built[b]
         far = np.flatnonzero(~inb)
         if len(far):
-            fp = shapely.points(mx[far], my[far])
-            (qi, gi), dd = self._metric_tree.query_nearest(fp, return_distance=True, all_matches=True)
+            # Beyond the buckets: the nearest outline segments (all equally near ones), owners as
+            # below — no polygon is needed, so a shared locator builds none for far points.
+            fx, fy = mx[far], my[far]
+            (qi, si), dd = self._far_tree.query_nearest(
+                shapely.points(fx, fy), return_distance=True, all_matches=True
+            )
             best = np.full(len(far), np.inf)
             np.minimum.at(best, qi, dd)
             out[far] = best
             tie = dd == best[qi]
+            qi, si = qi[tie], si[tie]
+            t = (fx[qi] - self._ax[si]) * self._dx[si] + (fy[qi] - self._ay[si]) * self._dy[si]
+            t = np.clip(t * self._il2[si], 0.0, 1.0)
+            ow = np.where(t <= 0.0, self._own_a[si], np.where(t >= 1.0, self._own_b[si], self._own_mid[si]))
             r = np.full(len(far), self._n, dtype=np.int64)
-            np.minimum.at(r, qi[tie], gi[tie])
-            rank[far] = np.where(best <= tol, r, -1)
+            np.minimum.at(r, qi, ow)
+            rank[far] = np.where((best <= tol) & (r < self._n), r, -1)
         p = np.flatnonzero(inb)
         if len(p):
             lo, hi = self._ptr[b[p]], self._ptr[b[p] + 1]
@@ -979,6 +1077,7 @@ _STATE_ARRAYS = (
 )
 _STATE_SCALARS = (
     "snap_tolerance_m",
+    "_bounds",
     "cell_m",
     "n_edge_cells",
     "_lon_c",
