@@ -66,7 +66,23 @@ def _wants_html(request: Request) -> bool:
     return request.url.path.startswith("/maps/") and "text/html" in request.headers.get("accept", "")
 
 
-def _error_page(error: Mapping[str, object]) -> str:
+def _user_bar(request: Request) -> str:
+    """The shared header (who is logged in, 退出登录: :func:`layers.header.user_bar`) for a caller
+    who is logged in — a refused page then shows whose account was refused and how to switch —
+    or nothing (not logged in, or the check itself fails: an error page must always render)."""
+    from api.http.deps import service_of, token_of
+    from api.ops.access import authenticate
+    from api.ops.maps import user_info
+    from layers.header import user_bar
+
+    try:
+        service = service_of(request)
+        return user_bar(user_info(service, authenticate(service, token_of(request))))
+    except Exception:  # not logged in, or anything else: the error page still renders, bare
+        return ""
+
+
+def _error_page(error: Mapping[str, object], bar: str = "") -> str:
     zh = html.escape(str(error.get("message_zh", "")))
     en = html.escape(str(error.get("message_en", "")))
     code = html.escape(str(error.get("code", "")))
@@ -74,15 +90,19 @@ def _error_page(error: Mapping[str, object]) -> str:
         '<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1"><title>出错了 · 微网实格</title>'
         "<style>body{font-family:sans-serif;max-width:40em;margin:4em auto;padding:0 1em;color:#222}"
-        "p.en{color:#666}code{color:#999}</style></head><body>"
-        f'<h1>出错了</h1><p class="zh">{zh}</p><p class="en">{en}</p><p><code>{code}</code></p>'
+        "p.en{color:#666}code{color:#999}.ww-userbar{font-size:13px;border-bottom:1px solid #ddd;"
+        "padding-bottom:6px}.ww-userbar a{margin-left:8px}</style></head><body>"
+        f'{bar}<h1>出错了</h1><p class="zh">{zh}</p><p class="en">{en}</p><p><code>{code}</code></p>'
         '<p><a href="/maps/">返回地图列表</a></p></body></html>'
     )
 
 
 def _respond(request: Request, body: dict, status: int, headers: Mapping[str, str] | None = None) -> Response:
     if _wants_html(request):
-        return HTMLResponse(_error_page(body["error"]), status_code=status, headers=headers)
+        code = body["error"].get("code")
+        bar = "" if code in ("unauthorized", "database_unavailable") else _user_bar(request)
+        page = _error_page(body["error"], bar)
+        return HTMLResponse(page, status_code=status, headers=headers)
     return JSONResponse(body, status_code=status, headers=headers)
 
 

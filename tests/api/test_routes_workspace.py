@@ -430,3 +430,20 @@ def test_the_feed_tag_lapses_when_a_deadline_passes(api: Api, clock: Clock) -> N
     assert late.status_code == 200 and late.headers["etag"] != etag
     assert next(i for i in late.json()["items"] if i["id"] == inc["id"])["overdue"]
     assert _feed(api, etag=late.headers["etag"]).status_code == 304
+
+
+def test_a_refused_page_shows_whose_account_was_refused_and_a_logout(api: Api) -> None:
+    """The HTML error page of a map path carries the same header: a grid worker refused another
+    community's map sees who is logged in and can log out to switch accounts."""
+    c = api.client
+    worker = report(api)["assignee"]["person_id"]
+    c.cookies.set("weiwang_token", api.token(worker))
+    r = c.get("/maps/incidents/510116004002", headers={"Accept": "text/html"})
+    assert r.status_code == 403 and "只能查看本社区的地图" in r.text
+    assert r.text.count('id="ww-userbar"') == 1 and f"（{worker}）" in r.text
+    assert ">网格员</span>" in r.text and 'href="/maps/logout"' in r.text
+    r = c.get("/maps/no-such-page", headers={"Accept": "text/html"})
+    assert r.status_code == 404 and r.text.count('id="ww-userbar"') == 1
+    c.cookies.clear()
+    r = c.get("/maps/no-such-page", headers={"Accept": "text/html"})
+    assert r.status_code == 404 and 'id="ww-userbar"' not in r.text  # not logged in: no header
