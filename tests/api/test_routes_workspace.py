@@ -330,6 +330,8 @@ PAGES = [
     (f"/maps/incidents/{COMMUNITY}", "dispatcher", "dispatcher", "调度员"),
     (f"/maps/stats/{COMMUNITY}", "admin", "admin", "管理员"),
     (f"/maps/plan/{COMMUNITY}", "planner", "planner", "规划员"),
+    (f"/maps/plan/{COMMUNITY}/diff?from=1&to=1", "planner", "planner", "规划员"),
+    ("/maps/city", "dispatcher", "dispatcher", "调度员"),
     ("/m/", WORKER, None, "网格员"),
     (f"/maps/dispatch/{COMMUNITY}", WORKER, None, "网格员"),
     (f"/maps/incidents/{COMMUNITY}", WORKER, None, "网格员"),

@@ -453,13 +453,16 @@ def test_docs_render_the_openapi_31_operations(contexts, live) -> None:
         f"/maps/incidents/{SANGENSONG}",
         f"/maps/stats/{SANGENSONG}",
         f"/maps/plan/{SANGENSONG}",
+        f"/maps/plan/{SANGENSONG}/diff?from=1&to=1",
+        "/maps/city",
         "/m/",
     ],
 )
 def test_every_page_shows_the_user_and_logs_out(contexts, live, path: str) -> None:
     """The shared header on every page: 当前用户 with the role, and 退出登录 that really logs out
     (the token leaves localStorage and the cookie, so the page asks for the login again)."""
-    pg = contexts("admin", "admin-demo", path)
+    pg = contexts("admin", "admin-demo", "/maps/")
+    pg.goto(f"{live.base}{path}")
     assert pg.url.endswith(path)
     bar = pg.inner_text("#ww-userbar")
     assert "当前用户：admin" in bar and "管理员" in bar and "退出登录" in bar
