@@ -183,6 +183,7 @@ def test_split_move_merge_publish_on_the_planner_page(browser, plan_live: Live, 
         after_move = _micro_codes(page)
         moved = sorted(after_move - codes)
         assert M2 not in after_move and M3 not in after_move and len(moved) == 2 and len(after_move) == 84
+        assert after_move - set(moved) == codes - {M2, M3}  # both neighbours change, nothing else
         rows = {r["code"]: r["households"] for r in page.evaluate("wwState.balance.rows")}
         assert rows[moved[0]] + rows[moved[1]] == 68 + 60  # households kept, shared by area
 
