@@ -9,7 +9,8 @@ Text must never get path effects: matplotlib turns such text into outlines.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from functools import lru_cache
 
 from matplotlib import font_manager
@@ -154,9 +155,9 @@ class _CffFace:
         self.hmtx = self.font["hmtx"]
         self.glyphs: dict[str, object] = {}
         cmap = self.font.getBestCmap() or {}
-        self.unicode_of: dict[str, int] = {}
+        self.unicodes_of: dict[str, list[int]] = {}
         for code, name in sorted(cmap.items()):
-            self.unicode_of.setdefault(name, code)
+            self.unicodes_of.setdefault(name, []).append(code)
         self.lock = threading.Lock()
 
     def glyph(self, name: str) -> tuple[bytes, tuple[int, int, int, int], int, int]:
@@ -197,7 +198,7 @@ class _CffFace:
             hhea, os2, head = src["hhea"], src["OS/2"], src["head"]
             fb = FontBuilder(self.upem, isTTF=True)
             fb.setupGlyphOrder(names)
-            fb.setupCharacterMap({self.unicode_of[n]: n for n in names if n in self.unicode_of})
+            fb.setupCharacterMap({u: n for n in names for u in self.unicodes_of.get(n, ())})
             fb.font["loca"] = newTable("loca")
             glyf = fb.font["glyf"] = newTable("glyf")
             glyf.glyphOrder = names
@@ -256,6 +257,108 @@ def _truetype_subset(fontfile, glyphs):  # type: ignore[no-untyped-def]
     face = _cff_face(str(fontfile), getattr(fontfile, "face_index", 0))
     font, index_map = face.subset(glyphs)
     return SubsetResults(font, index_map)._as_cm()
+
+
+# --------------------------------------------------------------------------------------------------
+# Drawing with a TrueType subset made for the sheet's own characters
+# --------------------------------------------------------------------------------------------------
+# matplotlib shapes every text with HarfBuzz (raqm) and loads each glyph with FreeType twice (to
+# measure, then to draw). On the 65,000-glyph CFF collection, with its large layout tables, that is
+# most of the time of a sheet (~1 ms per label). A TrueType font holding only the sheet's characters
+# (outlines from the glyph cache above, no layout tables) shapes and loads several times faster and
+# draws the same outlines. It is registered with matplotlib under a private family name (a hash of
+# its characters, so a sheet printed again reuses it) and embedded under the real font's PostScript
+# name. The files live in a private temporary folder removed at exit.
+
+_SHEET_LOCK = threading.Lock()
+_SHEET_FONTS: dict[str, str] = {}  # family name → file, most recently used last
+_SHEET_REGISTERED = 64  # families kept registered with matplotlib
+_SHEET_FILES = 512  # files kept on disk; beyond that sheets draw with the collection itself
+_sheet_dir: str | None = None
+
+
+def _sheet_folder() -> str:
+    global _sheet_dir
+    if _sheet_dir is None:
+        import atexit
+        import shutil
+        import tempfile
+
+        _sheet_dir = tempfile.mkdtemp(prefix="weiwang-fonts-")
+        atexit.register(shutil.rmtree, _sheet_dir, True)
+    return _sheet_dir
+
+
+def _sheet_family(source: font_manager.FontPath | str, chars: str) -> str | None:
+    """The private family of a TrueType subset of ``source`` holding ``chars`` (built and registered
+    on first use); None when the source is not a CFF face or the file budget is spent."""
+    import hashlib
+    import os
+
+    path, index = str(source), int(getattr(source, "face_index", 0))
+    if not _is_cff(path, index):
+        return None
+    digest = hashlib.sha256(f"{path}|{index}|{chars}".encode()).hexdigest()[:16]
+    family = f"weiwang sheet {digest}"
+    with _SHEET_LOCK:
+        if family in _SHEET_FONTS:
+            _SHEET_FONTS[family] = _SHEET_FONTS.pop(family)
+            return family
+        folder = _sheet_folder()
+        if len(os.listdir(folder)) >= _SHEET_FILES:
+            return None
+        face = _cff_face(path, index)
+        cmap = face.font.getBestCmap() or {}
+        gids = {face.font.getGlyphID(cmap[ord(c)]) for c in chars if ord(c) in cmap}
+        font, _ = face.subset(gids)
+        name = font["name"]  # type: ignore[index]
+        ps = name.getDebugName(6)
+        name.names = [n for n in name.names if n.nameID not in (1, 4, 16, 17)]
+        name.setName(family, 1, 3, 1, 0x409)
+        name.setName(family, 4, 3, 1, 0x409)
+        name.setName(ps, 6, 3, 1, 0x409)
+        file = os.path.join(folder, f"{digest}.ttf")
+        font.save(file)  # type: ignore[attr-defined]
+        font_manager.fontManager.addfont(file)
+        _SHEET_FONTS[family] = file
+        if len(_SHEET_FONTS) > _SHEET_REGISTERED:  # unregister the least recently used family
+            old = next(iter(_SHEET_FONTS))
+            del _SHEET_FONTS[old]
+            fm = font_manager.fontManager
+            fm.ttflist = [f for f in fm.ttflist if f.name != old]  # rebind: readers keep their list
+        return family
+
+
+@contextmanager
+def sheet_fonts(figures: Iterable[object]) -> Iterator[None]:
+    """While drawing ``figures``, set their CJK text in TrueType subsets of the CJK font made for
+    exactly their characters (one per weight); the texts' fonts are restored afterwards. Characters
+    the CJK font lacks still fall back to the next family (DejaVu Sans)."""
+    from matplotlib.text import Text
+
+    texts = [t for fig in figures for t in fig.findobj(Text)]  # type: ignore[attr-defined]
+    chars = "".join(sorted({c for t in texts for c in t.get_text()}))
+    saved = [(t, t.get_fontfamily()) for t in texts]
+    try:
+        families: dict[tuple[str, ...], list[str] | None] = {}
+        for t, fam in saved:
+            if not fam or fam[0] != CJK_FAMILY or not t.get_text():
+                continue
+            key = (str(t.get_fontweight()), str(t.get_fontstyle()))
+            if key not in families:
+                src = font_manager.findfont(
+                    font_manager.FontProperties(family=CJK_FAMILY, weight=key[0], style=key[1]),
+                    fallback_to_default=False,
+                )
+                own = _sheet_family(src, chars)
+                families[key] = None if own is None else [own, *fam[1:]]
+            new = families[key]
+            if new is not None:
+                t.set_fontfamily(new)
+        yield
+    finally:
+        for t, fam in saved:
+            t.set_fontfamily(fam)
 
 
 _installed = False

@@ -47,7 +47,7 @@ from geo.errors import NotFound
 from geo.hierarchy import Grid, Hierarchy, Level
 from geo.party import PartyArea, party_types
 from geo.roles import Post
-from layers.fonts import PRINT_RC, cjk_font_path, install_truetype_subsetting
+from layers.fonts import PRINT_RC, cjk_font_path, install_truetype_subsetting, sheet_fonts
 from layers.furniture import draw_north_arrow, draw_scale_bar, nice_denominator, nice_length
 from layers.labels import PAD, LabelItem, Placement, layout_labels
 from layers.palette import FILL_ALPHA, general_colors
@@ -1272,7 +1272,7 @@ def save_pages(
     total = len(pages)
     if progress is not None:
         progress(0, total)
-    with matplotlib.rc_context(PRINT_RC):
+    with matplotlib.rc_context(PRINT_RC), sheet_fonts(p.figure for p in pages):
         if fmt.lower() == "png":
             pages[0].figure.savefig(buf, format="png", dpi=dpi, facecolor="white")
             if progress is not None:
