@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+from api.ops.privacy import POLICY, Show
 from api.ops.service import ACCOUNT_TTL_S, Service
 from api.ops.tokens import Unauthorized, read_token
 from dispatch import Actor, AppRole
@@ -55,7 +56,9 @@ class User:
 
     @property
     def masks_phones(self) -> bool:
-        return self.role is AppRole.VIEWER
+        """Whether handlers' phones (posts on pages and printed sheets) are masked for this user:
+        the ``handler_phone`` column of the privacy table (:data:`api.ops.privacy.POLICY`)."""
+        return POLICY[self.role]["handler_phone"] is not Show.FULL
 
     def to_dict(self) -> dict[str, Any]:
         return {
