@@ -279,7 +279,9 @@ def publish(
 
     at = _parse_at(at_text)
     try:
-        with open_service(url=url, files=False) as service:
+        # files=True: publishing builds the new map's locator, which the shared locator files
+        # (store.files.locatorfile) hold; GDAL must be loaded before SpatiaLite for that.
+        with open_service(url=url, files=True) as service:
             done = do_publish(
                 service,
                 community_code,
