@@ -16,6 +16,7 @@ from geo.crs import from_wgs84
 from geo.hierarchy import Grid, Hierarchy
 from geo.roles import Post, Role
 from layers.webmap import dispatch_page, label_fit
+from tests.api.test_routes_workers import server  # noqa: F401 (fixture: weiwang serve --workers 2)
 from tests.browser.conftest import SANGENSONG, login, screenshot, until, wait_loaded
 
 pytestmark = pytest.mark.browser
@@ -482,3 +483,49 @@ def test_a_second_dispatcher_map_shows_a_new_report_and_its_change_within_2_s(
         assert other.errors == [] and off_loopback(other.requests) == []
     finally:
         other_ctx.close()
+
+
+@pytest.mark.postgis
+@pytest.mark.parametrize("db_template", ["postgis"], indirect=True)
+def test_dispatcher_maps_update_live_across_two_workers(browser, seeded_url: str, server, sample) -> None:  # noqa: F811
+    """``weiwang serve --workers 2``: two open dispatcher maps (each context has its own
+    connections, which the two processes share out) see a report made through the API within 2 s."""
+    import time
+
+    from tests.browser.conftest import off_loopback
+
+    port, workers = server
+    assert len(workers) == 2
+    base = f"http://127.0.0.1:{port}"
+    micro = sample.hierarchy.get("510116004001004006")
+    (lon, lat), _w, _h = label_fit(micro.geometry)
+    made = []
+    try:
+        for user, password in (("dispatcher", "dispatch-demo"), ("admin", "admin-demo")):
+            ctx = browser.new_context(viewport={"width": 1200, "height": 800}, locale="zh-CN")
+            pg = ctx.new_page()
+            pg.requests, pg.errors = [], []
+            pg.on("request", lambda r, pg=pg: pg.requests.append(r.url))
+            pg.on("pageerror", lambda e, pg=pg: pg.errors.append(str(e)))
+            made.append((ctx, pg))
+            login(pg, base, user, password, f"/maps/dispatch/{SANGENSONG}")
+            wait_loaded(pg)
+        first, second = (pg for _ctx, pg in made)
+        token = first.evaluate("localStorage.getItem('weiwang_token')")
+        body = {"lon": lon, "lat": lat, "category": "安全隐患", "description": "消防通道堵塞"}
+        r = first.request.post(
+            f"{base}/api/v1/incidents",
+            data=json.dumps(body),
+            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+        )
+        assert r.status == 201, r.text()
+        t0 = time.monotonic()
+        iid = json.dumps(r.json()["id"])
+        for pg in (second, first):
+            until(pg, f"!!window.wwIncidents[{iid}]", timeout_s=5)
+        assert time.monotonic() - t0 < 2.0
+        for _ctx, pg in made:
+            assert pg.errors == [] and off_loopback(pg.requests) == []
+    finally:
+        for ctx, _pg in made:
+            ctx.close()
