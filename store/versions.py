@@ -276,6 +276,26 @@ def _named(findings: list[dict[str, Any]]) -> tuple[str, str]:
     return "；".join(parts), "; ".join(parts_en)
 
 
+def _refuse_rewriting_history(conn: Connection, old: Version, t: datetime) -> None:
+    """A back-dated publish may not leave reports on a version no longer in force at their
+    receipt: refused when reports received at or after ``t`` are already stored with ``old``."""
+    from store.models import incidents
+
+    late = conn.execute(
+        select(func.count())
+        .select_from(incidents)
+        .where(incidents.c.layer_version_id == old.id, incidents.c.reported_at >= t)
+    ).scalar_one()
+    if late:
+        raise Conflict(
+            f"已有 {late} 条上报在 {t.isoformat()} 之后按第 {old.number} 版定位，"
+            "发布时间不能早于它们",
+            f"{late} reports received at or after {t.isoformat()} are stored with version {old.number}; "
+            "publish from now or a later time",
+            field="at",
+        )
+
+
 def publish(
     conn: Connection,
     community_code: str,
@@ -291,7 +311,8 @@ def publish(
     transaction after the switch lock); the previous version retires at the same instant.
 
     Refused (:class:`Conflict`) when the version is not a draft, when ``at`` is not after the
-    current version's ``valid_from``, or when the draft's stored validation has blocking findings
+    current version's ``valid_from`` or is so far back that reports received since are already
+    stored with the current version, or when the draft's stored validation has blocking findings
     (errors) and neither an ``override_reason`` nor ``force`` is given; the refusal names the
     findings. An override is recorded with the version: ``override_reason`` (empty with a bare
     ``force``), ``published_by`` = ``by``, ``published_at`` and the findings overridden.
@@ -335,6 +356,8 @@ def publish(
                 f"{old.valid_from.isoformat()}",
                 field="at",
             )
+        if at is not None:
+            _refuse_rewriting_history(conn, old, t)
         conn.execute(
             update(layer_versions).where(layer_versions.c.id == old.id).values(state=RETIRED, valid_to=t)
         )

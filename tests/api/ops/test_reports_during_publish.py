@@ -169,3 +169,18 @@ def test_a_report_on_the_event_loop_does_not_wait_for_a_publish(engine_url) -> N
         release.set()
         t.join(30)
     assert intake.store_report(worker, rep, wait=False)["id"] == rep.id
+
+
+def test_a_back_dated_publish_may_not_leave_reports_on_a_version_no_longer_in_force(engine_url) -> None:
+    from datetime import timedelta
+
+    from store.dberrors import Conflict
+
+    planner, worker = services(engine_url, poll_s=0.0)
+    row = intake.report_incident(worker, DISPATCHER, body(*points()["m2"]))
+    drafts.new(planner, C)
+    with pytest.raises(Conflict) as err:
+        publishing.publish(planner, C, 2, at=row["reported_at"] - timedelta(seconds=1))
+    assert err.value.field == "at" and "1 条上报" in err.value.zh
+    v = publishing.publish(planner, C, 2, at=row["reported_at"] + timedelta(microseconds=1)).version
+    assert v.state == "published"  # after the last report received: nothing is rewritten
