@@ -2,8 +2,8 @@
 
 ``initdb`` refuses to run as root, so as root the server binaries run as ``postgres`` through
 ``runuser``. The cluster lives in a fresh ``/tmp/weiwang-pg-*`` folder with ``fsync=off`` (tests
-only) and is removed by :meth:`PgServer.stop`. Missing binaries are installed once with
-``scripts/install-system.sh`` (apt).
+only; ``start(durable=True)`` turns it on for benchmarks) and is removed by
+:meth:`PgServer.stop`. Missing binaries are installed once with ``scripts/install-system.sh`` (apt).
 """
 
 from __future__ import annotations
@@ -49,6 +49,8 @@ class PgServer:
     root: Path
     port: int
     process: subprocess.Popen[bytes]
+    #: fsync and synchronous commit on (benchmarks of durable writes); tests run without.
+    durable: bool = False
 
     def url(self, database: str = "postgres", driver: str = "postgresql+psycopg") -> str:
         return f"{driver}://postgres@127.0.0.1:{self.port}/{database}"
@@ -94,7 +96,7 @@ class PgServer:
     def restart_server(self) -> None:
         """Start the server again after :meth:`shutdown` (same data, same port); returns when it
         accepts connections."""
-        self.process = _launch(self.root, self.port)
+        self.process = _launch(self.root, self.port, durable=self.durable)
         self.wait_ready()
 
     def stop(self) -> None:
@@ -117,8 +119,9 @@ class PgServer:
                 self.process.wait(timeout=10)
 
 
-def start() -> PgServer:
-    """initdb + start a server; returns once it accepts connections (about 1-2 s)."""
+def start(*, durable: bool = False) -> PgServer:
+    """initdb + start a server; returns once it accepts connections (about 1-2 s).
+    ``durable``: fsync, synchronous_commit and full_page_writes on (for benchmarks)."""
     ensure_installed()
     root = Path(tempfile.mkdtemp(prefix="weiwang-pg-"))
     if os.geteuid() == 0:
@@ -145,7 +148,7 @@ def start() -> PgServer:
         stderr=subprocess.PIPE,
     )
     port = _free_port()
-    server = PgServer(root, port, _launch(root, port))
+    server = PgServer(root, port, _launch(root, port, durable=durable), durable)
     try:
         server.wait_ready()
     except RuntimeError:
@@ -154,9 +157,10 @@ def start() -> PgServer:
     return server
 
 
-def _launch(root: Path, port: int) -> subprocess.Popen[bytes]:
+def _launch(root: Path, port: int, *, durable: bool = False) -> subprocess.Popen[bytes]:
     """Start ``postgres`` on the cluster in ``root`` (log appended to ``server.log``)."""
     data = root / "data"
+    on = "on" if durable else "off"
     log = open(root / "server.log", "ab")  # noqa: SIM115  (owned by the server's lifetime)
     process = subprocess.Popen(
         _as_postgres(
@@ -171,11 +175,11 @@ def _launch(root: Path, port: int) -> subprocess.Popen[bytes]:
                 "-c",
                 f"unix_socket_directories={root}",
                 "-c",
-                "fsync=off",
+                f"fsync={on}",
                 "-c",
-                "synchronous_commit=off",
+                f"synchronous_commit={on}",
                 "-c",
-                "full_page_writes=off",
+                f"full_page_writes={on}",
                 "-c",
                 "max_connections=100",
             ]
