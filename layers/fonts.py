@@ -339,6 +339,7 @@ def sheet_fonts(figures: Iterable[object]) -> Iterator[None]:
     texts = [t for fig in figures for t in fig.findobj(Text)]  # type: ignore[attr-defined]
     chars = "".join(sorted({c for t in texts for c in t.get_text()}))
     saved = [(t, t.get_fontfamily()) for t in texts]
+    lacking: set[str] = set()
     try:
         families: dict[tuple[str, ...], list[str] | None] = {}
         for t, fam in saved:
@@ -352,9 +353,13 @@ def sheet_fonts(figures: Iterable[object]) -> Iterator[None]:
                 )
                 own = _sheet_family(src, chars)
                 families[key] = None if own is None else [own, *fam[1:]]
+                if own is not None:
+                    cmap = _cff_face(str(src), int(getattr(src, "face_index", 0))).font.getBestCmap() or {}
+                    lacking.update(c for c in chars if ord(c) not in cmap)
             new = families[key]
             if new is not None:
-                t.set_fontfamily(new)
+                # a text the subset fully covers needs no fall-back (one font lookup, not two)
+                t.set_fontfamily(new if lacking.intersection(t.get_text()) else new[:1])
         yield
     finally:
         for t, fam in saved:
