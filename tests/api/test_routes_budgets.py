@@ -350,3 +350,57 @@ def test_reports_after_publishing_a_99000_vertex_grid_do_not_freeze_health(
 
 
 test_reports_after_publishing_a_99000_vertex_grid_do_not_freeze_health.job_timeout_s = 180  # type: ignore[attr-defined]
+
+
+def _status_kb(pid: int, key: str) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(key + ":"):
+            return int(line.split()[1])
+    raise AssertionError(f"{key} not in /proc/{pid}/status")
+
+
+def test_the_big_hostile_uploads_do_not_grow_the_server(
+    server: tuple[int, subprocess.Popen], tmp_path: Path
+) -> None:
+    """Issue 14, "done when": no upload of the failure classes grows the server by more than 256 MB.
+    A 141 KB GeoJSON of one feature with 10,000 properties (it grew the server by 1.5 GB) and a
+    ~39 MB GeoJSON of one 1,000,000-vertex ring (+570 MB, 9 s) are each refused with a 4xx naming the
+    limit, in bounded time, while the serving process's peak RSS (VmHWM) stays within 256 MB of its
+    RSS before them: the files are read in the job process, under its own budget."""
+    from tests.store.files.test_hostile_files import SQUARE, _write_big_ring, feature, geojson
+
+    port, proc = server
+    status, body = _request(
+        port,
+        "POST",
+        "/api/v1/auth/login",
+        json.dumps({"username": "planner", "password": "planner-demo"}).encode(),
+        {"Content-Type": "application/json"},
+    )
+    assert status == 200, body
+    auth = {"Authorization": f"Bearer {json.loads(body)['access_token']}"}
+    _request(port, "GET", f"/api/v1/communities/{WY}/versions", None, auth)  # warm the route
+    before_kb = _status_kb(proc.pid, "VmRSS")
+    props = geojson(feature(SQUARE, **{f"p{i}": i for i in range(10_000)}))
+    big = tmp_path / "big.geojson"
+    _write_big_ring(big, 1_000_000)
+    cases = [("props.geojson", props, "max_properties"), ("big.geojson", big.read_bytes(), "max_vertices")]
+    assert len(props) > 100_000 and len(cases[1][1]) > 25 * 2**20
+    for name, data, limit in cases:
+        payload, boundary = _multipart(name, data, {"commit": "true"})
+        t0 = time.monotonic()
+        status, body = _request(
+            port,
+            "POST",
+            f"/api/v1/communities/{WY}/drafts",
+            payload,
+            {**auth, "Content-Type": f"multipart/form-data; boundary={boundary}"},
+        )
+        seconds = time.monotonic() - t0
+        assert status in (413, 422), (name, status, body[:300])
+        assert limit in body.decode(), (name, body[:300])
+        assert seconds < 30, (name, seconds)
+    peak_kb = _status_kb(proc.pid, "VmHWM")
+    grown_mb = (peak_kb - before_kb) / 1024
+    print(f"server RSS before {before_kb / 1024:.0f} MB, peak after {peak_kb / 1024:.0f} MB")
+    assert grown_mb < 256, grown_mb
