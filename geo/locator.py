@@ -381,17 +381,18 @@ class Locator:
         c_hi = np.clip(np.ceil(xe - 0.5), 0, W).astype(np.int64)
         keep = c_hi > c_lo
         rows, prank, c_lo, c_hi = rows[keep], prank[keep], c_lo[keep], c_hi[keep]
-        cnt = np.zeros((H, W + 1), dtype=np.int32)
-        lab = np.zeros((H, W + 1), dtype=np.int32)
+        size = H * (W + 1)
         base = rows * (W + 1)
-        np.add.at(cnt.reshape(-1), base + c_lo, 1)
-        np.add.at(cnt.reshape(-1), base + c_hi, -1)
-        w = (prank + 1).astype(np.int32)
-        np.add.at(lab.reshape(-1), base + c_lo, w)
-        np.add.at(lab.reshape(-1), base + c_hi, -w)
-        del base, w, xs, xe, xc, yc, e, o
+        lo_at, hi_at = base + c_lo, base + c_hi
+        cnt = (np.bincount(lo_at, minlength=size) - np.bincount(hi_at, minlength=size)).astype(np.int32)
+        cnt = cnt.reshape(H, W + 1)
+        w = (prank + 1).astype(np.float64)  # sums of whole numbers < 2^53: exact in float64
+        lab_f = np.bincount(lo_at, weights=w, minlength=size) - np.bincount(hi_at, weights=w, minlength=size)
+        lab = lab_f.astype(np.int64).reshape(H, W + 1)
+        del lab_f
+        del base, w, xs, xe, xc, yc, e, o, lo_at, hi_at
         np.cumsum(cnt, axis=1, out=cnt)
-        np.cumsum(lab, axis=1, out=lab)  # int32 wrap-around is harmless: only count == 1 is used
+        np.cumsum(lab, axis=1, out=lab)  # only cells with count == 1 read it (then rank + 1)
         cnt = cnt[:, :W]
         lab = lab[:, :W]
 
@@ -911,13 +912,19 @@ class _OutlineDistance:
         # Prune: ub = min over segments of the farthest bucket corner bounds the nearest distance of
         # every point of the bucket; a segment farther than ub + half from the centre cannot be nearest.
         ax, ay, bx, by = self._ax[si], self._ay[si], self._bx[si], self._by[si]
-        far = np.zeros(len(bi))
+        dc = _seg_dist(cx[bi], cy[bi], ax, ay, bx, by)
+        # The farthest corner of the bucket is at least as far from a segment as the centre, and
+        # the nearest segment's farthest corner is within d_c + half: only segments within that
+        # of the centre can give ub, so the corners are measured for those only.
+        cand = np.flatnonzero(dc <= d_c[bi] + half + 1e-6)
+        cb = bi[cand]
+        far = np.zeros(len(cand))
         for ox, oy in ((-1, -1), (1, -1), (-1, 1), (1, 1)):
-            px, py = cx[bi] + ox * s / 2, cy[bi] + oy * s / 2
-            far = np.maximum(far, _seg_dist(px, py, ax, ay, bx, by))
+            px, py = cx[cb] + ox * s / 2, cy[cb] + oy * s / 2
+            far = np.maximum(far, _seg_dist(px, py, ax[cand], ay[cand], bx[cand], by[cand]))
         ub = np.full(len(nb), np.inf)
-        np.minimum.at(ub, bi, far)
-        keep = _seg_dist(cx[bi], cy[bi], ax, ay, bx, by) <= ub[bi] + half + 1e-6
+        np.minimum.at(ub, cb, far)
+        keep = dc <= ub[bi] + half + 1e-6
         bi, si = nb[bi[keep]], si[keep]
         o = np.lexsort((si, bi))
         bi, si = bi[o], si[o]
