@@ -47,6 +47,13 @@ class Settings(BaseSettings):
     future_slack_min: float = 10.0
     #: How often a worker checks for a newly published grid version (seconds).
     version_poll_s: float = 0.5
+    #: Group commit of intake (:mod:`api.ops.intake_batch`): reports arriving together in a worker
+    #: are written in one transaction by a writer thread (one commit, one fsync), each answered 201
+    #: only after that commit; at most ``intake_batch_max`` per transaction, collected for up to
+    #: ``intake_batch_window_ms`` after the first (0: whatever queued while the last one was written).
+    intake_batch: bool = False
+    intake_batch_max: int = Field(default=64, ge=1, le=1000)
+    intake_batch_window_ms: float = Field(default=0.0, ge=0.0, le=20.0)
     login_max_failures: int = 5
     login_window_s: int = 300
     #: OGC API – Features serves the grid layers, elements and party organisations without a token
