@@ -152,6 +152,53 @@ def test_upload_crs_must_match_exactly(api: Api) -> None:
     assert upload(api, wayao_geojson(), crs="wgs84").status_code == 200
 
 
+def _wayao_kml_gbk() -> bytes:
+    """Wayao's layer as a KML declaring GBK (as some Chinese desktop tools write it)."""
+    from xml.sax.saxutils import escape
+
+    marks = []
+    for f in json.loads(wayao_geojson())["features"]:
+        p = f["properties"]
+        data = "".join(
+            f'<Data name="{k}"><value>{escape(str(p[k]))}</value></Data>'
+            for k in ("code", "level", "parent_code", "kind", "households")
+            if p.get(k) is not None
+        )
+        rings = f["geometry"]["coordinates"]
+        outer = " ".join(f"{x},{y}" for x, y in rings[0])
+        inner = "".join(
+            "<innerBoundaryIs><LinearRing><coordinates>"
+            + " ".join(f"{x},{y}" for x, y in r)
+            + "</coordinates></LinearRing></innerBoundaryIs>"
+            for r in rings[1:]
+        )
+        marks.append(
+            f"<Placemark><name>{escape(p['name'])}</name><ExtendedData>{data}</ExtendedData><Polygon>"
+            f"<outerBoundaryIs><LinearRing><coordinates>{outer}</coordinates></LinearRing></outerBoundaryIs>"
+            f"{inner}</Polygon></Placemark>"
+        )
+    doc = (
+        '<?xml version="1.0" encoding="GBK"?><kml xmlns="http://www.opengis.net/kml/2.2"><Document>'
+        + "".join(marks)
+        + "</Document></kml>"
+    )
+    return doc.encode("gb18030")
+
+
+def test_a_gbk_kml_upload_is_decoded_by_us(api: Api) -> None:
+    """A KML declaring GBK (GDAL: "multi-byte encodings are not supported", a 500) is decoded by us:
+    committed as a draft whose Chinese names are exactly the file's."""
+    data = _wayao_kml_gbk()
+    assert "瓦窑村".encode("gb18030") in data and "瓦窑村".encode() not in data
+    r = upload(api, data, name="瓦窑村.kml", commit="true")
+    assert r.status_code == 200, r.text
+    number = r.json()["version_number"]
+    assert r.json()["committed"] is True and r.json()["grids_by_level"]["micro"] == 21
+    got = api.get(f"/api/v1/communities/{WY}/grids?version={number}").json()["features"]
+    want = {f["properties"]["code"]: f["properties"]["name"] for f in json.loads(wayao_geojson())["features"]}
+    assert {f["properties"]["code"]: f["properties"]["name"] for f in got} == want
+
+
 # (A control character such as %09 never reaches the route: any URL holding one is a 422 first.)
 @pytest.mark.parametrize("raw", ["GCJ02%20", "%20wgs84", "EPSG:4544+", "%E3%80%80gcj02"])
 def test_locate_crs_must_match_exactly(api: Api, raw: str) -> None:
