@@ -793,3 +793,13 @@ def test_cli_overview_of_every_community_in_a_folder(tmp_path, tiny_dir):
         print_cmd, ["--overview", "--all-pages", "--data", str(tiny_dir), "--out", str(out)]
     )
     assert r.exit_code != 0
+
+
+@needs_sample
+def test_cli_overview_of_every_published_community(tmp_path, seeded_url):
+    out = tmp_path / "city.pdf"
+    r = CliRunner().invoke(print_cmd, ["--overview", "--out", str(out), "--url", seeded_url])
+    assert r.exit_code == 0, r.output
+    text = _run("pdftotext", str(out), "-").stdout
+    assert "网格总览图" in text and "三根松社区" in text and "瓦窑村" in text and "104 个微网格" in text
+    assert "第 1 版" in text and "示意数据（合成）" in text
