@@ -799,11 +799,17 @@ class Locator:
         arrays: dict[str, NDArray[Any]] = {name: getattr(self, name) for name in _STATE_ARRAYS}
         arrays["_wkb_bytes"], arrays["_wkb_off"] = self._wkb
         arrays.update({"o" + name: getattr(outline, name) for name in _OUTLINE_ARRAYS})
+        # Labels as string arrays (mapped like the rest, not parsed into objects per worker).
+        arrays["s_codes"] = np.array(self.codes)
+        arrays["s_names"] = _to_strings([self._names[i] for i in range(self._n)])
+        for key, pairs in (("gen", self._general), ("com", self._community)):
+            got = [tuple(pairs[i]) for i in range(self._n)]
+            table = sorted(set(got), key=lambda t: (t[0] or "", t[1] or ""))
+            where = {t: k for k, t in enumerate(table)}
+            arrays[f"s_{key}_code"] = _to_strings([t[0] for t in table])
+            arrays[f"s_{key}_name"] = _to_strings([t[1] for t in table])
+            arrays[f"s_{key}_idx"] = np.array([where[t] for t in got], dtype=np.int32)
         meta: dict[str, Any] = {name: getattr(self, name) for name in _STATE_SCALARS}
-        meta["codes"] = list(self.codes)
-        meta["names"] = self._names
-        meta["general"] = [list(g) for g in self._general]
-        meta["community"] = [list(c) for c in self._community]
         meta["community_polygons"] = [
             [c, self._cp_names.get(c), shapely.to_wkb(g, hex=True)]
             for c, g in zip(self._cp_codes[:-1].tolist(), self._cp_geoms, strict=True)
@@ -817,20 +823,17 @@ class Locator:
         memory-mapped arrays are fine: nothing writes them); polygons are rebuilt from WKB only
         when a point needs an exact test."""
         loc = cls.__new__(cls)
-        codes = [str(c) for c in meta["codes"]]
+        codes = [str(c) for c in arrays["s_codes"].tolist()]
         loc.codes = tuple(codes)
         loc._n = len(codes)
-        seen: dict[Any, Any] = {}  # one string object per distinct value (names repeat a lot)
-
-        def one(v: Any) -> Any:
-            return seen.setdefault(v, v)
-
-        loc._names = [one(nm) for nm in meta["names"]]
-        loc._general = [(one(g[0]), one(g[1])) for g in meta["general"]]
-        loc._community = [(one(c[0]), one(c[1])) for c in meta["community"]]
+        general = _Pairs(arrays["s_gen_code"], arrays["s_gen_name"], arrays["s_gen_idx"])
+        community = _Pairs(arrays["s_com_code"], arrays["s_com_name"], arrays["s_com_idx"])
+        loc._names = _Strings(arrays["s_names"])  # type: ignore[assignment]  # list-like, read only
+        loc._general = general  # type: ignore[assignment]
+        loc._community = community  # type: ignore[assignment]
         loc._code_arr = np.array([*codes, None], dtype=object)
-        loc._general_codes = np.array([g[0] for g in loc._general] + [None], dtype=object)
-        loc._community_codes = np.array([c[0] for c in loc._community] + [None], dtype=object)
+        loc._general_codes = general.code_array()
+        loc._community_codes = community.code_array()
         for name in _STATE_SCALARS:
             setattr(loc, name, meta[name])
         for name in _STATE_ARRAYS:
@@ -1114,6 +1117,51 @@ _OUTLINE_ARRAYS = (
     "_own_b",
 )
 _OUTLINE_SCALARS = ("_x0", "_y0", "_s", "_nx", "_ny", "_n")
+
+
+_NONE = "\x00"  # None in a string array (no label may hold a NUL: inputs refuse control characters)
+
+
+def _to_strings(values: Sequence[str | None]) -> NDArray[np.str_]:
+    return np.array([_NONE if v is None else str(v) for v in values] or [""], dtype=np.str_)[: len(values)]
+
+
+def _from_string(v: str) -> str | None:
+    return None if v == _NONE else v
+
+
+class _Strings:
+    """A list-like view of a string array read back by :meth:`Locator.from_state` (None kept)."""
+
+    def __init__(self, arr: NDArray[np.str_]) -> None:
+        self._arr = arr
+
+    def __len__(self) -> int:
+        return len(self._arr)
+
+    def __getitem__(self, i: int) -> str | None:
+        return _from_string(str(self._arr[i]))
+
+
+class _Pairs:
+    """``(code, name)`` of a parent for each micro-grid: a small table and an index per grid."""
+
+    def __init__(self, codes: NDArray[np.str_], names: NDArray[np.str_], idx: NDArray[np.int32]) -> None:
+        self._table = [
+            (_from_string(c), _from_string(nm)) for c, nm in zip(codes.tolist(), names.tolist(), strict=True)
+        ]
+        self._idx = idx
+
+    def __len__(self) -> int:
+        return len(self._idx)
+
+    def __getitem__(self, i: int) -> tuple[str | None, str | None]:
+        return self._table[int(self._idx[i])]
+
+    def code_array(self) -> NDArray[np.object_]:
+        """Codes by grid as an object array with a trailing None (index -1 gathers None)."""
+        table = np.array([c for c, _ in self._table] + [None], dtype=object)
+        return table[np.append(np.asarray(self._idx, dtype=np.int64), -1)]  # type: ignore[no-any-return]
 
 
 def default_max_cells(n: int) -> int:

@@ -36,7 +36,7 @@ from geo.hierarchy import Hierarchy
 from geo.locator import Locator
 
 #: Bumped whenever :meth:`Locator.to_state` changes what it stores.
-FORMAT = 2
+FORMAT = 3
 
 
 def locator_key(hierarchy: Hierarchy, snap_m: float) -> str:
