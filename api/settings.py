@@ -6,7 +6,7 @@ import secrets
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from geo.tolerances import DEFAULT_SNAP_M
@@ -78,6 +78,12 @@ class Settings(BaseSettings):
     #: Built point locators, shared by every worker of the machine as memory-mapped files (one
     #: folder per grid content; :mod:`store.files.locatorfile`). None: each process builds its own.
     locator_dir: Path | None = REPO_ROOT / "data" / "locators"
+
+    @field_validator("locator_dir", mode="before")
+    @classmethod
+    def _empty_is_none(cls, v: object) -> object:
+        """``WEIWANG_LOCATOR_DIR=`` (empty) means none, not the current directory."""
+        return None if isinstance(v, str) and not v.strip() else v
 
     def layer_limits(self, **overrides: int) -> Limits:
         """The :class:`~store.files.limits.Limits` these settings give, with ``overrides`` (a CLI
