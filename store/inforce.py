@@ -418,4 +418,7 @@ class LayersInForce:
             with db.read(self.engine) as conn:
                 return [e for vid in ids for e in load_elements(conn, vid)]
 
-        return LayerView(community, versions, Hierarchy(grids), self.snap_m, elements, locators=self.locators)
+        # Only published grids (which never change) get the machine-wide locator; a draft being
+        # redrawn would leave a stored locator behind at every change.
+        shared = self.locators if all(v.state in (PUBLISHED, RETIRED) for v in chosen) else None
+        return LayerView(community, versions, Hierarchy(grids), self.snap_m, elements, locators=shared)
