@@ -288,8 +288,7 @@ def _refuse_rewriting_history(conn: Connection, old: Version, t: datetime) -> No
     ).scalar_one()
     if late:
         raise Conflict(
-            f"已有 {late} 条上报在 {t.isoformat()} 之后按第 {old.number} 版定位，"
-            "发布时间不能早于它们",
+            f"已有 {late} 条上报在 {t.isoformat()} 之后按第 {old.number} 版定位，发布时间不能早于它们",
             f"{late} reports received at or after {t.isoformat()} are stored with version {old.number}; "
             "publish from now or a later time",
             field="at",
