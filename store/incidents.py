@@ -91,15 +91,8 @@ def insert_incident(
     automatic 受理 and 交办 of an intake) follow it with seq 2, 3, …. ``seq`` defaults to the last
     event's seq, ``created_at`` to now. A duplicate id raises :class:`Conflict`.
     """
-    values = _incident_values(record)
+    values, events = _new_incident_values(record, (first_event, *later_events))
     incident_id = str(values["id"])
-    events = [_event_values(incident_id, e) for e in (first_event, *later_events)]
-    if [e["seq"] for e in events] != list(range(events[0]["seq"], events[0]["seq"] + len(events))):
-        raise ValueError("event seqs must be consecutive")
-    values.setdefault("seq", events[-1]["seq"])
-    values.setdefault("created_at", datetime.now(UTC))
-    if values["seq"] != events[-1]["seq"]:
-        raise ValueError("incident seq must equal its last event's seq")
     try:
         with conn.begin_nested():
             conn.execute(_INSERT_INCIDENT, values)
@@ -110,6 +103,53 @@ def insert_incident(
             ) from exc
         raise
     conn.execute(_INSERT_EVENT, events)
+
+
+def _new_incident_values(
+    record: Mapping[str, Any], events_in: Sequence[Mapping[str, Any]]
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    values = _incident_values(record)
+    incident_id = str(values["id"])
+    events = [_event_values(incident_id, e) for e in events_in]
+    if [e["seq"] for e in events] != list(range(events[0]["seq"], events[0]["seq"] + len(events))):
+        raise ValueError("event seqs must be consecutive")
+    values.setdefault("seq", events[-1]["seq"])
+    values.setdefault("created_at", datetime.now(UTC))
+    if values["seq"] != events[-1]["seq"]:
+        raise ValueError("incident seq must equal its last event's seq")
+    return values, events
+
+
+def insert_incidents(
+    conn: Connection, items: Sequence[tuple[Mapping[str, Any], Sequence[Mapping[str, Any]]]]
+) -> None:
+    """Insert several new incidents, each ``(record, events)`` as for :func:`insert_incident`, with
+    one statement for the incidents and one for all their events (a group commit of intake). No
+    savepoint per incident: any failure (a duplicate id raises IntegrityError, not Conflict) fails
+    the statement, and the caller rolls the whole transaction back and stores them one by one."""
+    if not items:
+        return
+    rows: list[dict[str, Any]] = []
+    events: list[dict[str, Any]] = []
+    for record, evs in items:
+        values, ev_values = _new_incident_values(record, evs)
+        rows.append(values)
+        events.extend(ev_values)
+    conn.execute(_INSERT_INCIDENT, rows)
+    conn.execute(_INSERT_EVENT, events)
+
+
+def get_incidents(conn: Connection, incident_ids: Sequence[str]) -> list[dict[str, Any]]:
+    """The incidents with these ids, in the order given, in one query; :class:`NotFound` if any is
+    missing."""
+    found: dict[str, dict[str, Any]] = {}
+    for i in range(0, len(incident_ids), 500):
+        q = _SELECT.where(incidents.c.id.in_(list(incident_ids[i : i + 500])))
+        found.update((r.id, dict(r._mapping)) for r in conn.execute(q))
+    missing = [i for i in incident_ids if i not in found]
+    if missing:
+        raise NotFound(f"事件不存在：{missing[0]}", f"no incident {missing[0]}", field="id")
+    return [found[i] for i in incident_ids]
 
 
 def append_event(conn: Connection, incident_id: str, event: Mapping[str, Any], *, expected_seq: int) -> int:

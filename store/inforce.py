@@ -39,7 +39,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import cached_property
@@ -115,6 +115,32 @@ def check_located(
             field="reported_at",
             detail={"located_on": sorted(want), "in_force": sorted(found)},
         )
+
+
+def check_located_many(
+    conn: Connection, located: Sequence[tuple[datetime | date | None, Iterable[int]]]
+) -> None:
+    """:func:`check_located` for several reports written in one transaction (intake's group
+    commit): the shared switch lock once (waiting: the caller is a writer thread, not an event
+    loop), the committed table read once, and :func:`in_force` applied to it for each report's
+    instant — the same rule as :func:`in_force_clause`. :class:`LayersChanged` for the first
+    report located on other versions than those in force at its instant."""
+    hold_switch(conn, exclusive=False, wait=True)
+    lv = layer_versions.c
+    q = select(lv.id, lv.state, lv.valid_from, lv.valid_to).where(
+        lv.state.in_((PUBLISHED, RETIRED)), lv.valid_from.is_not(None)
+    )
+    rows = conn.execute(q).all()
+    for at, version_ids in located:
+        want = frozenset(version_ids)
+        found = frozenset(r.id for r in rows if in_force(r, at))  # type: ignore[arg-type]
+        if found != want:
+            raise LayersChanged(
+                "网格版本刚刚切换，正在按上报时生效的版本重新定位",
+                "the grid version switched meanwhile; locating again against the version in force at receipt",
+                field="reported_at",
+                detail={"located_on": sorted(want), "in_force": sorted(found)},
+            )
 
 
 @dataclass

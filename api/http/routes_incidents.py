@@ -14,6 +14,7 @@ from api.http.schemas import ActionIn, IncidentIn
 from api.ops import incidents as ops
 from api.ops import intake
 from api.ops.access import User
+from api.ops.intake_batch import store_report_batched
 from dispatch import AppRole
 
 router = APIRouter(prefix="/api/v1", tags=["事件 incidents"])
@@ -34,7 +35,10 @@ async def create_incident(
     # never blocks the loop on another writer (store_report_on_loop).
     service = service_of(request)
     report_ = await intake.prepare_report_on_loop(service, user, body.model_dump())
-    row = await intake.store_report_on_loop(service, report_)
+    if service.settings.intake_batch:  # group commit: answered once its batch has committed
+        row = await store_report_batched(service, report_)
+    else:
+        row = await intake.store_report_on_loop(service, report_)
     response.headers["Location"] = f"/api/v1/incidents/{row['id']}"
     return ops.present_rows(service, user, [row])[0]
 

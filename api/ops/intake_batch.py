@@ -1,0 +1,148 @@
+"""Group commit of intake: reports arriving together are written in one transaction.
+
+With a durable database every commit waits for its fsync (PostgreSQL with ``fsync`` and
+``synchronous_commit`` on: a WAL flush per commit), and a report written on the event loop blocks
+the worker for that wait and for each round trip of its transaction. Here each worker process has
+one writer thread per event loop. A report that is ready to store (:func:`api.ops.intake.prepare_report`
+has converted, located and routed it) is queued and its caller awaits a future; the writer takes
+everything queued — up to ``intake_batch_max``, after waiting up to ``intake_batch_window_ms`` for
+more (default 0: whatever queued while the previous transaction was being written) — and writes it
+in ONE transaction: the shared layer-switch lock and the committed version table once
+(:func:`store.inforce.check_located_many`, the same rule as a single report), one insert for the
+incidents and one for their events, one read back, one commit. Only after that commit is each
+caller's future resolved, so every 201 is durable as far as the database's commit is.
+
+Failures never lose, duplicate or half-write a report:
+
+* the database unavailable (:class:`store.dberrors.DatabaseUnavailable`, a 503) during the batch:
+  the transaction is rolled back as a whole and every report of the batch gets that error;
+* any other error (a duplicate id, a constraint, a publish that switched the map meanwhile so a
+  report must be located again): the batch is rolled back and each report is stored on its own
+  with :func:`api.ops.intake.store_report` (its own transaction, its own relocation after a
+  publish), so only the bad one gets its own error.
+
+The writer thread waits for the SpatiaLite writer queue and for a publish holding the switch lock
+(``wait=True``): it is not the event loop, which keeps answering meanwhile.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import weakref
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from api.ops.intake import Report, store_report
+from api.ops.service import Service
+from store import db
+from store.dberrors import DatabaseUnavailable
+from store.incidents import get_incidents, insert_incidents
+from store.inforce import check_located_many
+
+
+def store_batch(service: Service, reports: list[Report]) -> list[dict[str, Any] | BaseException]:
+    """Write ``reports`` in one transaction; per report its stored row or its own error (see the
+    module docstring). Blocking: call it from a thread, not from an event loop."""
+    if len(reports) == 1:
+        return [_store_alone(service, reports[0])]
+    try:
+        with db.write(service.engine) as conn:
+            check_located_many(conn, [(r.at, r.version_ids) for r in reports if r.at is not None])
+            insert_incidents(conn, [(r.record, r.events) for r in reports])
+            rows = get_incidents(conn, [r.id for r in reports])
+        return list(rows)
+    except DatabaseUnavailable as err:  # rolled back as a whole: all of them may be retried
+        return [err] * len(reports)
+    except Exception:
+        return [_store_alone(service, r) for r in reports]
+
+
+def _store_alone(service: Service, report_: Report) -> dict[str, Any] | BaseException:
+    try:
+        return store_report(service, report_)
+    except Exception as err:
+        return err
+
+
+@dataclass
+class _Stats:
+    """Counters of one batcher (tests assert that a batch formed; the bench may print them)."""
+
+    batches: int = 0
+    reports: int = 0
+    sizes: list[int] = field(default_factory=list)
+
+
+class IntakeBatcher:
+    """The group commit of one service on one event loop (see the module docstring)."""
+
+    def __init__(self, service: Service, loop: asyncio.AbstractEventLoop) -> None:
+        self.service = service
+        self.loop = loop
+        self.max_batch = service.settings.intake_batch_max
+        self.window_s = service.settings.intake_batch_window_ms / 1000.0
+        self.stats = _Stats()
+        self._pending: list[tuple[Report, asyncio.Future[dict[str, Any]]]] = []
+        self._writer: asyncio.Task[None] | None = None
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="intake-writer")
+
+    async def store(self, report_: Report) -> dict[str, Any]:
+        """Queue ``report_`` and return its stored row once its batch has committed (or raise the
+        error its write got)."""
+        fut: asyncio.Future[dict[str, Any]] = self.loop.create_future()
+        self._pending.append((report_, fut))
+        if self._writer is None or self._writer.done():
+            self._writer = self.loop.create_task(self._write_all())
+        return await fut
+
+    async def _write_all(self) -> None:
+        while self._pending:
+            if self.window_s > 0 and len(self._pending) < self.max_batch:
+                await asyncio.sleep(self.window_s)
+            batch, self._pending = self._pending[: self.max_batch], self._pending[self.max_batch :]
+            reports = [r for r, _ in batch]
+            try:
+                results = await self.loop.run_in_executor(self._executor, store_batch, self.service, reports)
+            except asyncio.CancelledError:  # the loop is closing: nobody waits forever
+                for _, fut in (*batch, *self._pending):
+                    fut.cancel()
+                self._pending = []
+                raise
+            except Exception as err:
+                results = [err] * len(batch)
+            self.stats.batches += 1
+            self.stats.reports += len(batch)
+            if len(self.stats.sizes) < 10_000:
+                self.stats.sizes.append(len(batch))
+            for (_, fut), res in zip(batch, results, strict=True):
+                if fut.done():  # the caller went away (client disconnected); the row is stored
+                    continue
+                if isinstance(res, BaseException):
+                    fut.set_exception(res)
+                else:
+                    fut.set_result(res)
+
+
+_BATCHERS: weakref.WeakKeyDictionary[Service, weakref.WeakKeyDictionary[Any, IntakeBatcher]] = (
+    weakref.WeakKeyDictionary()
+)
+_LOCK = threading.Lock()
+
+
+def batcher_for(service: Service) -> IntakeBatcher:
+    """The batcher of ``service`` on the running event loop (made on first use)."""
+    loop = asyncio.get_running_loop()
+    with _LOCK:
+        per_loop = _BATCHERS.setdefault(service, weakref.WeakKeyDictionary())
+        found = per_loop.get(loop)
+        if found is None:
+            found = per_loop[loop] = IntakeBatcher(service, loop)
+        return found
+
+
+async def store_report_batched(service: Service, report_: Report) -> dict[str, Any]:
+    """Store a prepared report through the group commit of this worker; returns the stored row
+    once it is committed (see the module docstring)."""
+    return await batcher_for(service).store(report_)
