@@ -147,6 +147,7 @@ function wwDispatch(map) {
    * map polls each second and gets 304 while nothing changed; a new or changed incident is drawn
    * without a reload, and the 督办 list is refreshed with it. ---- */
   var poll = d.incidents ? null : ww.feed(d.community.code, sync);
+  var loggedOut = false;
 
   function loadIncidents() {
     if (d.incidents) {
@@ -158,13 +159,14 @@ function wwDispatch(map) {
     return poll().then(function () {
       window.wwIncidentsLoaded = true;
     }).catch(function (err) {
-      if (err.status !== 401) ww.msg("事件加载失败：" + (err.message || ""), "error");
+      loggedOut = err.status === 401;
+      if (!loggedOut) ww.msg("事件加载失败：" + (err.message || ""), "error");
       else ww.msg("请先登录", "error", ww.loginLink());
     });
   }
 
   function live() {
-    if (!poll) return;
+    if (!poll || loggedOut) return;  // not logged in: no polling (another error: the polls retry)
     setInterval(function () {
       poll().then(function (changed) { if (changed) loadSupervision(); })
             .catch(function () { /* the next poll retries */ });
