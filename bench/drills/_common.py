@@ -31,6 +31,12 @@ WEIWANG = str(Path(sys.executable).parent / "weiwang")
 ENGINES = ("spatialite", "postgis")
 
 
+def isolated_env(folder: Path, **extra: str) -> dict[str, str]:
+    """The environment for a drill's ``weiwang`` subprocesses: the shared locator files in
+    ``folder`` (not the checkout's ``data/locators``, which other runs of other code share)."""
+    return dict(os.environ, WEIWANG_LOCATOR_DIR=str(folder / "locators"), **extra)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -128,7 +134,8 @@ def served(
     """``weiwang serve`` on ``url`` and a free port of 127.0.0.1; yields (port, process) once
     ``/health`` answers, and kills the process group afterwards."""
     port = free_port()
-    full_env = dict(os.environ, WEIWANG_DATABASE_URL=url, WEIWANG_SECRET_KEY=secrets.token_urlsafe(32))
+    locators = Path(tempfile.mkdtemp(prefix="weiwang-drill-loc-"))
+    full_env = isolated_env(locators, WEIWANG_DATABASE_URL=url, WEIWANG_SECRET_KEY=secrets.token_urlsafe(32))
     full_env.update(env or {})
     cmd = [WEIWANG, "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
     log = tempfile.TemporaryFile()  # noqa: SIM115  (closed in the finally below)
@@ -155,6 +162,7 @@ def served(
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(timeout=10)
         log.close()
+        shutil.rmtree(locators, ignore_errors=True)
 
 
 def community_geojson(code: str) -> bytes:

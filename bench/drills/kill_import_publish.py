@@ -38,10 +38,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.drills._common import ENGINES, WEIWANG, Database, community_geojson, seeded_database
+from bench.drills._common import ENGINES, WEIWANG, Database, community_geojson, isolated_env, seeded_database
 
 COMMUNITY = "510116004001"  # 三根松社区: 90 grids in the sample layer
 EXPECTED_GRIDS = 90
+
+#: The environment of the commands a drill runs (:func:`bench.drills._common.isolated_env`).
+_ENV: dict[str, str] | None = None
 
 #: (number, state, valid_from, valid_to, grids) of one version
 VersionRow = tuple[int, str, Any, Any, int]
@@ -130,9 +133,10 @@ def violations(
         problems.append(f"versions changed otherwise than by one draft: {old} → {new}")
         return "changed", problems
     # publish: the old published version retired at t and exactly one draft published from t
+    # (the draft may be numbered below the version it replaces: an older draft published later)
     changed = [(o, n) for o, n in zip(old, new, strict=False) if o != n]
     if len(old) == len(new) and len(changed) == 2:
-        (o1, n1), (o2, n2) = changed
+        (o1, n1), (o2, n2) = sorted(changed, key=lambda pair: pair[0][1] != "published")
         if (
             o1[1] == "published"
             and n1[1] == "retired"
@@ -173,7 +177,7 @@ def newest_draft(url: str) -> int | None:
 
 def _run_whole(cmd: list[str], problems: list[str]) -> None:
     """Run a command nobody kills; a non-zero exit (a crash included) is a problem of the drill."""
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=120, env=_ENV)
     if done.returncode != 0:
         problems.append(f"{cmd[1]} exited {done.returncode} when not killed: {done.stderr[-300:]!r}")
 
@@ -253,7 +257,7 @@ def run_trial(db_: Database, command: str, mode: str, delay_s: float, layer_file
             (COMMUNITY, number),
         )
     t0 = time.monotonic()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=_ENV)
     try:
         deadline = t0 + (delay_s if mode == "delay" else 120)
         lock_file = Path(f"{db_.sqlite_path}-writer") if db_.kind == "spatialite" else None
@@ -294,7 +298,9 @@ def drill(db_: Database, trials: int, seed: int = 14) -> list[Trial]:
     one publish that must run to the end."""
     rng = random.Random(seed)
     results: list[Trial] = []
+    global _ENV
     with tempfile.TemporaryDirectory(prefix="weiwang-drill-") as tmp:
+        _ENV = isolated_env(Path(tmp))
         layer = Path(tmp) / "sangensong.geojson"
         layer.write_bytes(community_geojson(COMMUNITY))
         # How long each command runs when nobody kills it: the random delays cover that span.

@@ -88,3 +88,11 @@ def test_the_rule_refuses_a_mixed_publish(after, ok) -> None:
     before = {"510116004001": [(1, "published", "t0", None, 90), (2, "draft", None, None, 90)]}
     _, problems = violations("publish", before, {"510116004001": after})
     assert (problems == []) is ok, problems
+
+
+def test_an_older_draft_published_over_a_newer_version_is_a_whole_switch() -> None:
+    before = {"510116004001": [(3, "draft", None, None, 90), (4, "published", "t0", None, 90)]}
+    after = {"510116004001": [(3, "published", "t1", None, 90), (4, "retired", "t0", "t1", 90)]}
+    assert violations("publish", before, after) == ("published", [])
+    half = {"510116004001": [(3, "draft", None, None, 90), (4, "retired", "t0", "t1", 90)]}
+    assert violations("publish", before, half)[1]
