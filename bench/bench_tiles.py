@@ -19,6 +19,7 @@ the browser is measured by ``tests/browser/test_city_tiles_browser.py`` (which p
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
 import os
 import secrets
@@ -116,6 +117,76 @@ def _first_zoom(bounds: tuple[float, float, float, float], width: int = 1400, he
     return math.floor(z)
 
 
+def _browser(base: str, n: int) -> bool:
+    """First draw of /maps/city in Chromium: a fresh browser context each time (empty HTTP cache),
+    the first against a server that has not drawn the city yet (cold tiles), the second warm."""
+    from collections import Counter
+
+    from playwright.sync_api import sync_playwright
+
+    from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, login
+
+    ok = True
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        for label in ("cold", "warm"):
+            ctx = browser.new_context(viewport={"width": 1400, "height": 900}, locale="zh-CN")
+            page = ctx.new_page()
+            login(page, base)
+            urls: list[str] = []
+            sizes: list[int] = []
+            page.on("request", lambda r, urls=urls: urls.append(r.url))
+
+            def finished(r, sizes=sizes) -> None:
+                with contextlib.suppress(Exception):  # a request still open when the context closes
+                    sizes.append(r.sizes()["responseBodySize"])
+
+            page.on("requestfinished", finished)
+            page.goto(f"{base}/maps/city")
+            deadline = time.monotonic() + 300
+            while not page.evaluate("typeof window.wwGridsDrawnMs === 'number' && window.wwGridsDrawnMs > 0"):
+                if time.monotonic() > deadline:
+                    raise RuntimeError("the city never drew")
+                page.wait_for_timeout(50)
+            drawn = float(page.evaluate("window.wwGridsDrawnMs"))
+            zoom = page.evaluate("wwMap.getZoom()")
+            shots = Path(__file__).resolve().parents[1] / "artifacts" / "screenshots"
+            shots.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(shots / f"bench-city-{label}.png"))
+            zooms = Counter(
+                f"{u.split('/tiles/')[1].split('/')[0]} z{u.split('/tiles/')[1].split('/')[1]}"
+                for u in urls
+                if "/tiles/" in u
+            )
+            total = sum(sizes)
+            local = all(u.startswith(base) or u.startswith(("data:", "blob:", "about:")) for u in urls)
+            print(
+                f"browser first draw of /maps/city ({label}, {n} micro-grids, zoom {zoom}): "
+                f"{drawn / 1000:.2f} s after "
+                f"navigation start, {total / 2**20:.2f} MB, tiles {dict(zooms)}, all local: {local}; "
+                f"load average {os.getloadavg()}",
+                flush=True,
+            )
+            ok &= local and total <= TARGET_FIRST_DRAW_BYTES
+            # then the micro-grids: zoom to 13 (their first zoom) at the city's centre
+            before = len(sizes)
+            t = time.perf_counter()
+            page.evaluate(
+                "new Promise(done => { wwGrids.micro.once('load', () => done(true));"
+                " wwMap.setView(L.latLngBounds(ww.data().tiles.bounds).getCenter(), 13, {animate: false}); })"
+            )
+            secs = time.perf_counter() - t
+            micro = sum(1 for u in urls if "/tiles/micro/" in u)
+            print(
+                f"browser zoom to 13 ({label}): micro-grids drawn in {secs:.2f} s, {micro} micro tiles, "
+                f"{sum(sizes[before:]) / 2**20:.2f} MB more; load average {os.getloadavg()}",
+                flush=True,
+            )
+            ctx.close()
+        browser.close()
+    return ok
+
+
 def _p95(sorted_ms: list[float]) -> float:
     return sorted_ms[int(0.95 * (len(sorted_ms) - 1))]
 
@@ -125,6 +196,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--grids", type=int, default=50_000)
     ap.add_argument("--communities", type=int, default=4)
     ap.add_argument("--sample", type=int, default=200, help="zoom-15 micro tiles timed")
+    ap.add_argument("--db", help="SQLite file to keep the city in (reused when it exists)")
+    ap.add_argument("--browser", action="store_true", help="also draw /maps/city in Chromium (first draw)")
     args = ap.parse_args(argv)
     import httpx
 
@@ -135,11 +208,15 @@ def main(argv: list[str] | None = None) -> int:
     cores = len(os.sched_getaffinity(0))
     print(f"负载 / load average at start: {os.getloadavg()}; cores: {cores} of {os.cpu_count()}", flush=True)
     print("server: weiwang serve, 1 worker, SpatiaLite; client: 1 thread (httpx) on the same machine")
-    tmp = Path(tempfile.mkdtemp(prefix="bench_tiles_"))
-    url = f"sqlite:///{tmp / 'bench.sqlite'}"
+    path = Path(args.db) if args.db else Path(tempfile.mkdtemp(prefix="bench_tiles_")) / "bench.sqlite"
+    url = f"sqlite:///{path}"
     t = time.perf_counter()
-    prepare_database(Settings(database_url=url, secret_key="bench"))  # sample data + demo accounts
-    city = load_city(url, args.grids, communities=args.communities)
+    reuse = path.exists()
+    if not reuse:
+        prepare_database(Settings(database_url=url, secret_key="bench"))  # sample data + demo accounts
+    city = city_grids(args.grids, communities=args.communities) if reuse else None
+    if city is None:
+        city = load_city(url, args.grids, communities=args.communities)
     allg = [g for grids in city.values() for g in grids if g.level is Level.COMMUNITY]
     bounds = tuple(float(v) for v in shapely.total_bounds([g.geometry for g in allg]))
     print(
@@ -198,6 +275,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"FAIL: first draw {size / 2**20:.2f} MB > 5 MB")
                 ok = False
 
+            if args.browser:
+                ok &= _browser(base, args.grids)
             z15 = _tiles_over(bounds, 15)  # type: ignore[arg-type]
             step = max(1, len(z15) // args.sample)
             sample = z15[::step][: args.sample]

@@ -126,6 +126,10 @@ var wwTiles = (function () {
               fillColor: colors[p.parent_code] || p.color || hashColor(p.parent_code),
               fillOpacity: st.generalFillOpacity || 0.25};
     };
+    // A layer's minZoom becomes the map's while it is the only one with limits, and Leaflet then
+    // zooms in (animated) and lands there after fitBounds: fix the map's own range instead.
+    if (map.options.minZoom === undefined) map.options.minZoom = 0;
+    if (map.options.maxZoom === undefined) map.options.maxZoom = 20;
     var out;
     if (d.grids && d.grids.features) {
       out = embedded(map, {microStyle: opts.microStyle, generalStyle: opts.generalStyle,
@@ -134,6 +138,8 @@ var wwTiles = (function () {
       window.wwGridsDrawnMs = undefined;  // drawn once the micro-grid tiles are (markDrawn below)
       out.micro = layer(map, d, "micro", microStyle, click);
     } else {
+      var b = d.tiles.bounds;  // first the view, so that only its tiles are asked for
+      if (b) map.fitBounds(L.latLngBounds(b), {padding: [10, 10], animate: false});
       out = {byCode: {}};
       out.micro = layer(map, d, "micro", microStyle, click);
       out.general = layer(map, d, "general", function () {
@@ -150,8 +156,6 @@ var wwTiles = (function () {
       };
       map.on("zoomend", order);
       L.control.scale({imperial: false}).addTo(map);
-      var b = d.tiles.bounds;
-      if (b) map.fitBounds(L.latLngBounds(b), {padding: [10, 10], animate: false});
       order();
     }
     window.wwMap = map;
