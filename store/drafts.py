@@ -251,6 +251,20 @@ def record(
 ) -> dict[str, Any]:
     """Write one operation's result into the draft with its undo row; elements re-assigned to the
     micro-grids they now fall in, validation refreshed. Returns the operation as stored."""
+    return record_draft(conn, draft, redraw, params=params, author=author)[0]
+
+
+def record_draft(
+    conn: Connection,
+    draft: Draft,
+    redraw: Redraw,
+    *,
+    params: dict[str, Any],
+    author: str = "",
+) -> tuple[dict[str, Any], Draft]:
+    """:func:`record`, also answering the draft as now stored (grids ordered by code and elements
+    by id, as :func:`load_draft` would read them back; the version as it was), so a caller need
+    not read it again."""
     vid = draft.version.id
     old = {g.code: g for g in draft.grids}
     new = {g.code: g for g in redraw.grids}
@@ -293,7 +307,8 @@ def record(
     _set_validation(
         conn, vid, validation_of(redraw.grids, elements, party_orgs_of(conn, c), bands_of(conn, c))
     )
-    return _op_dict(row) | {"elements_moved": len(moved)}
+    after = Draft(draft.version, sorted(redraw.grids, key=lambda g: g.code), elements)
+    return _op_dict(row) | {"elements_moved": len(moved)}, after
 
 
 def _op_dict(m: Any) -> dict[str, Any]:

@@ -211,7 +211,8 @@ def apply_steps(
     as its own undoable operation; ``plan`` sees the draft read under the draft's lock
     (:func:`store.drafts.load_draft` with ``lock``), so a compare-and-set it makes (an ETag against
     the stored grid) holds until the write commits, across processes. All or nothing."""
-    from store.drafts import forget_built, load_draft, record, used_codes
+    from api.ops.publishing import note_draft_stamp
+    from store.drafts import draft_stamp, forget_built, load_draft, record_draft, used_codes
     from store.versions import get_version_by_id
 
     ops: list[dict[str, Any]] = []
@@ -223,31 +224,37 @@ def apply_steps(
             if operation not in OPERATIONS:
                 _run(operation, [], set(), params, crs)  # raises naming the known operations
         grids = draft.grids
-        for k, (operation, params) in enumerate(steps):
+        for operation, params in steps:
             operation = operation.replace("-", "_")
-            if k:
-                draft = load_draft(conn, community, number)
             result = _run(operation, draft.grids, used_codes(conn, community), params, crs)
             stored = {kk: params.get(kk) for kk in OPERATIONS[operation]} | ({"crs": crs} if crs else {})
-            ops.append(record(conn, draft, result, params=stored, author=author))
+            op, draft = record_draft(conn, draft, result, params=stored, author=author)
+            ops.append(op)
             grids = list(result.grids)
         version = get_version_by_id(conn, draft.version.id)
         band = _band(conn, community)
+        stamp = draft_stamp(conn, version.id)
     if ops:
         forget_built(service.layers, draft.version.id)
+        # the draft as just written, for the impact preview the page asks next (no second read)
+        note_draft_stamp(service, version.id, stamp, version=version, draft=(draft.grids, draft.elements))
     return {"operations": ops, **_draft_body(version, grids, band)}
 
 
 def undo(service: Service, community: str, number: int) -> dict[str, Any]:
     """Undo the draft's last operation."""
-    from store.drafts import forget_built, load_draft
+    from api.ops.publishing import note_draft_stamp
+    from store.drafts import draft_stamp, forget_built, load_draft
     from store.drafts import undo as undo_op
 
     with db.write(service.engine) as conn:
         op = undo_op(conn, community, number)
         draft = load_draft(conn, community, number)
         band = _band(conn, community)
+        stamp = draft_stamp(conn, draft.version.id)
     forget_built(service.layers, draft.version.id)
+    kept = (draft.grids, draft.elements)
+    note_draft_stamp(service, draft.version.id, stamp, version=draft.version, draft=kept)
     return {"undone": op, **_draft_body(draft.version, draft.grids, band)}
 
 
@@ -332,15 +339,19 @@ def impact(service: Service, community: str, number: int) -> dict[str, Any]:
     publish (``incidents``: not yet 处置中 and their grids change, with the new handler) and open
     incidents whose point falls in another micro-grid but keep their handler (``incidents_kept``),
     households of the grids removed and added."""
+    from api.ops.publishing import preview_view, reroute_preview
     from dispatch.routing import posts_on
     from dispatch.states import State
     from store.incidents import list_incidents
 
     now = service.layers.current(community)
-    draft = service.layers.version(community, number)
+    draft, locator = preview_view(service, community, number)
     new_codes = {g.code for g in draft.hierarchy.grids}
     old_codes = {g.code for g in now.hierarchy.grids}
-    old_el = {e.id: e for e in now.elements}
+    # a published version's elements never change: read once per process, not on every preview
+    old_el = service.cached(
+        ("preview-published-elements", now.version.id), lambda: {e.id: e for e in now.elements}, float("inf")
+    )
     elements = [
         {"id": e.id, "type": e.type, "name": e.name, "from": old_el[e.id].micro_code, "to": e.micro_code}
         for e in draft.elements
@@ -352,11 +363,11 @@ def impact(service: Service, community: str, number: int) -> dict[str, Any]:
         for p in posts_on(service.posts(community), service.today())
         if p.grid_code in old_codes and p.grid_code not in new_codes
     ]
-    from api.ops.publishing import reroute_preview
-
     # Open incidents: those a publish re-routes (not yet 处置中, grids change: exactly the list
     # api.ops.publishing.publish acts on), and those whose point moves but keep their handler.
-    incidents = [r.to_dict() for r in reroute_preview(service, community, number)]
+    incidents = [
+        r.to_dict() for r in reroute_preview(service, community, number, view=draft, locator=locator)
+    ]
     moving = {i["id"] for i in incidents}
     open_states = [s.value for s in State if not s.is_final]
     with db.read(service.engine) as conn:
@@ -365,7 +376,7 @@ def impact(service: Service, community: str, number: int) -> dict[str, Any]:
     for r in rows:
         if r["id"] in moving or r.get("lon") is None or r.get("lat") is None:
             continue
-        to = draft.locator.locate_one(float(r["lon"]), float(r["lat"])).micro_code
+        to = locator.locate_one(float(r["lon"]), float(r["lat"])).micro_code
         if to != r.get("micro_code"):
             kept.append(
                 {

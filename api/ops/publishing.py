@@ -19,15 +19,26 @@ switch of the map in force, and the re-routing of open incidents under the new m
 from __future__ import annotations
 
 import getpass
+import threading
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from api.ops.service import Service
 from dispatch.errors import InvalidInput
 from dispatch.rerouting import REROUTED_STATES, Reroute, plan_reroutes, reroute
+from geo.hierarchy import Hierarchy
 from store import db
+from store.models import DRAFT
 from store.versions import Version
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from geo.elements import Element
+    from geo.hierarchy import Grid
+    from geo.locator import Locator
+    from store.inforce import LayerView
 
 #: Longest override reason kept.
 MAX_REASON = 500
@@ -79,9 +90,7 @@ def default_publisher() -> str:
         return "cli"
 
 
-def _locate(view: Any) -> Any:
-    locator = view.locator
-
+def _locate(locator: Any) -> Any:
     def where(lon: float, lat: float) -> tuple[str | None, str | None]:
         hit = locator.locate_one(float(lon), float(lat))
         return hit.micro_code, hit.general_code
@@ -90,7 +99,7 @@ def _locate(view: Any) -> Any:
 
 
 def _plan(
-    service: Service, conn: Any, community: str, view: Any, *, lock: bool
+    service: Service, conn: Any, community: str, locator: Any, *, lock: bool
 ) -> tuple[list[Reroute], list[Any]]:
     from api.ops.incidents import to_incident
     from store.incidents import list_incidents, lock_in_states
@@ -101,17 +110,92 @@ def _plan(
     else:
         rows = list_incidents(conn, community_code=community, states=states, limit=1_000_000)
     incs = [to_incident(r) for r in rows]
-    plan = plan_reroutes(incs, _locate(view), service.posts(), service.today())
+    plan = plan_reroutes(incs, _locate(locator), service.posts(), service.today())
     return plan, incs
 
 
-def reroute_preview(service: Service, community: str, number: int) -> list[Reroute]:
+def reroute_preview(
+    service: Service, community: str, number: int, *, view: Any = None, locator: Any = None
+) -> list[Reroute]:
     """The incidents publishing version ``number`` now would re-route (exactly those :func:`publish`
-    re-routes if nothing changes in between)."""
-    view = service.layers.version(community, number)
+    re-routes if nothing changes in between); ``view``/``locator``: from :func:`preview_view`, when
+    the caller has them already."""
+    if view is None or locator is None:
+        view, locator = preview_view(service, community, number)
     with db.read(service.engine) as conn:
-        plan, _ = _plan(service, conn, community, view, lock=False)
+        plan, _ = _plan(service, conn, community, locator, lock=False)
     return plan
+
+
+_preview_lock = threading.Lock()
+
+
+def _slot(service: Service, version_id: int) -> dict[str, Any]:
+    """What this process keeps of draft ``version_id`` for previews: the revision (``stamp``,
+    :func:`store.drafts.draft_stamp`) and the ``view`` of it (its locator built on first use)."""
+    return service.cached(("draft-preview", version_id), dict, float("inf"))  # type: ignore[no-any-return]
+
+
+def note_draft_stamp(
+    service: Service,
+    version_id: int,
+    stamp: tuple[int, int],
+    *,
+    version: Version,
+    draft: tuple[Sequence[Grid], Sequence[Element]],
+) -> None:
+    """Keep draft ``version_id`` as an operation of this process just wrote it (its revision
+    ``stamp``, the ``version`` row and the ``draft``'s grids ordered by code and elements by id, as
+    they read back), so the next preview neither reads it again nor builds its view twice."""
+    from store.inforce import LayerView
+
+    grids, elements = list(draft[0]), list(draft[1])
+    view = LayerView(
+        version.community_code,
+        {version.community_code: version},
+        Hierarchy(grids),
+        service.layers.snap_m,
+        lambda _ids: elements,
+    )
+    slot = _slot(service, version_id)
+    with _preview_lock:
+        slot.clear()
+        slot.update(stamp=stamp, view=view)
+
+
+def preview_view(service: Service, community: str, number: int) -> tuple[LayerView, Locator]:
+    """Version ``number`` as stored now and the locator a preview locates with.
+
+    A published or retired version answers with its own view and locator (shared machine-wide). A
+    draft changes with every operation: what this process keeps of it is checked against the
+    stored revision (:func:`store.drafts.draft_stamp`, one small query; another ``weiwang serve``
+    worker may have redrawn it) and read again when it changed. Its locator is built in this
+    process's memory and kept per (draft, revision) — never written to the shared per-machine
+    store (each revision's folder would be written once and never read again) and not prepared
+    for points outside every grid (:meth:`geo.locator.Locator.prepare` runs only if such a point
+    comes)."""
+    from store.drafts import draft_stamp
+
+    version = next((v for v in service.layers.versions(community) if v.number == number), None)
+    if version is None or version.state != DRAFT:
+        view = service.layers.version(community, number)  # NotFound, or a table read again
+        if view.state != DRAFT:
+            return view, view.locator
+        version = view.version
+    vid = version.id
+    with db.read(service.engine) as conn:
+        stamp = draft_stamp(conn, vid)
+    slot = _slot(service, vid)
+    with _preview_lock:
+        kept = dict(slot) if slot.get("stamp") == stamp else None
+    if kept is None:
+        service.layers.forget(vid)  # built before the draft's last change, maybe by another process
+        kept = {"stamp": stamp, "view": service.layers.version(community, number)}
+        with _preview_lock:
+            slot.clear()
+            slot.update(kept)  # one revision per draft kept: the one asked last
+    view = kept["view"]
+    return view, view.locator  # a draft's view builds its own (store.inforce), kept with the view
 
 
 def publish(
@@ -133,13 +217,13 @@ def publish(
 
     reason = check_reason(override_reason)
     view = service.layers.version(community, number)
-    view.locator  # noqa: B018 (built before the write transaction, not while holding the writer lock)
+    locator = view.locator  # built before the write transaction, not while holding the writer lock
     with db.write(service.engine) as conn:
         v = publish_version(
             conn, community, number, at=at, override_reason=reason, by=by, clock=service.clock
         )
         previous = _previous(conn, v)
-        plan, incs = _plan(service, conn, community, view, lock=True)
+        plan, incs = _plan(service, conn, community, locator, lock=True)
         by_id = {i.id: i for i in incs}
         for move in plan:
             inc = by_id[move.incident_id]
