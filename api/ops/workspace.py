@@ -53,16 +53,18 @@ def own_communities(service: Service, user: User) -> list[str]:
 
 def home_path(service: Service, user: User) -> str:
     """Where each role's work is: grid workers their phone page, dispatchers and admins the queue
-    of the first community, everyone else (leaders, planners, viewers) the index of maps."""
+    of the first community, planners its planner's page, everyone else (leaders, viewers) the
+    index of maps (also where every role lands before anything is published)."""
     if user.role is AppRole.GRID_WORKER:
         return "/m/"
-    if user.role in (AppRole.DISPATCHER, AppRole.ADMIN):
+    page = {AppRole.DISPATCHER: "incidents", AppRole.ADMIN: "incidents", AppRole.PLANNER: "plan"}
+    if user.role in page:
         try:
             codes = sorted(service.layers.current().versions)
         except NotFound:
             codes = []
         if codes:
-            return f"/maps/incidents/{codes[0]}"
+            return f"/maps/{page[user.role]}/{codes[0]}"
     return "/maps/"
 
 

@@ -128,6 +128,8 @@ def test_pages_and_home_per_role(api: Api) -> None:
         ("dispatcher", f"/maps/incidents/{COMMUNITY}"),
         (worker, "/m/"),
         ("viewer", "/maps/"),
+        ("planner", f"/maps/plan/{COMMUNITY}"),
+        ("admin", f"/maps/incidents/{COMMUNITY}"),
     ):
         c.cookies.set("weiwang_token", api.token(user))
         r = c.get("/home", follow_redirects=False)
