@@ -23,6 +23,7 @@ import contextlib
 import math
 import os
 import secrets
+import shutil
 import socket
 import statistics
 import subprocess
@@ -225,7 +226,12 @@ def main(argv: list[str] | None = None) -> int:
     )
 
     port = _free_port()
-    env = dict(os.environ, WEIWANG_DATABASE_URL=url, WEIWANG_SECRET_KEY=secrets.token_urlsafe(16))
+    env = dict(
+        os.environ,
+        WEIWANG_DATABASE_URL=url,
+        WEIWANG_SECRET_KEY=secrets.token_urlsafe(16),
+        WEIWANG_LOCATOR_DIR=str(path.parent / f"{path.stem}_locators"),  # this run's own
+    )
     weiwang = str(Path(sys.executable).parent / "weiwang")
     proc = subprocess.Popen(
         [weiwang, "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
@@ -307,6 +313,9 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+        shutil.rmtree(env["WEIWANG_LOCATOR_DIR"], ignore_errors=True)
+        if not args.db:
+            shutil.rmtree(path.parent, ignore_errors=True)
     print(f"负载 / load average at end: {os.getloadavg()}")
     return 0 if ok else 1
 
