@@ -37,6 +37,16 @@ REPO = Path(__file__).resolve().parent.parent
 SAMPLE_DIR = REPO / "data" / "boundaries"
 ENGINES = ["spatialite", pytest.param("postgis", marks=pytest.mark.postgis)]
 
+# Locators the tests' services build are stored in a throwaway folder, not the repository's
+# data/locators (store/files/locatorfile.py); removed when the test process ends.
+if not os.environ.get("WEIWANG_LOCATOR_DIR"):
+    import atexit
+    import tempfile
+
+    _locators = tempfile.mkdtemp(prefix="weiwang-test-locators-")
+    os.environ["WEIWANG_LOCATOR_DIR"] = _locators
+    atexit.register(shutil.rmtree, _locators, ignore_errors=True)
+
 
 # -- CI guard ------------------------------------------------------------------------------------
 

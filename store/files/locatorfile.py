@@ -37,6 +37,8 @@ from geo.locator import Locator
 
 #: Bumped whenever :meth:`Locator.to_state` changes what it stores.
 FORMAT = 3
+#: Stored locators no process has mapped for this many days are removed (:meth:`SharedLocators.prune`).
+KEEP_DAYS = 7.0
 
 
 def locator_key(hierarchy: Hierarchy, snap_m: float) -> str:
@@ -101,9 +103,16 @@ class SharedLocators:
     it first when no process has (``built`` records who built what, for tests and benchmarks).
     """
 
-    def __init__(self, folder: Path, *, on_build: Callable[[str, float], None] | None = None) -> None:
+    def __init__(
+        self,
+        folder: Path,
+        *,
+        on_build: Callable[[str, float], None] | None = None,
+        keep_days: float = KEEP_DAYS,
+    ) -> None:
         self.folder = Path(folder)
         self.on_build = on_build
+        self.keep_s = keep_days * 86400.0
 
     def path(self, key: str) -> Path:
         return self.folder / key
@@ -116,6 +125,7 @@ class SharedLocators:
         folder = self.path(key)
         found = load_locator(folder)
         if found is not None:
+            _touch(folder)
             return found
         with _locked(self.folder / f"{key}.lock"):
             found = load_locator(folder)  # built by another process while this one waited
@@ -128,8 +138,44 @@ class SharedLocators:
             _record(folder, seconds)
             if self.on_build is not None:
                 self.on_build(key, seconds)
+        self.prune(keep=key)
         loaded = load_locator(folder)
         return loaded if loaded is not None else built
+
+    def prune(self, keep: str = "") -> list[str]:
+        """Remove stored locators no process has mapped for ``keep_days`` (each under its lock,
+        skipped while another process holds it), and leftovers of interrupted writes. Runs after
+        each build, so old versions do not pile up. Returns the keys removed."""
+        removed: list[str] = []
+        now = time.time()
+        for d in self.folder.iterdir() if self.folder.is_dir() else ():
+            if not d.is_dir() or d.name == keep:
+                continue
+            try:
+                last = max(p.stat().st_mtime for p in (d, *d.iterdir()))
+            except (OSError, ValueError):
+                continue
+            if now - last <= self.keep_s:
+                continue
+            if d.name.startswith("."):  # a write that never finished
+                shutil.rmtree(d, ignore_errors=True)
+                continue
+            lock = self.folder / f"{d.name}.lock"
+            with contextlib.suppress(OSError), lock.open("a") as f:
+                try:
+                    fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    continue
+                shutil.rmtree(d, ignore_errors=True)
+                lock.unlink(missing_ok=True)
+                removed.append(d.name)
+        return removed
+
+
+def _touch(folder: Path) -> None:
+    """Mark a stored locator as used now (what :meth:`SharedLocators.prune` goes by)."""
+    with contextlib.suppress(OSError):
+        (folder / "used").touch()
 
 
 def _record(folder: Path, seconds: float) -> None:

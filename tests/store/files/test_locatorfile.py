@@ -70,3 +70,30 @@ def test_key_follows_the_grids(seeded_url: str, tmp_path: Path) -> None:
     loc = shared(renamed, 30.0)
     assert loc.locate_one(*micro.geometry.representative_point().coords[0]).micro_name == "改名"
     assert load_locator(tmp_path / locator_key(h, 30.0)) is None  # not built for the other grids
+
+
+def test_prune_removes_what_no_process_used_for_days(tmp_path: Path) -> None:
+    """A locator not mapped for ``keep_days`` goes at the next build; a recently used one stays."""
+    import os
+    import time
+
+    from shapely.geometry import box
+
+    from geo.hierarchy import Grid
+
+    def layer(name: str) -> Hierarchy:
+        return Hierarchy([Grid("510116004001001001", name, Level.MICRO, box(104.08, 30.40, 104.081, 30.401))])
+
+    shared = SharedLocators(tmp_path, keep_days=1)
+    old, recent = layer("旧"), layer("近")
+    shared(old, 30.0)
+    shared(recent, 30.0)
+    week_ago = time.time() - 7 * 86400
+    for key in (locator_key(old, 30.0), locator_key(recent, 30.0)):
+        for p in (tmp_path / key, *(tmp_path / key).iterdir()):
+            os.utime(p, (week_ago, week_ago))
+    shared(recent, 30.0)  # mapped again: marked as used now
+    shared(layer("新"), 30.0)  # a build prunes
+    assert load_locator(tmp_path / locator_key(old, 30.0)) is None
+    assert not (tmp_path / f"{locator_key(old, 30.0)}.lock").exists()
+    assert load_locator(tmp_path / locator_key(recent, 30.0)) is not None
