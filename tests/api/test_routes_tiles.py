@@ -180,3 +180,52 @@ def test_tiles_need_a_caller_token_or_cookie(api: Api) -> None:
         assert api.client.get(url).status_code == 200
     finally:
         api.client.cookies.clear()
+
+
+def test_grid_card_names_the_people_with_phones_per_the_privacy_policy(api: Api) -> None:
+    micro = [f for f in _features(api, "micro") if f["properties"]["community_code"] == SGS]
+    code = micro[0]["properties"]["code"]
+    full = api.get(f"/api/v1/grids/{code}").json()
+    assert full["code"] == code and full["level"] == "micro" and full["version"]["number"] == 1
+    assert full["people"], "the sample roster staffs 三根松's micro-grids"
+    masked = api.get(f"/api/v1/grids/{code}", "viewer").json()
+    assert [p["person_id"] for p in masked["people"]] == [p["person_id"] for p in full["people"]]
+    for f, m in zip(full["people"], masked["people"], strict=True):
+        if f["phone"]:
+            assert m["phone"] != f["phone"] and "****" in m["phone"]
+    r = api.get("/api/v1/grids/510116999999999999")
+    assert r.status_code == 404 and r.json()["error"]["field"] == "code"
+    assert api.client.get(f"/api/v1/grids/{code}").status_code == 401
+
+
+def test_city_page_needs_a_login_and_embeds_no_grid(api: Api) -> None:
+    r = api.client.get("/maps/city", follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"].startswith("/maps/login")
+    api.client.cookies.set("weiwang_token", api.token("dispatcher"))
+    try:
+        page = api.client.get("/maps/city")
+    finally:
+        api.client.cookies.clear()
+    assert page.status_code == 200 and "default-src 'self'" in page.headers["content-security-policy"]
+    text = page.text
+    assert "Leaflet.VectorGrid.bundled.min.js" in text and "tiles.js" in text
+    assert text.index("leaflet/leaflet.js") < text.index("Leaflet.VectorGrid")
+    assert '"coordinates"' not in text  # no geometry embedded: the grids come from /tiles
+    assert SGS in text and WY in text
+
+
+def test_maps_switch_to_tiles_above_the_setting(api: Api) -> None:
+    settings = api.client.app.state.service.settings
+    api.client.cookies.set("weiwang_token", api.token("dispatcher"))
+    try:
+        embedded = api.client.get(f"/maps/dispatch/{SGS}").text
+        settings.map_tiles_above = 50  # 三根松 has 83 micro-grids, 瓦窑村 21
+        tiled = {k: api.client.get(f"/maps/{k}/{SGS}").text for k in ("dispatch", "coverage", "assignment")}
+        small = api.client.get(f"/maps/dispatch/{WY}").text
+    finally:
+        api.client.cookies.clear()
+    assert "Leaflet.VectorGrid" not in embedded and '"level":"micro"' in embedded
+    for kind, text in tiled.items():
+        assert "Leaflet.VectorGrid" in text and '"level":"micro"' not in text, kind
+        assert f'"community":"{SGS}"' in text and '"micro":83' in text, kind
+    assert "Leaflet.VectorGrid" not in small
