@@ -20,11 +20,16 @@ this once the draft is stored.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
+import threading
+from collections import OrderedDict
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+import numpy as np
 import shapely
 from shapely.geometry import LineString, MultiLineString
 from shapely.geometry.base import BaseGeometry
@@ -145,12 +150,50 @@ def _share_households(olds: Sequence[Grid], news: Sequence[BaseGeometry]) -> lis
     return list(floors)
 
 
+#: The guard's findings of the last few layers it validated, by content (:func:`_content_key`): the
+#: draft after one operation is the draft before the next, so the next operation's "before" is not
+#: validated again. Validation does not depend on the order of coded grids.
+_GUARDED: OrderedDict[tuple[str, str], list[Finding]] = OrderedDict()
+_GUARDED_KEEP = 4
+_guarded_lock = threading.Lock()
+
+
+def _content_key(grids: Sequence[Grid], options: ValidationOptions) -> tuple[str, str]:
+    """A digest of everything :func:`geo.validate.validate` reads from ``grids`` (in code order)."""
+    ordered = sorted(grids, key=lambda g: (g.code or "", g.level.depth))
+    h = hashlib.sha256(str(len(ordered)).encode())
+    for g in ordered:
+        h.update(
+            json.dumps(
+                [g.code, g.name, g.level.value, g.parent_code, g.community_code, g.kind, g.households],
+                ensure_ascii=False,
+            ).encode()
+        )
+    for blob in shapely.to_wkb(np.array([g.geometry for g in ordered], dtype=object)):
+        h.update(len(blob or b"").to_bytes(8, "little"))
+        h.update(blob or b"")
+    return repr(options), h.hexdigest()
+
+
 def _guard(operation: str, before: Sequence[Grid], after: Sequence[Grid], options: ValidationOptions) -> None:
     """Refuse when ``after`` has a finding (error or sliver) that ``before`` did not have."""
 
     def bad(grids: Sequence[Grid]) -> list[Finding]:
+        # a grid without a code is named by its position: only coded layers are looked up
+        key = _content_key(grids, options) if all(g.code for g in grids) else None
+        with _guarded_lock:
+            hit = _GUARDED.get(key) if key is not None else None
+        if hit is not None:
+            return hit
         found = validate(Hierarchy(grids), options=options)
-        return [f for f in found if f.severity == ERROR or f.code in _REFUSED_WARNINGS]
+        out = [f for f in found if f.severity == ERROR or f.code in _REFUSED_WARNINGS]
+        if key is None:
+            return out
+        with _guarded_lock:
+            _GUARDED[key] = out
+            while len(_GUARDED) > _GUARDED_KEEP:
+                _GUARDED.popitem(last=False)
+        return out
 
     old = {(f.code, f.grids) for f in bad(before)}
     new = [f for f in bad(after) if (f.code, f.grids) not in old]

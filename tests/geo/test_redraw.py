@@ -337,3 +337,35 @@ def test_reshape_refuses_a_gap_or_an_overlap_with_the_findings() -> None:
         reshape(grids, MICRO_11, local_box(0, 0, 100, 100), used(grids))
     with pytest.raises(RedrawRefused, match="micro-grids"):
         reshape(grids, GENERAL_1, local_box(0, 0, 90, 100), used(grids))
+
+
+# --- the guard's memory ------------------------------------------------------------------------
+
+
+def test_the_guard_remembers_findings_by_content_only() -> None:
+    """The guard keeps the findings of the layers it validated (the draft after one operation is
+    the draft before the next) by content: the same grids in another order share them, any change
+    to a grid or to the tolerances does not, and an operation on a remembered layer is still
+    guarded."""
+    from shapely import affinity
+
+    from geo.redraw import DEFAULT_OPTIONS, _content_key
+
+    grids = clean_hierarchy_grids()
+    key = _content_key(grids, DEFAULT_OPTIONS)
+    assert _content_key(list(reversed(grids)), DEFAULT_OPTIONS) == key
+    m = next(g for g in grids if g.code == MICRO_11)
+    for changed in (
+        replace(m, households=(m.households or 0) + 1),
+        replace(m, name=m.name + "甲"),
+        replace(m, parent_code=GENERAL_2),
+        replace(m, geometry=affinity.translate(m.geometry, 1e-9)),
+    ):
+        assert _content_key([changed if g is m else g for g in grids], DEFAULT_OPTIONS) != key
+    assert _content_key(grids, replace(DEFAULT_OPTIONS, sliver_min_area_m2=10.0)) != key
+
+    r = move_boundary(grids, [MICRO_11, MICRO_12], local_line([(60, -10), (60, 110)]), used(grids))
+    again = sorted(r.grids, key=lambda g: g.code)  # as read back from the store
+    with pytest.raises(RedrawRefused) as exc:
+        split(again, GENERAL_1 + "004", local_line([(61, -10), (61, 110)]), used(again) | used(grids))
+    assert [f["code"] for f in exc.value.detail["findings"]] == ["sliver"]
