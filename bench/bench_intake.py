@@ -1,0 +1,305 @@
+"""Bench: intake (``POST /api/v1/incidents``) at a fixed rate, durable, on PostGIS and SpatiaLite.
+
+Run: ``.venv/bin/python -m bench.bench_intake [--rate 500] [--seconds 15] [--engines postgis,spatialite]
+[--batch off,on] [--pin-loadgen 1]``
+
+Per engine and per ``--batch`` mode (``WEIWANG_INTAKE_BATCH``, the group commit of
+:mod:`api.ops.intake_batch`): a fresh database — a throwaway PostGIS cluster started with **fsync,
+synchronous_commit and full_page_writes on** (``tests.pgserver.start(durable=True)``), or a temp
+SpatiaLite file (WAL, ``synchronous = NORMAL``, see :mod:`store.db`) — and ``weiwang serve
+--workers 2``; a 2 s warm-up at 50/s, then ``bench/loadgen.py`` open-loop at ``--rate`` (latency
+from each request's scheduled start). Reported: achieved rate, p50/p99, errors, the stored count
+checked against the 201 answers, the server workers' CPU per report, machine CPU busy, load
+average, and on PostGIS the commits and WAL fsyncs per report (``pg_stat_database.xact_commit``,
+``pg_stat_wal.wal_sync``). The load generator runs in its own process, pinned with ``taskset`` to
+``--pin-loadgen`` (default CPU 1; ``none`` for unpinned) while the server's workers are not pinned:
+it shares that core with them, and its own CPU per report is printed.
+
+Then, per engine, the write stage alone in this process (no HTTP): prepared reports stored by
+``store_batch`` in batches of 1, 8 and 64 → wall and CPU ms per report; 1000 / wall ms is what one
+writer sustains (SpatiaLite's ceiling: one writer per file, however many workers).
+
+Target (issue 15): ≥ 500 reports/s with p99 ≤ 10 ms on PostGIS with fsync on. SpatiaLite has one
+writer per file: its ceiling is measured, not a target. Results go to ``bench/out/intake.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+if __package__ in (None, ""):  # run as ``python bench/bench_intake.py``
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.bench_api import OUT, PYTHON, ROOT, community_bbox, count_incidents, http_json, machine_use, served
+
+TARGET_RATE = 500.0
+TARGET_P99_MS = 10.0
+
+
+def run_loadgen(
+    port: int, token: str, bbox: tuple[float, ...], rate: float, seconds: float, pin: str | None
+) -> dict:
+    """``bench/loadgen.py`` in its own process (pinned with taskset when ``pin``); adds its CPU."""
+    cmd = [PYTHON, "-m", "bench.loadgen", "--port", str(port), "--token", token, "--rate", str(rate)]
+    cmd += ["--seconds", str(seconds), "--bbox", ",".join(f"{v:.7f}" for v in bbox)]
+    if pin and shutil.which("taskset"):
+        cmd = ["taskset", "-c", pin, *cmd]
+    r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True, cwd=ROOT).stdout
+    r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    res = json.loads(out.strip().splitlines()[-1])
+    res["loadgen_cpu_s"] = round((r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime), 2)
+    return res
+
+
+def pg_counters(dsn: str, db_name: str) -> tuple[int, int]:
+    """(commits of the database, WAL syncs of the cluster) so far."""
+    import psycopg
+
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        commits = conn.execute(
+            "SELECT xact_commit FROM pg_stat_database WHERE datname = %s", (db_name,)
+        ).fetchone()
+        syncs = conn.execute("SELECT wal_sync FROM pg_stat_wal").fetchone()
+    return int(commits[0]) if commits else 0, int(syncs[0]) if syncs else 0
+
+
+def writer_stage(kind: str, url: str, sizes: tuple[int, ...] = (1, 8, 64), per_size: int = 256) -> dict:
+    """The write stage alone, in this process (no HTTP): :func:`api.ops.intake_batch.store_batch`
+    on prepared reports, batches of each size, one after another. Wall ms per report is what one
+    writer (SpatiaLite: one per file, whatever the workers) can sustain: its ceiling is 1000/that."""
+    import random
+
+    from api.http.app import create_app
+    from api.ops import intake
+    from api.ops.access import User
+    from api.ops.intake_batch import store_batch
+    from api.settings import Settings
+    from dispatch import AppRole
+    from geo.errors import WeiwangError
+
+    app = create_app(Settings(database_url=url, secret_key="bench", locator_dir=None), prepare=True)
+    svc = app.state.service
+    bbox = community_bbox(url)
+    rng = random.Random(11)
+    user = User(1, "dispatcher", AppRole.DISPATCHER, None)
+
+    def report(i: int) -> Any:
+        while True:  # points of the bbox outside every community are refused: draw again
+            body = {"lon": rng.uniform(bbox[0], bbox[2]), "lat": rng.uniform(bbox[1], bbox[3])}
+            try:
+                return intake.prepare_report(
+                    svc, user, body | {"category": "安全隐患", "description": f"w{i}"}
+                )
+            except WeiwangError:
+                pass
+
+    out: dict[str, Any] = {}
+    try:
+        for size in sizes:
+            batches = [
+                [report(k * size + j) for j in range(size)] for k in range(max(4, per_size // size) + 1)
+            ]
+            store_batch(svc, batches[0])  # warm
+            t, c = time.perf_counter(), time.process_time()
+            for b in batches[1:]:
+                assert all(isinstance(r, dict) for r in store_batch(svc, b))
+            n = sum(len(b) for b in batches[1:])
+            wall_ms = (time.perf_counter() - t) / n * 1e3
+            out[str(size)] = {
+                "wall_ms_per_report": round(wall_ms, 3),
+                "cpu_ms_per_report": round((time.process_time() - c) / n * 1e3, 3),
+                "ceiling_per_s": round(1000 / wall_ms),
+            }
+            w = out[str(size)]
+            print(
+                f"写入阶段 / write stage, batch {size}: {w['wall_ms_per_report']} ms/report wall, "
+                f"{w['cpu_ms_per_report']} ms CPU → one writer ≤ {w['ceiling_per_s']}/s",
+                flush=True,
+            )
+    finally:
+        svc.engine.dispose()
+    return out
+
+
+@contextmanager
+def batch_env(mode: str) -> Any:
+    old = os.environ.get("WEIWANG_INTAKE_BATCH")
+    os.environ["WEIWANG_INTAKE_BATCH"] = "true" if mode == "on" else "false"
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop("WEIWANG_INTAKE_BATCH", None)
+        else:
+            os.environ["WEIWANG_INTAKE_BATCH"] = old
+
+
+def bench_one(kind: str, mode: str, args: argparse.Namespace, work: Path) -> dict:
+    print(f"\n== {kind}, group commit {mode}: weiwang serve --workers {args.workers} ==", flush=True)
+    server = None
+    result: dict[str, Any] = {"engine": kind, "batch": mode, "rate": args.rate}
+    try:
+        if kind == "spatialite":
+            url = f"sqlite:///{work / f'intake-{mode}.sqlite'}"
+            result["durability"] = "WAL, synchronous=NORMAL"
+        else:
+            from tests.pgserver import start
+
+            server = start(durable=True)
+            url = server.create_database("weiwang_bench")
+            result["durability"] = "fsync=on, synchronous_commit=on, full_page_writes=on"
+        OUT.mkdir(parents=True, exist_ok=True)
+        with (
+            batch_env(mode),
+            served(url, args.workers, OUT / f"serve-intake-{kind}-{mode}.log") as (port, pid),
+        ):
+            token = http_json(
+                port, "POST", "/api/v1/auth/login", {"username": "dispatcher", "password": "dispatch-demo"}
+            )["access_token"]
+            bbox = community_bbox(url)
+            run_loadgen(port, token, bbox, 50, 2, args.pin_loadgen)  # warm-up
+            n0 = count_incidents(url)
+            c0 = pg_counters(server.dsn("weiwang_bench"), "weiwang_bench") if server else (0, 0)
+            phase: dict[str, Any] = {}
+            with machine_use(phase, pid):
+                phase |= run_loadgen(port, token, bbox, args.rate, args.seconds, args.pin_loadgen)
+            c1 = pg_counters(server.dsn("weiwang_bench"), "weiwang_bench") if server else (0, 0)
+            phase["stored"] = count_incidents(url) - n0
+            phase["stored_matches_201"] = phase["stored"] == phase["statuses"].get("201", 0)
+            ok = max(phase["ok"], 1)
+            phase["server_cpu_ms_per_report"] = round(sum(phase["worker_cpu_s"]) / ok * 1e3, 3)
+            phase["loadgen_cpu_ms_per_report"] = round(phase["loadgen_cpu_s"] / ok * 1e3, 3)
+            if server is not None:
+                # the counters include the two stats queries and count_incidents (a few commits)
+                phase["commits_per_report"] = round((c1[0] - c0[0]) / ok, 3)
+                phase["wal_syncs_per_report"] = round((c1[1] - c0[1]) / ok, 3)
+            result |= phase
+        if args.writer_stage and mode == args.batch.split(",")[-1].strip():
+            result["writer_stage"] = writer_stage(kind, url)
+    finally:
+        if server is not None:
+            server.stop()
+    lat = result["latency_ms"]
+    result["pass"] = (
+        result["achieved_rate"] >= 0.98 * args.rate
+        and lat["p99"] is not None
+        and lat["p99"] <= TARGET_P99_MS
+        and result["errors"] == 0
+        and result["stored_matches_201"]
+    )
+    extra = ""
+    if kind == "postgis":
+        extra = (
+            f", commits/report {result['commits_per_report']}, "
+            f"WAL syncs/report {result['wal_syncs_per_report']}"
+        )
+    r = result
+    print(
+        f"上报 / intake: {r['achieved_rate']} /s of {args.rate:g}, p50 {lat['p50']} ms, "
+        f"p99 {lat['p99']} ms, errors {r['errors']} {r['error_samples'][:1]}, stored {r['stored']} "
+        f"(= 201s: {r['stored_matches_201']}); server CPU {r['server_cpu_ms_per_report']} ms/report "
+        f"(workers {r['worker_cpu_s']} s), load generator {r['loadgen_cpu_ms_per_report']} ms/report"
+        f"{extra}; machine CPU {r['machine_cpu_busy_pct']} %, load {r['load_before']} → "
+        f"{r['load_after']}",
+        flush=True,
+    )
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description="上报压测 / durable intake at a fixed rate")
+    ap.add_argument("--rate", type=float, default=TARGET_RATE)
+    ap.add_argument("--seconds", type=float, default=15.0)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--engines", default="postgis,spatialite")
+    ap.add_argument("--batch", default="off,on", help="group commit modes to run: off, on or both")
+    ap.add_argument(
+        "--no-writer-stage", dest="writer_stage", action="store_false", help="skip the write-stage timing"
+    )
+    ap.add_argument("--pin-loadgen", default="1", help="taskset CPU list for the load generator, or none")
+    args = ap.parse_args(argv)
+    if args.pin_loadgen in ("", "none"):
+        args.pin_loadgen = None
+    load0 = os.getloadavg()
+    sharing = (
+        f"load generator pinned to CPU {args.pin_loadgen} (taskset), server workers unpinned: they share it"
+        if args.pin_loadgen
+        else "load generator not pinned: it shares every core with the server"
+    )
+    print(f"负载 / load average at start: {load0}; cores: {os.cpu_count()}; {sharing}", flush=True)
+    results = []
+    with tempfile.TemporaryDirectory(prefix="weiwang-bench-intake-") as tmp:
+        for kind in args.engines.split(","):
+            for mode in args.batch.split(","):
+                results.append(bench_one(kind.strip(), mode.strip(), args, Path(tmp)))
+    load1 = os.getloadavg()
+    print(f"\n负载 / load average at end: {load1}; {sharing}\n")
+    head = (
+        "engine",
+        "group commit",
+        "rate /s",
+        "p50 / p99 ms",
+        "errors",
+        "CPU ms/report",
+        "commits/report",
+        "",
+    )
+    rows = [head]
+    for r in results:
+        rows.append(
+            (
+                r["engine"],
+                r["batch"],
+                f"{r['achieved_rate']} of {r['rate']:g}",
+                f"{r['latency_ms']['p50']} / {r['latency_ms']['p99']}",
+                str(r["errors"]),
+                str(r["server_cpu_ms_per_report"]),
+                str(r.get("commits_per_report", "")),
+                ("PASS" if r["pass"] else "FAIL") if r["engine"] == "postgis" else "(ceiling, no target)",
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(head))]
+    print("\n".join("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in rows))
+    for r in results:
+        for size, w in (r.get("writer_stage") or {}).items():
+            print(
+                f"{r['engine']}: write stage alone, batches of {size}: {w['wall_ms_per_report']} ms/report "
+                f"→ one writer ≤ {w['ceiling_per_s']} reports/s ({w['cpu_ms_per_report']} ms CPU/report)"
+            )
+    (OUT / "intake.json").write_text(
+        json.dumps(
+            {
+                "args": vars(args),
+                "cores": os.cpu_count(),
+                "load_start": load0,
+                "load_end": load1,
+                "sharing": sharing,
+                "time": time.strftime("%Y-%m-%d %H:%M:%S"),
+                "results": results,
+            },
+            ensure_ascii=False,
+            indent=2,
+        ),
+        encoding="utf-8",
+    )
+    ok = all(r["pass"] for r in results if r["engine"] == "postgis" and r["batch"] == "on") and all(
+        r["errors"] == 0 and r["stored_matches_201"] for r in results
+    )
+    print("\n总体 / overall:", "PASS" if ok else "FAIL")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
