@@ -210,8 +210,16 @@ def _incident_tile(
         shown = present_rows(service, user, rows)
         points = [(r["lon"], r["lat"], incident_attributes(s)) for r, s in zip(rows, shown, strict=True)]
         body = point_tile(conn, "incidents", points, t)
-    etag = _etag("incidents", user.role.value, scope, community, t, hashlib.sha256(body).hexdigest())
+    etag = _etag(
+        "incidents", user.role.value, _scope_key(scope), community, t, hashlib.sha256(body).hexdigest()
+    )
     return Tile(body, etag, matches(if_none_match, etag))
+
+
+def _scope_key(scope: Any) -> tuple[Any, ...]:
+    """The visibility rule as a value every worker writes alike (sets sorted: string hashing, and so
+    set order, differs between processes)."""
+    return (scope.everything, sorted(scope.communities), sorted(scope.grids), scope.person_id)
 
 
 def incident_attributes(shown: Mapping[str, Any]) -> dict[str, Any]:
