@@ -78,9 +78,8 @@ class _Stats:
 class IntakeBatcher:
     """The group commit of one service on one event loop (see the module docstring)."""
 
-    def __init__(self, service: Service, loop: asyncio.AbstractEventLoop) -> None:
-        self.service = service
-        self.loop = loop
+    def __init__(self, service: Service) -> None:
+        self.service = service  # no reference to the loop: it is the key that keeps this alive
         self.max_batch = service.settings.intake_batch_max
         self.window_s = service.settings.intake_batch_window_ms / 1000.0
         self.stats = _Stats()
@@ -91,20 +90,28 @@ class IntakeBatcher:
     async def store(self, report_: Report) -> dict[str, Any]:
         """Queue ``report_`` and return its stored row once its batch has committed (or raise the
         error its write got)."""
-        fut: asyncio.Future[dict[str, Any]] = self.loop.create_future()
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[dict[str, Any]] = loop.create_future()
         self._pending.append((report_, fut))
         if self._writer is None or self._writer.done():
-            self._writer = self.loop.create_task(self._write_all())
+            self._writer = loop.create_task(self._write_all())
         return await fut
 
     async def _write_all(self) -> None:
+        try:
+            await self._write_pending()
+        finally:
+            self._writer = None  # a finished task would keep its loop alive (the key of this batcher)
+
+    async def _write_pending(self) -> None:
         while self._pending:
             if self.window_s > 0 and len(self._pending) < self.max_batch:
                 await asyncio.sleep(self.window_s)
             batch, self._pending = self._pending[: self.max_batch], self._pending[self.max_batch :]
             reports = [r for r, _ in batch]
             try:
-                results = await self.loop.run_in_executor(self._executor, store_batch, self.service, reports)
+                loop = asyncio.get_running_loop()
+                results = await loop.run_in_executor(self._executor, store_batch, self.service, reports)
             except asyncio.CancelledError:  # the loop is closing: nobody waits forever
                 for _, fut in (*batch, *self._pending):
                     fut.cancel()
@@ -125,20 +132,23 @@ class IntakeBatcher:
                     fut.set_result(res)
 
 
-_BATCHERS: weakref.WeakKeyDictionary[Service, weakref.WeakKeyDictionary[Any, IntakeBatcher]] = (
-    weakref.WeakKeyDictionary()
-)
 _LOCK = threading.Lock()
 
 
 def batcher_for(service: Service) -> IntakeBatcher:
-    """The batcher of ``service`` on the running event loop (made on first use)."""
+    """The batcher of ``service`` on the running event loop (made on first use). Kept on the
+    service, by loop (weakly: a closed loop's batcher goes, and its writer thread with it)."""
     loop = asyncio.get_running_loop()
     with _LOCK:
-        per_loop = _BATCHERS.setdefault(service, weakref.WeakKeyDictionary())
+        per_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, IntakeBatcher] | None = getattr(
+            service, "_intake_batchers", None
+        )
+        if per_loop is None:
+            per_loop = weakref.WeakKeyDictionary()
+            service._intake_batchers = per_loop  # type: ignore[attr-defined]
         found = per_loop.get(loop)
         if found is None:
-            found = per_loop[loop] = IntakeBatcher(service, loop)
+            found = per_loop[loop] = IntakeBatcher(service)
         return found
 
 
