@@ -102,6 +102,11 @@ def load_gdal() -> None:
     import pyogrio  # noqa: F401  (loaded for its side effect)
 
 
+def spatialite_without_gdal() -> bool:
+    """True once this process made a SpatiaLite engine without GDAL loaded first (``files=False``)."""
+    return _SPATIALITE_WITHOUT_GDAL
+
+
 def make_engine(url: str | None = None, *, files: bool = True, **kwargs: Any) -> Engine:
     """An engine for SpatiaLite or PostGIS (see the module docstring for how ``url`` is resolved).
 

@@ -96,14 +96,16 @@ def db_upgrade(url: str | None, revision: str) -> None:
 @click.option(
     "--data-dir",
     type=click.Path(file_okay=False, path_type=Path),
-    default=Path("data/boundaries"),
-    show_default=True,
-    help="样例数据目录 sample data folder",
+    default=None,
+    help="样例数据目录 sample data folder [default: WEIWANG_DATA_DIR, the repository's data/boundaries]",
 )
-def db_seed(url: str | None, data_dir: Path) -> None:
+def db_seed(url: str | None, data_dir: Path | None) -> None:
     """载入样例社区 — load the sample communities into an empty database (no-op otherwise)."""
     from api.ops.service import open_service
+    from api.settings import Settings
     from store.seed import ensure_seeded
+
+    data_dir = data_dir or Settings().data_dir
 
     try:
         with open_service(url=url) as service:

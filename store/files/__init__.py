@@ -3,6 +3,10 @@ safety checks that come before any library sees the bytes (size limits, archive 
 encodings, CRS). No database here: :mod:`store.importing` brings what these read into the store.
 """
 
-from store.db import load_gdal
+from store.db import load_gdal, spatialite_without_gdal
 
-load_gdal()  # GDAL before any SpatiaLite connection of this process (see store.db.load_gdal)
+# GDAL before any SpatiaLite connection of this process (see store.db.load_gdal). A process that made
+# its SpatiaLite engine with ``files=False`` may still use the modules here that need no GDAL (the
+# stored locators); the GDAL readers and writers refuse at import (layerfile, layerwrite).
+if not spatialite_without_gdal():
+    load_gdal()

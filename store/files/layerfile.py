@@ -17,6 +17,10 @@ ones are left for validation to report), reprojected to EPSG:4326 lon/lat.
 
 from __future__ import annotations
 
+from store.db import load_gdal
+
+load_gdal()  # isort: split  (refuses if SpatiaLite was loaded first; see store.db.load_gdal)
+
 import logging
 import re
 import sqlite3

@@ -15,6 +15,10 @@ The file appears at ``path`` only once complete (written beside it, then renamed
 
 from __future__ import annotations
 
+from store.db import load_gdal
+
+load_gdal()  # isort: split  (refuses if SpatiaLite was loaded first; see store.db.load_gdal)
+
 import os
 import tempfile
 import zipfile
