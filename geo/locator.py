@@ -372,11 +372,17 @@ class Locator:
         rows = r_lo[e] + _ranges(k[sel])
         yc = rows + 0.5
         xc = u0[e] + (yc - v0[e]) * (u1[e] - u0[e]) / (v1[e] - v0[e])
-        prank = erank[e]
-        o = np.lexsort((xc, rows, prank))
-        xs_all, rows_all, prank_all = xc[o], rows[o], prank[o]
-        xs, xe = xs_all[0::2], xs_all[1::2]
-        rows, prank = rows_all[0::2], prank_all[0::2]
+        del yc, r_lo, r_hi, k, sel
+        # Crossings sorted by (rank, row, x): a two-key lexsort on one int64 key, the same stable
+        # order as three keys. Each (rank, row) has an even number of crossings, paired in x order.
+        gkey = erank[e] * H + rows
+        o = np.lexsort((xc, gkey))
+        del gkey
+        xc = xc[o]
+        xs, xe = xc[0::2], xc[1::2]
+        first = o[0::2]
+        rows, prank = rows[first], erank[e[first]]
+        del o, first
         c_lo = np.clip(np.ceil(xs - 0.5), 0, W).astype(np.int64)
         c_hi = np.clip(np.ceil(xe - 0.5), 0, W).astype(np.int64)
         keep = c_hi > c_lo
@@ -390,17 +396,18 @@ class Locator:
         lab_f = np.bincount(lo_at, weights=w, minlength=size) - np.bincount(hi_at, weights=w, minlength=size)
         lab = lab_f.astype(np.int64).reshape(H, W + 1)
         del lab_f
-        del base, w, xs, xe, xc, yc, e, o, lo_at, hi_at
+        del base, w, xs, xe, xc, e, lo_at, hi_at, rows, prank, c_lo, c_hi, keep
         np.cumsum(cnt, axis=1, out=cnt)
         np.cumsum(lab, axis=1, out=lab)  # only cells with count == 1 read it (then rank + 1)
         cnt = cnt[:, :W]
         lab = lab[:, :W]
 
-        raster = np.full((H, W), _OUTSIDE, dtype=np.int32)
-        one = cnt == 1
-        raster[one] = self._rank_to_out[lab[one] - 1]
+        # The grid whose polygon alone contains the centre (count 1, label rank + 1), outside (count
+        # 0, label 0), or generic where polygons overlap (count > 1: the clipped label is overwritten).
+        tbl = np.r_[_OUTSIDE, self._rank_to_out].astype(np.int32)
+        raster = np.take(tbl, lab, mode="clip")
         raster[cnt > 1] = _GENERIC
-        del one
+        del tbl
 
         # 2. Boundary cells: the supercover of every edge (all cells a segment touches, with margin),
         #    as unique (cell, segment) pairs sorted by cell then segment (segments are in rank order).
@@ -437,9 +444,11 @@ class Locator:
         # Candidates per edge cell: polygons with a segment in it, plus the polygon containing the
         # centre (it may contain the whole cell), sorted by rank.
         ck = fl * G + erank[sg]
-        ecnt = cnt.reshape(-1)[edge_flat]
+        er, ec = edge_flat // W, edge_flat % W
+        ecnt, elab = cnt[er, ec], lab[er, ec]
+        del er, ec, cnt, lab
         one = ecnt == 1
-        extra = edge_flat[one] * G + (lab.reshape(-1)[edge_flat[one]] - 1)
+        extra = edge_flat[one] * G + (elab[one] - 1)
         allk = np.concatenate([ck[np.r_[True, ck[1:] != ck[:-1]]], extra])
         allk.sort()
         allk = allk[np.r_[True, allk[1:] != allk[:-1]]]
@@ -447,26 +456,26 @@ class Locator:
         cand_ptr = np.r_[np.searchsorted(cand_fl, edge_flat), len(allk)].astype(np.int64)
         seg_ptr = np.r_[np.flatnonzero(new_cell), len(fl)].astype(np.int64)
         seg_local = (np.searchsorted(allk, ck) - cand_ptr[cell_of]).astype(np.int32)
-        del ck, allk
-        # Status of every candidate at the cell centre R, from the scanline crossings of row r:
-        # R is in polygon P iff an odd number of P's crossings of row r lie left of R.
-        gkey = prank_all * H + rows_all
-        lo = np.searchsorted(gkey, cand_rk * H + cand_fl // W, side="left")
-        hi = np.searchsorted(gkey, cand_rk * H + cand_fl // W, side="right")
-        rx = (cand_fl % W) + 0.5
-        left = np.zeros(len(lo), dtype=np.int64)
-        glen = hi - lo
-        for j in range(int(glen.max()) if len(glen) else 0):
-            ok = j < glen
-            left[ok] += xs_all[lo[ok] + j] < rx[ok]
-        self._status = (left & 1).astype(bool)
-        del gkey, lo, hi, rx, left, glen
+        del ck, allk, cand_fl
+        # Status of every candidate at the cell centre R: R is in polygon P iff P is the one polygon
+        # whose centre fill covers R (count 1, label rank + 1). That is the even-odd count of P's
+        # crossings of row r left of R, except where a crossing lies exactly on R: R is then on a
+        # segment of the cell and the cell goes to the generic path (near_r), where no status is read.
+        cand_cell = np.repeat(np.arange(len(edge_flat)), np.diff(cand_ptr))
+        self._status = (ecnt[cand_cell] == 1) & (elab[cand_cell] - 1 == cand_rk)
+        del cand_cell, elab
         # R must be clear of every segment of its cell (else the cell goes to the generic path).
-        rr, rc = fl // W, fl % W
-        dR = _seg_dist(rc + 0.5, rr + 0.5, u0[sg], v0[sg], u1[sg], v1[sg])
+        # Measured only where R is within 2e-6 of the segment's bounding box: farther segments are
+        # farther than 1e-6 (rounding is ~1e-12 in cell units).
+        rv, ru = fl // W + 0.5, fl % W + 0.5
+        j = np.flatnonzero((vmin[sg] <= rv + 2e-6) & (vmax[sg] >= rv - 2e-6))
+        sj, uj = sg[j], ru[j]
+        j = j[(np.minimum(u0[sj], u1[sj]) <= uj + 2e-6) & (np.maximum(u0[sj], u1[sj]) >= uj - 2e-6)]
+        sj = sg[j]
+        dR = _seg_dist(ru[j], rv[j], u0[sj], v0[sj], u1[sj], v1[sj])
         near_r = np.zeros(len(edge_flat), dtype=bool)
-        near_r[cell_of[dR < 1e-6]] = True
-        del rr, rc, dR, fl, cell_of
+        near_r[cell_of[j[dR < 1e-6]]] = True
+        del rv, ru, j, sj, uj, dR, fl, cell_of
         self._seg_u0, self._seg_v0, self._seg_u1, self._seg_v1 = u0, v0, u1, v1
         self._edge_flat = _narrow(edge_flat, W * H)
         self._cand = cand_rk.astype(np.int32)
