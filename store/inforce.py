@@ -31,7 +31,11 @@ sees the committed switch: located on a version not in force at its instant, it 
 Per process the object keeps the version table and the layers it built; it re-reads the table
 when the cheap :func:`~store.versions.fingerprint` (ids of the published versions) changes,
 checked at most every ``poll_s`` seconds, so a publish reaches every worker within about that.
-Versions in force never change their grids, so built layers are kept (LRU) by version ids.
+Versions in force never change their grids, so built layers are kept (LRU) by version ids. A
+draft's grids change with every operation and undo, in any process: :meth:`LayersInForce.version`
+reads a draft's revision (:func:`store.drafts.draft_stamp`, one indexed query) on every call and
+builds it again when it changed, so every face (maps, the planner, the HTTP API, OGC) shows the
+draft as stored now, whichever worker changed it.
 """
 
 from __future__ import annotations
@@ -52,7 +56,7 @@ from geo.errors import NotFound, WeiwangError
 from geo.hierarchy import Hierarchy
 from geo.times import as_instant
 from store import db
-from store.models import PUBLISHED, RETIRED, layer_versions
+from store.models import DRAFT, PUBLISHED, RETIRED, layer_versions
 from store.versions import STATE_LABELS, Version, fingerprint, hold_switch, list_all_versions
 
 if TYPE_CHECKING:
@@ -291,6 +295,9 @@ class LayersInForce:
         self._versions: list[Version] = []
         self._built: OrderedDict[tuple[int, ...], LayerView] = OrderedDict()
         self._current: LayerView | None = None
+        #: Drafts' views by version id, each with the revision (:func:`store.drafts.draft_stamp`) it
+        #: was built at: a draft's grids change, so it is not kept with the versions in ``_built``.
+        self._drafts: OrderedDict[int, tuple[tuple[int, int], LayerView]] = OrderedDict()
 
     # -- the version table -------------------------------------------------------------------
 
@@ -321,6 +328,7 @@ class LayersInForce:
         with self._lock:
             for key in [k for k in self._built if version_id in k]:
                 self._built.pop(key, None)
+            self._drafts.pop(version_id, None)
         self.refresh()
 
     def versions(self, community: str | None = None) -> list[Version]:
@@ -391,13 +399,24 @@ class LayersInForce:
         return getattr(locator, "_outline_index", None) is not None  # built by Locator.prepare
 
     def version(self, community: str, number: int | None = None) -> LayerView:
-        """Version ``number`` of ``community`` in any state; the published one when None."""
+        """Version ``number`` of ``community`` in any state; the published one when None.
+
+        A draft is answered as stored now: another process (another ``weiwang serve`` worker) may
+        have redrawn it since this one built its view, so its revision is read on every call (one
+        indexed query, :func:`store.drafts.draft_stamp`) and a view built from another revision is
+        dropped and built again. Published and retired versions never change: kept as built."""
         if number is None:
             return self.current(community)
+        v = self.find(community, number)
+        return self._draft(community, number, v) if v.state == DRAFT else self._view(community, [v])
+
+    def find(self, community: str, number: int) -> Version:
+        """The row of version ``number`` of ``community`` from the version table (no grids read):
+        NotFound when there is none, after reading the table again once."""
         for attempt in range(2):
             for v in self.versions(community):
                 if v.number == number:
-                    return self._view(community, [v])
+                    return v
             if attempt == 0:
                 # a draft made by another process since the table was read (only publishes change
                 # the fingerprint it polls): read the table again once before saying there is none
@@ -408,6 +427,34 @@ class LayersInForce:
             f"community {community} has no version {number}",
             field="version",
         )
+
+    def _draft(self, community: str, number: int, v: Version) -> LayerView:
+        """Draft ``v`` as stored now (see :meth:`version`). Each view is kept with the revision read
+        before its grids were, so a view is never older than its revision says; of two views built
+        concurrently the one of the later revision is kept (both counts only grow)."""
+        from store.drafts import draft_stamp
+
+        with db.read(self.engine) as conn:
+            stamp = draft_stamp(conn, v.id)
+        with self._lock:
+            kept = self._drafts.get(v.id)
+            if kept is not None and kept[0] == stamp:
+                self._drafts.move_to_end(v.id)
+                return kept[1]
+        # changed since this process built it (or never built here): its row (findings) too
+        self.refresh()
+        row = self.find(community, number)
+        if row.id != v.id or row.state != DRAFT:  # published or replaced meanwhile
+            return self.version(community, number)
+        view = self._build([row])
+        with self._lock:
+            kept = self._drafts.get(row.id)
+            if kept is None or kept[0] <= stamp:
+                self._drafts[row.id] = (stamp, view)
+                self._drafts.move_to_end(row.id)
+                while len(self._drafts) > KEEP_BUILT:
+                    self._drafts.popitem(last=False)
+        return view
 
     # -- building ----------------------------------------------------------------------------
 

@@ -45,7 +45,7 @@ from geo.times import as_instant
 from store import db
 from store.incidents import count_incidents, get_incident_or_none, list_incidents
 from store.inforce import LayerView, in_force
-from store.models import DRAFT, PUBLISHED, RETIRED
+from store.models import PUBLISHED, RETIRED
 from store.versions import Version
 
 #: The classes we claim, as the standards name them (Part 1: 17-069r4 §7–9; Part 2: 18-058r1; Part 4:
@@ -501,12 +501,9 @@ def view_for(
             "version 与 datetime 不能同时使用", "use version or datetime, not both", field="datetime"
         )
     if number is not None:
-        view = service.layers.version(community, number)
-        if view.state not in (PUBLISHED, RETIRED) and user is None:
+        if service.layers.find(community, number).state not in (PUBLISHED, RETIRED) and user is None:
             raise Unauthorized("草稿版本需要登录", "a draft version needs a bearer token")
-        if view.state == DRAFT:
-            view = _fresh_draft(service, community, number, view)
-        return view
+        return service.layers.version(community, number)  # a draft as stored now (store.inforce)
     if when:
         interval = parse_interval(when)
         assert interval is not None
@@ -525,23 +522,6 @@ def view_for(
     if published is None:
         return service.layers.current(community)  # raises NotFound saying so
     return _frozen_view(service, published, lambda: service.layers.current(community))
-
-
-def _fresh_draft(service: Service, community: str, number: int, view: LayerView) -> LayerView:
-    """The draft as stored now: a draft changes with every operation, and another process (another
-    ``weiwang serve`` worker) may have changed it since this one built its view; one small query
-    (:func:`store.drafts.draft_stamp`) tells, and a changed draft is rebuilt."""
-    from store.drafts import draft_stamp
-
-    vid = view.version.id
-    with db.read(service.engine) as conn:
-        stamp = draft_stamp(conn, vid)
-    seen: dict[int, tuple[int, int]] = service.cached(("ogc-draft-stamps",), dict, float("inf"))
-    if seen.get(vid) == stamp:
-        return view
-    service.layers.forget(vid)
-    seen[vid] = stamp
-    return service.layers.version(community, number)
 
 
 def _frozen_view(service: Service, version: Version, build: Callable[[], LayerView]) -> LayerView:

@@ -64,6 +64,7 @@ from geo.hierarchy import Grid
 from geo.redraw import same_area
 from store.drafts import Draft
 from store.models import DRAFT
+from store.versions import STATE_LABELS
 
 EDITORS = (AppRole.PLANNER, AppRole.ADMIN)
 
@@ -133,7 +134,7 @@ def options(
             raise InvalidParameter(
                 "version 应为整数", "version must be an integer", field="version"
             ) from None
-        draft = service.layers.version(cid.community, number).state == DRAFT
+        draft = service.layers.find(cid.community, number).state == DRAFT
     if not draft:
         return {"Allow": "GET, OPTIONS"}
     if not feature:
@@ -200,11 +201,11 @@ def _draft(
         number = int(raw)
     except ValueError:
         raise InvalidParameter("version 应为整数", "version must be an integer", field="version") from None
-    view = service.layers.version(cid.community, number)
-    if view.state != DRAFT:
+    found = service.layers.find(cid.community, number)  # the row only: no grids read before a write
+    if found.state != DRAFT:
         raise ReadOnly(
-            f"第{number}版为{view.state_label}，只读：请在草稿上编辑",
-            f"version {number} is {view.state}, read-only: edit a draft",
+            f"第{number}版为{STATE_LABELS.get(found.state, found.state)}，只读：请在草稿上编辑",
+            f"version {number} is {found.state}, read-only: edit a draft",
             field="version",
         )
     return cid, number
