@@ -911,8 +911,7 @@ class _OutlineDistance:
         by0 = self._y0 + ii.reshape(-1) * s
         segs = shapely.linestrings(np.stack([a, b], axis=1))
         tree = shapely.STRtree(segs)
-        crossed, _ = tree.query(shapely.box(bx0, by0, bx0 + s, by0 + s), predicate="intersects")
-        need[crossed] = True
+        need[_crossed_buckets(segs, tree, self._x0, self._y0, s, nx, ny, bx0, by0)] = True
         nb = np.flatnonzero(need)
         cx, cy = bx0[nb] + s / 2, by0[nb] + s / 2
         (qi, _), dc = tree.query_nearest(shapely.points(cx, cy), return_distance=True)
@@ -949,7 +948,15 @@ class _OutlineDistance:
         # The points asked about lie on grid boundaries, so "within 1e-6 m of grid g" is asked of
         # g's boundary segments: each query touches a few short segments, where asking the polygon
         # measured the whole ring per point (minutes for one 99,000-vertex micro-grid).
-        rings, ring_owner = shapely.get_parts(shapely.boundary(geoms), return_index=True)
+        # Only grids whose envelope comes within 1e-5 m of an outline segment can be within 1e-6 m of
+        # a point on the outline (a few per cent of a city's grids): only their segments are indexed.
+        env = shapely.bounds(geoms)
+        d = 1e-5
+        near_g = np.unique(
+            tree.query(shapely.box(env[:, 0] - d, env[:, 1] - d, env[:, 2] + d, env[:, 3] + d))[0]
+        )
+        rings, ring_owner = shapely.get_parts(shapely.boundary(geoms[near_g]), return_index=True)
+        ring_owner = near_g[ring_owner]
         bcoords, bpart = shapely.get_coordinates(rings, return_index=True)
         same_ring = bpart[1:] == bpart[:-1]
         seg_owner = ring_owner[bpart[:-1][same_ring]].astype(np.int64)
@@ -1039,6 +1046,38 @@ class _OutlineDistance:
                 np.minimum.at(r, own[sel], ow)
                 rank[p] = np.where(r < self._n, r, -1)
         return out, rank
+
+
+def _crossed_buckets(
+    segs: NDArray[np.object_],
+    tree: shapely.STRtree,
+    x0: float,
+    y0: float,
+    s: float,
+    nx: int,
+    ny: int,
+    bx0: NDArray[np.float64],
+    by0: NDArray[np.float64],
+) -> NDArray[np.int64]:
+    """The buckets (flat ids) whose closed box ``bx0, by0, +s`` intersects an outline segment: the
+    boxes within one bucket of each segment's envelope (found by arithmetic, not by building a box for
+    every bucket of the raster) tested exactly; the whole grid through ``tree`` when that is fewer."""
+    env = shapely.bounds(segs)
+    j0 = np.clip(np.floor((env[:, 0] - x0) / s) - 1, 0, nx - 1).astype(np.int64)
+    j1 = np.clip(np.floor((env[:, 2] - x0) / s) + 1, 0, nx - 1).astype(np.int64)
+    i0 = np.clip(np.floor((env[:, 1] - y0) / s) - 1, 0, ny - 1).astype(np.int64)
+    i1 = np.clip(np.floor((env[:, 3] - y0) / s) + 1, 0, ny - 1).astype(np.int64)
+    kj, ki = j1 - j0 + 1, i1 - i0 + 1
+    k = kj * ki
+    if int(k.sum()) >= nx * ny:
+        hit, _ = tree.query(shapely.box(bx0, by0, bx0 + s, by0 + s), predicate="intersects")
+        return np.unique(hit)
+    seg = np.repeat(np.arange(len(segs)), k)
+    off = _ranges(k)
+    kjs = kj[seg]
+    b = (i0[seg] + off // kjs) * nx + j0[seg] + off % kjs
+    ok = shapely.intersects(shapely.box(bx0[b], by0[b], bx0[b] + s, by0[b] + s), segs[seg])
+    return np.unique(b[ok])
 
 
 @overload
