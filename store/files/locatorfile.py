@@ -45,12 +45,9 @@ def locator_key(hierarchy: Hierarchy, snap_m: float) -> str:
     """A digest of everything :meth:`Locator.from_hierarchy` reads from ``hierarchy``."""
     grids = list(hierarchy)
     h = hashlib.sha256(f"weiwang-locator/{FORMAT}/{snap_m!r}/{len(grids)}".encode())
+    enc = json.JSONEncoder(ensure_ascii=False).encode  # = json.dumps(..., ensure_ascii=False), made once
     for g in grids:
-        h.update(
-            json.dumps(
-                [g.code, g.name, g.level.value, g.parent_code, g.community_code], ensure_ascii=False
-            ).encode()
-        )
+        h.update(enc([g.code, g.name, g.level.value, g.parent_code, g.community_code]).encode())
     for blob in shapely.to_wkb(np.array([g.geometry for g in grids], dtype=object)):
         h.update(len(blob).to_bytes(8, "little"))
         h.update(blob)
