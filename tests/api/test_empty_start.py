@@ -6,12 +6,8 @@ first layer; then a point is located in it. Real processes on SpatiaLite and Pos
 from __future__ import annotations
 
 import json
-import os
-import secrets
-import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,8 +15,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.api.test_routes_workers import _free_port
 from tests.conftest import SAMPLE_DIR
+from tests.served import served
 
 REPO = Path(__file__).resolve().parents[2]
 WEIWANG = str(Path(sys.executable).parent / "weiwang")
@@ -28,52 +24,11 @@ SGS = "510116004001"
 ADMIN_PW = "first-admin-pw"
 
 
-def _env(url: str) -> dict[str, str]:
-    return dict(
-        os.environ,
-        WEIWANG_DATABASE_URL=url,
-        WEIWANG_SEED_SAMPLE="false",
-        WEIWANG_SECRET_KEY=secrets.token_urlsafe(32),
-        WEIWANG_VERSION_POLL_S="0.5",
-    )
-
-
 @contextmanager
 def serving(url: str) -> Iterator[tuple[str, dict[str, str]]]:
     """``weiwang serve`` on ``url`` with seeding off: (base URL, its environment)."""
-    port = _free_port()
-    env = _env(url)
-    proc = subprocess.Popen(
-        [WEIWANG, "serve", "--host", "127.0.0.1", "--port", str(port)],
-        env=env,
-        cwd=REPO,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert proc.poll() is None, proc.stderr.read().decode(errors="replace")[-2000:]  # type: ignore[union-attr]
-            try:
-                if httpx.get(f"{base}/health", timeout=5).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "weiwang serve did not answer /health within 60 s"
-            time.sleep(0.1)
-        yield base, env
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=10)
-        if proc.stderr is not None:
-            proc.stderr.close()
+    with served(url, workers=None, seed=False, env={"WEIWANG_VERSION_POLL_S": "0.5"}) as srv:
+        yield srv.base_url, srv.env
 
 
 @pytest.fixture

@@ -10,11 +10,8 @@ import http.client
 import json
 import math
 import os
-import secrets
 import signal
-import socket
 import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -25,8 +22,8 @@ import pytest
 
 from tests.api.test_routes_layers import WY, upload, versions, wayao_geojson
 from tests.api_fixtures import Api
+from tests.served import served
 
-REPO = Path(__file__).resolve().parents[2]
 GRIDS = 20
 VERTICES = 99_000  # per micro-grid: under the per-feature limit (100,000), ~2M in all
 
@@ -59,12 +56,6 @@ def test_upload_over_the_memory_limit_is_refused_and_named(api: Api) -> None:
 
 
 # -- a real server -----------------------------------------------------------------------------
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _request(port: int, method: str, path: str, body: bytes | None = None, headers: dict | None = None):
@@ -146,36 +137,11 @@ def _jobs_of(pid: int) -> list[int]:
 @pytest.fixture
 def server(request: pytest.FixtureRequest, seeded_url: str) -> Iterator[tuple[int, subprocess.Popen]]:
     """``weiwang serve`` (one worker: the uploads and ``/health`` share its event loop), with the
-    job time limit of the test's ``job_timeout_s`` (15 s unless it sets one)."""
-    port = _free_port()
-    env = dict(
-        os.environ,
-        WEIWANG_DATABASE_URL=seeded_url,
-        WEIWANG_SECRET_KEY=secrets.token_urlsafe(32),
-        WEIWANG_JOB_TIMEOUT_S=str(getattr(request.function, "job_timeout_s", 15)),
-    )
-    cmd = [str(Path(sys.executable).parent / "weiwang"), "serve", "--host", "127.0.0.1", "--port", str(port)]
-    proc = subprocess.Popen(
-        cmd, env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert proc.poll() is None, proc.stderr.read().decode(errors="replace")[-2000:]  # type: ignore[union-attr]
-            try:
-                if _request(port, "GET", "/health")[0] == 200:
-                    break
-            except OSError:
-                pass
-            assert time.monotonic() < deadline, "weiwang serve did not answer /health within 60 s"
-            time.sleep(0.1)
-        yield port, proc
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=10)
-        if proc.stderr is not None:
-            proc.stderr.close()
+    job time limit of the test's ``job_timeout_s`` (15 s unless it sets one); stopped by SIGKILL
+    (one test sends its own SIGTERM)."""
+    limit = str(getattr(request.function, "job_timeout_s", 15))
+    with served(seeded_url, workers=None, env={"WEIWANG_JOB_TIMEOUT_S": limit}, grace_s=None) as srv:
+        yield srv.port, srv.proc
 
 
 def _start_upload(port: int) -> tuple[threading.Thread, dict]:

@@ -7,11 +7,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
-import secrets
-import signal
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -20,9 +15,9 @@ from typing import Any
 
 from api.ops.service import WATCHER_THREAD
 from geo.hierarchy import Level
-from tests.api.test_routes_workers import _call, _free_port, _locate_on_fresh_connection, _workers
+from tests.api.test_routes_workers import _call, _locate_on_fresh_connection
+from tests.served import served
 
-REPO = Path(__file__).resolve().parents[2]
 SANGENSONG = "510116004001"
 
 
@@ -54,67 +49,41 @@ def test_publish_swaps_the_shared_locator_without_a_request_building_it(
     from store.versions import publish, published_version
 
     locators = tmp_path / "locators"
-    port = _free_port()
-    env = dict(
-        os.environ,
-        WEIWANG_DATABASE_URL=seeded_url,
-        WEIWANG_SECRET_KEY=secrets.token_urlsafe(32),
-        WEIWANG_VERSION_POLL_S="0.3",
-        WEIWANG_LOCATOR_DIR=str(locators),
-    )
-    cmd = [str(Path(sys.executable).parent / "weiwang"), "serve", "--port", str(port), "--workers", "2"]
-    proc = subprocess.Popen(
-        cmd, env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True
-    )
-    engine = db.make_engine(seeded_url)
-    try:
-        _wait_for(lambda: _health(port, proc), 60, "weiwang serve did not answer /health within 60 s")
-        workers = _wait_for(lambda: (w := _workers(proc.pid)) and len(w) == 2 and w, 30, "2 workers")
-        first = _wait_for(lambda: _built(locators), 30, "no locator stored at start-up")
-        assert len(first) == 1  # two workers, one build
-        token = _call(
-            port, "POST", "/api/v1/auth/login", {"username": "dispatcher", "password": "dispatch-demo"}
-        )["access_token"]
-        with db.read(engine) as conn:
-            v1 = published_version(conn, SANGENSONG)
-            assert v1 is not None
-            grids = load_grids(conn, v1.id)
-        target = next(g for g in grids if g.level is Level.MICRO)
-        pt = target.geometry.representative_point()
-        lon, lat = float(pt.x), float(pt.y)
-        new_name = f"{target.name}（新版）"
-        changed = [dataclasses.replace(g, name=new_name) if g is target else g for g in grids]
-        draft = import_grids(engine, changed, SANGENSONG, commit=True, source="test_locator_shared")
-        with db.write(engine) as conn:
-            publish(conn, SANGENSONG, draft.version_number)
-        # No request is made until the new locator is stored: only a watcher can have built it.
-        built = _wait_for(lambda: (b := _built(locators)) and len(b) == 2 and b, 60, "no new locator")
-        (new_key,) = set(built) - set(first)
-        assert built[new_key]["thread"] == WATCHER_THREAD and built[new_key]["pid"] in workers
-        with ThreadPoolExecutor(8) as pool:
-            answers = list(
-                pool.map(lambda _: _locate_on_fresh_connection(port, token, lon, lat, workers), range(40))
-            )
-        seen = {(a["version"]["number"], a["micro_code"], a["micro_name"]) for a, _ in answers}
-        assert seen == {(draft.version_number, target.code, new_name)}
-        assert {pid for _, pid in answers} == set(workers)
-        assert len(_built(locators)) == 2  # answering built nothing more
-    finally:
-        engine.dispose()
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=10)
-        if proc.stderr is not None:
-            proc.stderr.close()
-
-
-def _health(port: int, proc: subprocess.Popen) -> bool:
-    assert proc.poll() is None, proc.stderr.read().decode(errors="replace")[-2000:]  # type: ignore[union-attr]
-    try:
-        return _call(port, "GET", "/health")["status"] == "ok"
-    except OSError:
-        return False
+    env = {"WEIWANG_VERSION_POLL_S": "0.3", "WEIWANG_LOCATOR_DIR": str(locators)}
+    with served(seeded_url, workers=2, host=None, env=env) as srv:
+        port = srv.port
+        engine = db.make_engine(seeded_url)
+        try:
+            workers = srv.workers(2, timeout=30)
+            assert len(workers) == 2, f"2 workers, found {workers}"
+            first = _wait_for(lambda: _built(locators), 30, "no locator stored at start-up")
+            assert len(first) == 1  # two workers, one build
+            token = _call(
+                port, "POST", "/api/v1/auth/login", {"username": "dispatcher", "password": "dispatch-demo"}
+            )["access_token"]
+            with db.read(engine) as conn:
+                v1 = published_version(conn, SANGENSONG)
+                assert v1 is not None
+                grids = load_grids(conn, v1.id)
+            target = next(g for g in grids if g.level is Level.MICRO)
+            pt = target.geometry.representative_point()
+            lon, lat = float(pt.x), float(pt.y)
+            new_name = f"{target.name}（新版）"
+            changed = [dataclasses.replace(g, name=new_name) if g is target else g for g in grids]
+            draft = import_grids(engine, changed, SANGENSONG, commit=True, source="test_locator_shared")
+            with db.write(engine) as conn:
+                publish(conn, SANGENSONG, draft.version_number)
+            # No request is made until the new locator is stored: only a watcher can have built it.
+            built = _wait_for(lambda: (b := _built(locators)) and len(b) == 2 and b, 60, "no new locator")
+            (new_key,) = set(built) - set(first)
+            assert built[new_key]["thread"] == WATCHER_THREAD and built[new_key]["pid"] in workers
+            with ThreadPoolExecutor(8) as pool:
+                answers = list(
+                    pool.map(lambda _: _locate_on_fresh_connection(port, token, lon, lat, workers), range(40))
+                )
+            seen = {(a["version"]["number"], a["micro_code"], a["micro_name"]) for a, _ in answers}
+            assert seen == {(draft.version_number, target.code, new_name)}
+            assert {pid for _, pid in answers} == set(workers)
+            assert len(_built(locators)) == 2  # answering built nothing more
+        finally:
+            engine.dispose()

@@ -6,16 +6,8 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
 import re
-import secrets
-import signal
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -24,18 +16,12 @@ from shapely.geometry import box, shape
 from geo.crs import from_wgs84
 from tests.api.test_routes_incidents import MICRO, inside_point, micro_worker, report
 from tests.api_fixtures import Api
+from tests.served import served
 
-REPO = Path(__file__).resolve().parents[2]
 SANGENSONG = "510116004001"
 OTHER = "510116004002001001"  # a micro-grid of 瓦窑村
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 EPSG = "http://www.opengis.net/def/crs/EPSG/0/{}"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _get(port: int, path: str) -> tuple[int, dict]:
@@ -51,35 +37,8 @@ def _get(port: int, path: str) -> tuple[int, dict]:
 @pytest.fixture
 def server(seeded_url: str) -> Iterator[int]:
     """``weiwang serve`` (one worker) on the fresh seeded database; yields the port."""
-    port = _free_port()
-    env = dict(os.environ, WEIWANG_DATABASE_URL=seeded_url, WEIWANG_SECRET_KEY=secrets.token_urlsafe(32))
-    weiwang = str(Path(sys.executable).parent / "weiwang")
-    cmd = [weiwang, "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"]
-    proc = subprocess.Popen(
-        cmd, env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert proc.poll() is None, proc.stderr.read().decode(errors="replace")[-2000:]  # type: ignore[union-attr]
-            try:
-                if _get(port, "/health")[1]["status"] == "ok":
-                    break
-            except OSError:
-                pass
-            assert time.monotonic() < deadline, "weiwang serve did not answer /health within 60 s"
-            time.sleep(0.1)
-        yield port
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=10)
-        if proc.stderr is not None:
-            proc.stderr.close()
+    with served(seeded_url, workers=1) as srv:
+        yield srv.port
 
 
 def _published(seeded_url: str):

@@ -10,25 +10,18 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
-import secrets
-import signal
-import subprocess
-import sys
 import threading
-import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 from shapely.geometry import box, mapping, shape
 
 from tests.api.test_routes_incidents import MICRO
-from tests.api.test_routes_workers import _free_port, _owner, _workers
+from tests.api.test_routes_workers import _owner
+from tests.served import served
 
-REPO = Path(__file__).resolve().parents[2]
 SANGENSONG = "510116004001"
 ROUNDS = 12  # rounds of two concurrent writers; enough that some pairs land on different workers
 
@@ -67,39 +60,8 @@ def _request(
 @pytest.fixture
 def two_workers(seeded_url: str) -> Iterator[tuple[int, list[int]]]:
     """``weiwang serve --workers 2`` on the fresh seeded database: (port, worker pids)."""
-    port = _free_port()
-    env = dict(os.environ, WEIWANG_DATABASE_URL=seeded_url, WEIWANG_SECRET_KEY=secrets.token_urlsafe(32))
-    weiwang = str(Path(sys.executable).parent / "weiwang")
-    cmd = [weiwang, "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "2"]
-    proc = subprocess.Popen(
-        cmd, env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True
-    )
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            assert proc.poll() is None, proc.stderr.read().decode(errors="replace")[-2000:]  # type: ignore[union-attr]
-            try:
-                if _request(port, "GET", "/health")[2]["status"] == "ok":
-                    break
-            except OSError:
-                pass
-            assert time.monotonic() < deadline, "weiwang serve did not answer /health within 90 s"
-            time.sleep(0.1)
-        workers: list[int] = []
-        while len(workers) < 2 and time.monotonic() < deadline:
-            workers = _workers(proc.pid)
-            time.sleep(0.05)
-        yield port, workers
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=10)
-        if proc.stderr is not None:
-            proc.stderr.close()
+    with served(seeded_url, workers=2, start_timeout=90) as srv:
+        yield srv.port, srv.workers(2, timeout=90)
 
 
 def test_part4_round_trip_and_two_writers_on_two_workers(

@@ -13,11 +13,6 @@ import dataclasses
 import http.client
 import json
 import os
-import secrets
-import signal
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -26,36 +21,12 @@ from pathlib import Path
 import pytest
 
 from geo.hierarchy import Level
+from tests.served import served
 
-REPO = Path(__file__).resolve().parents[2]
 SANGENSONG = "510116004001"
 REQUESTS = 40
 
 pytestmark = [pytest.mark.postgis, pytest.mark.parametrize("db_template", ["postgis"], indirect=True)]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _workers(pid: int) -> list[int]:
-    """uvicorn's worker processes: children of ``pid`` started by multiprocessing's spawn (not its
-    resource tracker)."""
-    out = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                stat = Path(f"/proc/{entry}/stat").read_text()
-                if int(stat.rsplit(")", 1)[1].split()[1]) != pid:
-                    continue
-                cmdline = Path(f"/proc/{entry}/cmdline").read_bytes()
-            except OSError:
-                continue
-            if b"spawn_main" in cmdline and b"resource_tracker" not in cmdline:
-                out.append(int(entry))
-    return out
 
 
 def _owner(server_port: int, client_port: int, pids: list[int]) -> int | None:
@@ -120,44 +91,8 @@ def _locate_on_fresh_connection(
 @pytest.fixture
 def server(seeded_url: str) -> Iterator[tuple[int, list[int]]]:
     """``weiwang serve --workers 2`` on the fresh seeded PostGIS database: (port, worker pids)."""
-    port = _free_port()
-    env = dict(
-        os.environ,
-        WEIWANG_DATABASE_URL=seeded_url,
-        WEIWANG_SECRET_KEY=secrets.token_urlsafe(32),
-        WEIWANG_VERSION_POLL_S="0.5",
-    )
-    weiwang = str(Path(sys.executable).parent / "weiwang")
-    cmd = [weiwang, "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "2"]
-    proc = subprocess.Popen(
-        cmd, env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert proc.poll() is None, proc.stderr.read().decode(errors="replace")[-2000:]  # type: ignore[union-attr]
-            try:
-                if _call(port, "GET", "/health")["status"] == "ok":
-                    break
-            except OSError:
-                pass
-            assert time.monotonic() < deadline, "weiwang serve did not answer /health within 60 s"
-            time.sleep(0.1)
-        workers: list[int] = []
-        while len(workers) < 2 and time.monotonic() < deadline:
-            workers = _workers(proc.pid)
-            time.sleep(0.05)
-        yield port, workers
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=10)
-        if proc.stderr is not None:
-            proc.stderr.close()
+    with served(seeded_url, workers=2, env={"WEIWANG_VERSION_POLL_S": "0.5"}) as srv:
+        yield srv.port, srv.workers(2, timeout=60)
 
 
 def test_both_workers_serve_the_new_version_within_a_second(
