@@ -51,7 +51,8 @@ class Settings(BaseSettings):
     #: are written in one transaction by a writer thread (one commit, one fsync), each answered 201
     #: only after that commit; at most ``intake_batch_max`` per transaction, collected for up to
     #: ``intake_batch_window_ms`` after the first (0: whatever queued while the last one was written).
-    intake_batch: bool = False
+    #: ``WEIWANG_INTAKE_BATCH=false``: each report its own transaction on the event loop, as before.
+    intake_batch: bool = True
     intake_batch_max: int = Field(default=64, ge=1, le=1000)
     intake_batch_window_ms: float = Field(default=0.0, ge=0.0, le=20.0)
     login_max_failures: int = 5
