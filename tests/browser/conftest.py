@@ -16,9 +16,10 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import pytest
 
@@ -52,23 +53,19 @@ class Live:
     app: object
 
 
-@pytest.fixture(scope="session")
-def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
+@contextmanager
+def serving_app(app, name: str, start_timeout: float = 20) -> Iterator[Live]:
+    """``app`` served by uvicorn from a thread on a free loopback port; on exit the server stops and
+    the app's engine is disposed."""
     import uvicorn
 
-    from api.http.app import create_app
-    from api.settings import Settings
-
-    db_file = tmp_path_factory.mktemp("browser-db") / "weiwang.sqlite"
-    settings = Settings(database_url=f"sqlite:///{db_file}", secret_key="browser-test", version_poll_s=0.0)
-    app = create_app(settings, prepare=True)
     port = _free_port()
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
     )
-    thread = threading.Thread(target=server.run, name="uvicorn-browser-tests", daemon=True)
+    thread = threading.Thread(target=server.run, name=name, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + start_timeout
     while not server.started:
         if time.monotonic() > deadline or not thread.is_alive():
             raise RuntimeError("uvicorn did not start")
@@ -79,6 +76,17 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
         server.should_exit = True
         thread.join(timeout=10)
         app.state.service.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
+    from api.http.app import create_app
+    from api.settings import Settings
+
+    db_file = tmp_path_factory.mktemp("browser-db") / "weiwang.sqlite"
+    settings = Settings(database_url=f"sqlite:///{db_file}", secret_key="browser-test", version_poll_s=0.0)
+    with serving_app(create_app(settings, prepare=True), "uvicorn-browser-tests") as served:
+        yield served
 
 
 @pytest.fixture(scope="session")
@@ -99,7 +107,7 @@ def login(
     page, base: str, username: str = "dispatcher", password: str = "dispatch-demo", next_path: str = ""
 ) -> None:
     """Log in through the real login page; lands on ``next_path`` (or /maps/)."""
-    page.goto(f"{base}/maps/login?next={next_path or '/maps/'}")
+    page.goto(f"{base}/maps/login?next={quote(next_path or '/maps/', safe='/')}")
     page.fill("#ww-username", username)
     page.fill("#ww-password", password)
     with page.expect_navigation():

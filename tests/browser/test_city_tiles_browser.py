@@ -10,7 +10,6 @@ First-draw time and bytes are printed, not asserted (``-s`` to see them; the cit
 from __future__ import annotations
 
 import os
-import threading
 import time
 from collections.abc import Iterator
 
@@ -19,7 +18,7 @@ import pytest
 import shapely
 
 from bench.bench_tiles import load_city
-from tests.browser.conftest import SANGENSONG, Live, _free_port, login, off_loopback, screenshot, until
+from tests.browser.conftest import SANGENSONG, Live, login, off_loopback, screenshot, serving_app, until
 
 N = int(os.environ.get("WEIWANG_TEST_TILE_CITY_N", "3000"))
 THRESHOLD = 500  # a city community has N / 4 micro-grids, above it; the sample's 83 stay below
@@ -27,8 +26,6 @@ THRESHOLD = 500  # a city community has N / 4 micro-grids, above it; the sample'
 
 @pytest.fixture(scope="module")
 def city_live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Live, dict]]:
-    import uvicorn
-
     from api.http.app import create_app
     from api.ops.accounts import prepare_database
     from api.settings import Settings
@@ -43,23 +40,8 @@ def city_live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Live, 
     prepare_database(settings)  # sample data and demo accounts
     city = load_city(settings.database_url, N, communities=4)
     app = create_app(settings)
-    port = _free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
-    )
-    thread = threading.Thread(target=server.run, name="uvicorn-city-tiles", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.05)
-    try:
-        yield Live(f"http://127.0.0.1:{port}", app), city
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        app.state.service.engine.dispose()
+    with serving_app(app, "uvicorn-city-tiles", start_timeout=30) as served:
+        yield served, city
 
 
 @pytest.fixture

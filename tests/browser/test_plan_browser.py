@@ -12,7 +12,6 @@ operation's click to the page redrawn is ``window.wwOpTimes`` (printed, not asse
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -21,7 +20,7 @@ from pathlib import Path
 import pytest
 from shapely.geometry import shape
 
-from tests.browser.conftest import CHROMIUM, REPO, Live, _free_port, login, off_loopback, screenshot, until
+from tests.browser.conftest import CHROMIUM, REPO, Live, login, off_loopback, screenshot, serving_app, until
 
 C = "510116004001"
 G1 = C + "001"
@@ -38,31 +37,14 @@ def _micro(code: str):
 
 @pytest.fixture
 def plan_live(tmp_path: Path) -> Iterator[Live]:
-    import uvicorn
-
     from api.http.app import create_app
     from api.settings import Settings
 
     settings = Settings(
         database_url=f"sqlite:///{tmp_path / 'plan.sqlite'}", secret_key="plan-test", version_poll_s=0.0
     )
-    app = create_app(settings, prepare=True)
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=_free_port(), log_level="warning", lifespan="off")
-    )
-    thread = threading.Thread(target=server.run, name="uvicorn-plan-test", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.05)
-    try:
-        yield Live(f"http://127.0.0.1:{server.config.port}", app)
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        app.state.service.engine.dispose()
+    with serving_app(create_app(settings, prepare=True), "uvicorn-plan-test") as served:
+        yield served
 
 
 def _xy(page, lon: float, lat: float) -> tuple[float, float]:
@@ -267,5 +249,18 @@ def test_split_move_merge_publish_on_the_planner_page(browser, plan_live: Live, 
         assert errors == [], errors
         assert off_loopback(requests) == []
         print(f"\nplanner op → redrawn (ms): split {split_ms:.0f}, move {move_ms:.0f}, merge {merge_ms:.0f}")
+    finally:
+        context.close()
+
+
+def test_login_lands_on_a_next_target_with_its_whole_query(browser, live: Live) -> None:
+    """The ``login`` helper quotes ``next``: a target whose query has ``&`` (the plan diff page)
+    is reached with ``to=1`` kept, not cut at the ``&``."""
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        target = f"/maps/plan/{C}/diff?from=1&to=1"
+        login(page, live.base, "planner", "planner-demo", target)
+        assert page.url == f"{live.base}{target}"
     finally:
         context.close()

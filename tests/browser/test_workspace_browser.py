@@ -18,7 +18,7 @@ import pytest
 from api.ops.sources import load_source
 from layers.webmap import label_fit
 from layers.workspace import ACTION_LABELS
-from tests.browser.conftest import REPO, SANGENSONG, Live, login, off_loopback, screenshot, until
+from tests.browser.conftest import REPO, SANGENSONG, Live, login, off_loopback, screenshot, serving_app, until
 
 pytestmark = pytest.mark.browser
 
@@ -69,32 +69,14 @@ def _context(browser, live, username: str, password: str, next_path: str, *, pho
 def live_db(seeded_url: str) -> Iterator[Live]:
     """The real app on a fresh seeded database of each engine (SpatiaLite and PostGIS), served by
     uvicorn on 127.0.0.1 for one test."""
-    import threading
-
-    import uvicorn
-
     from api.http.app import create_app
     from api.settings import Settings
 
     app = create_app(
         Settings(database_url=seeded_url, secret_key="browser-db", version_poll_s=0.0), prepare=True
     )
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off")
-    )
-    thread = threading.Thread(target=server.run, name="uvicorn-workspace", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert time.monotonic() < deadline and thread.is_alive(), "uvicorn did not start"
-        time.sleep(0.05)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield Live(f"http://127.0.0.1:{port}", app)
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        app.state.service.engine.dispose()
+    with serving_app(app, "uvicorn-workspace", start_timeout=30) as served:
+        yield served
 
 
 @pytest.fixture
