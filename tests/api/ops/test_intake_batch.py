@@ -23,6 +23,7 @@ from store import db
 from store.dberrors import Conflict, DatabaseUnavailable
 from store.models import incident_events, incidents
 from tests.api.ops.test_publishing import M1, M2, points
+from tests.loops import run_loop
 
 DISPATCHER = User(1, "dispatcher", AppRole.DISPATCHER, None)
 
@@ -70,7 +71,7 @@ def test_concurrent_reports_are_stored_once_in_one_transaction_and_routed_as_alo
         out = await gather_batched(service, reports)
         return out, batcher_for(service).stats.sizes
 
-    out, sizes = asyncio.run(run())
+    out, sizes = run_loop(run())
     assert sizes == [30]  # one transaction for all of them
     assert all(isinstance(r, dict) for r in out), [r for r in out if not isinstance(r, dict)][:1]
     assert [r["id"] for r in out] == [r.id for r in reports]  # type: ignore[index]
@@ -95,7 +96,7 @@ def test_a_bad_report_in_a_batch_gets_its_own_error_and_the_others_are_stored(se
         out = await gather_batched(service, [good[0], again, good[1], good[2]])
         return out, batcher_for(service).stats.sizes
 
-    out, sizes = asyncio.run(run())
+    out, sizes = run_loop(run())
     assert sizes == [4]  # they were in one batch, which failed and was stored one by one
     assert isinstance(out[1], Conflict) and first.id in str(out[1].en)
     assert [r["id"] for r in (out[0], out[2], out[3])] == [g.id for g in good]  # type: ignore[index]
@@ -127,7 +128,7 @@ def test_the_database_failing_mid_batch_fails_all_of_it_with_nothing_written(ser
             conn.connection.dbapi_connection.close()
 
     try:
-        out = asyncio.run(gather_batched(service, reports))
+        out = run_loop(gather_batched(service, reports))
     finally:
         event.remove(service.engine, "before_cursor_execute", cut)
     assert not armed.is_set()  # the cut happened
@@ -135,7 +136,7 @@ def test_the_database_failing_mid_batch_fails_all_of_it_with_nothing_written(ser
     assert len(out) == 5 and all(isinstance(r, DatabaseUnavailable) for r in out), out
     assert stored(service, "cut ") == {}  # ... and nothing of it written, not even the incidents
     # the pool recovers: the same reports stored afterwards, once each, with all their events
-    out = asyncio.run(gather_batched(service, reports))
+    out = run_loop(gather_batched(service, reports))
     assert all(isinstance(r, dict) for r in out), out
     rows = stored(service, "cut ")
     assert sorted(rows) == sorted(r.id for r in reports) and all(r["n_events"] == 3 for r in rows.values())
@@ -217,7 +218,7 @@ def test_batches_during_a_publish_are_never_mixed_nor_lost(seeded_url: str) -> N
             return out, batcher_for(worker).stats.sizes
 
         publisher.start()
-        out, sizes = asyncio.run(stream())
+        out, sizes = run_loop(stream())
         publisher.join(60)
         errors = [r for r in out if not isinstance(r, dict)]
         assert errors == [] and max(sizes) == 6, (errors[:3], sizes)

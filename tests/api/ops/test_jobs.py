@@ -7,23 +7,14 @@ import asyncio
 import os
 import time
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from api.ops import jobs
 from dispatch.errors import InvalidInput
+from tests.loops import run_loop
 
 BUDGET = jobs.Budget(timeout_s=20, memory_mb=1024)
-
-
-def _run_loop(coro: Any) -> Any:
-    """``asyncio.run`` in a fresh thread: the suite's browser tests leave Playwright's loop running
-    in the main thread, where ``asyncio.run`` refuses to start."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    with ThreadPoolExecutor(1) as pool:
-        return pool.submit(asyncio.run, coro).result()
 
 
 def _pid_and_square(x: int) -> tuple[int, int]:
@@ -71,7 +62,7 @@ def test_over_the_time_limit_the_child_is_killed(runner: str, tmp_path) -> None:
         if runner == "run":
             jobs.run(_sleep_forever, str(pid_file), budget=budget, field="file")
         else:
-            _run_loop(jobs.run_async(_sleep_forever, str(pid_file), budget=budget, field="file"))
+            run_loop(jobs.run_async(_sleep_forever, str(pid_file), budget=budget, field="file"))
     assert time.monotonic() - t0 < 8
     assert err.value.code == "limit_exceeded" and err.value.field == "file"
     assert err.value.detail == {"limit": "job_timeout_s", "value": 2}
@@ -89,7 +80,7 @@ def test_over_the_memory_limit_the_job_is_refused() -> None:
 
 def test_a_domain_error_in_the_child_reaches_the_caller() -> None:
     with pytest.raises(InvalidInput) as err:
-        _run_loop(jobs.run_async(_refuse, budget=BUDGET))
+        run_loop(jobs.run_async(_refuse, budget=BUDGET))
     assert (err.value.zh, err.value.en, err.value.field) == (
         "第 3 个要素无效",
         "feature 3 is invalid",
@@ -116,7 +107,7 @@ def test_cancelling_the_wait_kills_the_child(tmp_path) -> None:
         with pytest.raises(asyncio.CancelledError):
             await task
 
-    _run_loop(main())
+    run_loop(main())
     assert not _alive(int(pid_file.read_text()))
 
 
