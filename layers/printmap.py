@@ -107,6 +107,35 @@ def meridian_convergence(lon: float, lat: float) -> float:
     return math.degrees(math.atan2(b.x - a.x, b.y - a.y))
 
 
+def _north_panel(ax: Axes, x1: float, y1: float, m_per_mm: float, convergence: float) -> BaseGeometry:
+    """The north arrow and its convergence note on a white panel in the map's top-right corner
+    (``x1``, ``y1``); answers the panel, which labels must avoid."""
+    north_box = box(x1 - 30 * m_per_mm, y1 - 27 * m_per_mm, x1, y1)
+    ax.add_patch(
+        Rectangle(
+            north_box.bounds[:2],
+            30 * m_per_mm,
+            27 * m_per_mm,
+            facecolor="white",
+            alpha=0.85,
+            edgecolor="none",
+            zorder=20,
+        )
+    )
+    draw_north_arrow(ax, x1 - 12 * m_per_mm, y1 - 14 * m_per_mm, 14 * m_per_mm, convergence)
+    ax.text(
+        x1 - 15 * m_per_mm,
+        y1 - 24.5 * m_per_mm,
+        _north_note(convergence),
+        fontsize=5.5,
+        ha="center",
+        va="center",
+        color="#444444",
+        zorder=21,
+    )
+    return north_box
+
+
 def _north_note(convergence_deg: float) -> str:
     side = "东" if convergence_deg >= 0 else "西"
     return f"指真北（在坐标北以{side} {abs(convergence_deg):.2f}°）"
@@ -621,31 +650,7 @@ def _map_page(
         color=INK,
         zorder=21,
     )
-    na_size = 14 * m_per_mm
-    nx, ny = x1 - 12 * m_per_mm, y1 - 14 * m_per_mm
-    north_box = box(x1 - 30 * m_per_mm, y1 - 27 * m_per_mm, x1, y1)
-    ax.add_patch(
-        Rectangle(
-            (north_box.bounds[0], north_box.bounds[1]),
-            30 * m_per_mm,
-            27 * m_per_mm,
-            facecolor="white",
-            alpha=0.85,
-            edgecolor="none",
-            zorder=20,
-        )
-    )
-    draw_north_arrow(ax, nx, ny, na_size, data.convergence_deg)
-    ax.text(
-        x1 - 15 * m_per_mm,
-        y1 - 24.5 * m_per_mm,
-        _north_note(data.convergence_deg),
-        fontsize=5.5,
-        ha="center",
-        va="center",
-        color="#444444",
-        zorder=21,
-    )
+    north_box = _north_panel(ax, x1, y1, m_per_mm, data.convergence_deg)
 
     # Labels: micro-grids first (they matter most), then general-grid names in the space left.
     frame = (x0 + 2 * m_per_mm, y0 + 2 * m_per_mm, x1 - 2 * m_per_mm, y1 - 2 * m_per_mm)
@@ -1120,31 +1125,8 @@ def compose_overview(
         color=INK,
         zorder=21,
     )
-    north_box = box(x1 - 30 * m_per_mm, y1 - 27 * m_per_mm, x1, y1)
-    ax.add_patch(
-        Rectangle(
-            north_box.bounds[:2],
-            30 * m_per_mm,
-            27 * m_per_mm,
-            facecolor="white",
-            alpha=0.85,
-            edgecolor="none",
-            zorder=20,
-        )
-    )
     centre = shapely.centroid(shapely.union_all([c.geometry for c in comms]))
-    convergence = meridian_convergence(centre.x, centre.y)
-    draw_north_arrow(ax, x1 - 12 * m_per_mm, y1 - 14 * m_per_mm, 14 * m_per_mm, convergence)
-    ax.text(
-        x1 - 15 * m_per_mm,
-        y1 - 24.5 * m_per_mm,
-        _north_note(convergence),
-        fontsize=5.5,
-        ha="center",
-        va="center",
-        color="#444444",
-        zorder=21,
-    )
+    north_box = _north_panel(ax, x1, y1, m_per_mm, meridian_convergence(centre.x, centre.y))
 
     # Labels where legible: communities, then general grids, then micro-grids in the space left.
     frame = (x0 + 2 * m_per_mm, y0 + 2 * m_per_mm, x1 - 2 * m_per_mm, y1 - 2 * m_per_mm)

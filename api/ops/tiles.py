@@ -41,6 +41,7 @@ from typing import Any
 
 from api.ops.access import User, scope_of
 from api.ops.incidents import present_rows
+from api.ops.ogc import grid_properties
 from api.ops.service import Service
 from geo.errors import NotFound
 from geo.tiles import InvalidTile, TileCoord, parse_tile
@@ -274,18 +275,7 @@ def grid_card(service: Service, user: User, code: str) -> dict[str, Any]:
         for p in sorted(posts_on(service.posts(community), service.today()), key=lambda p: p.person_id)
         if p.grid_code == code
     ]
-    return {
-        "code": g.code,
-        "name": g.name,
-        "level": g.level.value,
-        "level_zh": g.level.zh,
-        "kind": g.kind,
-        "parent_code": g.parent_code,
-        "community_code": g.community_code,
-        "households": g.households,
-        "people": people,
-        "version": view.source(community),
-    }
+    return {**grid_properties(g), "people": people, "version": view.source(community)}
 
 
 # -- the map pages' tile options ------------------------------------------------------------------
