@@ -16,6 +16,7 @@ from datetime import datetime
 from fastapi import FastAPI
 
 from api.http import errors
+from api.http.lean import LocateFirst
 from api.http.limits import BodyLimits
 from api.ops.accounts import prepare_database
 from api.ops.service import Service
@@ -40,7 +41,7 @@ def create_app(
     if prepare:
         prepare_database(settings)
     engine = db.make_engine(settings.database_url)
-    app = FastAPI(
+    app = LocateFirst(  # a FastAPI answering the hot GET /api/v1/locate first (api.http.lean)
         title="weiwang 微网实格",
         version="0.1.0",
         description=DESCRIPTION,

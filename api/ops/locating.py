@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import orjson
 import shapely
 from numpy.typing import ArrayLike, NDArray
 
@@ -98,6 +99,20 @@ def file_layer(path: str | Path | None, snap_m: float) -> LayerView:
 def locate_point(service: Service, lon: float, lat: float, crs: str = "wgs84") -> dict[str, Any]:
     """Locate one point on the published versions (what ``GET /api/v1/locate`` answers)."""
     return point_answer(service.layers.current(), lon, lat, crs)
+
+
+def ready_view(service: Service) -> LayerView | None:
+    """The published view when its locator is built and prepared (an answer then costs microseconds
+    and may be given on the event loop); None when a build is due (just published, first use)."""
+    layers = service.layers
+    if not layers.is_built_for(None, None):
+        return None
+    return layers.current()
+
+
+def point_json(view: LayerView, lon: float, lat: float, crs: str) -> bytes:
+    """:func:`point_answer` as JSON bytes (what ``GET /api/v1/locate`` sends)."""
+    return orjson.dumps(point_answer(view, lon, lat, crs), option=orjson.OPT_SERIALIZE_NUMPY)
 
 
 #: Tokens already verified for the hot GET: (secret, token) → (expiry, account row, the caller),
