@@ -66,7 +66,10 @@ class Settings(BaseSettings):
     #: instead of embedding them as GeoJSON (:mod:`api.ops.tiles`).
     map_tiles_above: int = 2_000
     #: Layer-file limits (:class:`store.files.limits.Limits`), the same for uploads and the CLI
-    #: (``weiwang import``/``validate``); the file size limit is ``max_upload_bytes``.
+    #: (``weiwang import``/``validate``); the file size limit is ``max_upload_bytes``. The defaults
+    #: are ``Limits()``'s, written out: importing ``store.files`` here would load GDAL in every
+    #: process, also those that skip it (``files=False``); tests/api/ops/test_settings_limits.py
+    #: keeps the two equal.
     max_features: int = 20_000
     max_vertices: int = 2_000_000
     max_vertices_per_feature: int = 100_000
