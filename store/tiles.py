@@ -164,13 +164,21 @@ def element_tile(conn: Connection, version_ids: Sequence[int], t: TileCoord) -> 
 
 
 def incident_rows(
-    conn: Connection, t: TileCoord, visible: Visibility = EVERYTHING, *, limit: int = 20_000
+    conn: Connection,
+    t: TileCoord,
+    visible: Visibility = EVERYTHING,
+    *,
+    community: str | None = None,
+    limit: int = 20_000,
 ) -> list[dict[str, Any]]:
     """Incidents lying in the buffered tile that ``visible`` lets through (the API's one rule),
-    ordered by id, at most ``limit``."""
+    of ``community`` if given, ordered by id, at most ``limit`` (the community is chosen in the
+    query, so another community's incidents never use up the limit)."""
     w, s, e, n = lonlat_bounds(t)
     c = incidents_t.c
     where = [c.lon >= w, c.lon <= e, c.lat >= s, c.lat <= n]
+    if community is not None:
+        where.append(c.community_code == community)
     clause = visible.clause()
     if clause is not None:
         where.append(clause)

@@ -17,17 +17,28 @@ layer                   zooms       features and attributes
 
 Which version: the published version of every community (:class:`store.inforce.LayersInForce`),
 or with ``community=C`` that community's, and with ``version=N`` its version ``N`` in any state.
-Every tile needs a caller (the one authentication path of the API and the pages); incidents
-follow the API's visibility rule (:func:`api.ops.access.scope_of` → ``store.incidents.Visibility``)
-and its privacy policy (:func:`api.ops.incidents.present_rows` → :mod:`api.ops.privacy`).
+Every tile needs a caller (the one authentication path of the API and the pages). Who sees what:
+
+* grids and elements — every caller alike, as ``/api/v1/communities/{c}/grids`` and the OGC
+  collections give every caller every community's grids and elements (drafts included); the
+  grid workers' limit to their own communities applies to the pages that show people (the map
+  pages, and :func:`grid_card` here), not to the grids;
+* incidents — exactly what the same caller may see through the incidents API: its visibility rule
+  (:func:`api.ops.access.scope_of` → ``store.incidents.Visibility``, so a grid worker gets their
+  grids' incidents and those assigned to them) and its privacy policy
+  (:func:`api.ops.incidents.present_rows` → :mod:`api.ops.privacy`: the address as the role sees
+  it; no resident name or phone at all).
 
 Caching: a tile of a version in force never changes, so its ETag is known before it is built —
 layer, the version ids, ``z/x/y`` — and a matching ``If-None-Match`` is answered 304 without
 touching the grids. Built tiles are kept per process in a byte-bounded LRU keyed the same way. A
 publish changes the version ids, hence the key and the ETag: nothing stale can be served (each
 worker sees the new version within ``version_poll_s``). Drafts (their grids can be redrawn) and
-incidents (they change all the time) are built on every request; their ETag is a digest of the
-caller's scope and role and of the tile's bytes, so an unchanged tile is still a 304.
+incidents (they change all the time, and differ by caller) are built on every request and never
+enter the shared cache; their ETag is a digest of the caller's scope and role and of the tile's
+bytes, so an unchanged tile is still a 304 and one caller's ETag never revalidates another
+caller's different tile. Every answer is ``Cache-Control: private`` with ``Vary: Cookie,
+Authorization`` (no shared proxy keeps it).
 """
 
 from __future__ import annotations
@@ -39,10 +50,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from api.ops.access import User, scope_of
+from api.ops.access import Forbidden, User, scope_of
 from api.ops.incidents import present_rows
 from api.ops.ogc import grid_properties
 from api.ops.service import Service
+from dispatch import AppRole
 from geo.errors import NotFound
 from geo.tiles import InvalidTile, TileCoord, parse_tile
 from store import db
@@ -205,9 +217,7 @@ def _incident_tile(
 ) -> Tile:
     scope = scope_of(service, user)
     with db.read(service.engine) as conn:
-        rows = incident_rows(conn, t, scope)
-        if community is not None:
-            rows = [r for r in rows if r["community_code"] == community]
+        rows = incident_rows(conn, t, scope, community=community)
         shown = present_rows(service, user, rows)
         points = [(r["lon"], r["lat"], incident_attributes(s)) for r, s in zip(rows, shown, strict=True)]
         body = point_tile(conn, "incidents", points, t)
@@ -250,8 +260,12 @@ def incident_attributes(shown: Mapping[str, Any]) -> dict[str, Any]:
 def grid_card(service: Service, user: User, code: str) -> dict[str, Any]:
     """What a click on a tiled grid shows: the grid of the published version and the people holding
     its posts today (phones as the privacy policy shows handlers' phones to ``user``), with the
-    version that answered. NotFound for a code no published version has."""
+    version that answered. NotFound for a code no published version has; :class:`Forbidden` for a
+    grid worker asking about another community's grid (the map pages showing who holds the posts
+    are their own communities' only, :func:`api.ops.maps.check_community`; the grid itself is
+    theirs to see in the tiles and the GeoJSON like every caller's)."""
     from api.ops import privacy
+    from api.ops.workspace import own_communities
     from dispatch.routing import posts_on
 
     code = code[:32]
@@ -265,6 +279,10 @@ def grid_card(service: Service, user: User, code: str) -> dict[str, Any]:
         )
     g = view.hierarchy.get(code)
     community = g.community_code or code
+    if user.role is AppRole.GRID_WORKER and community not in own_communities(service, user):
+        raise Forbidden(
+            "只能查看本社区网格的在岗人员", "grid workers see who holds the posts of their own community only"
+        )
     people = [
         {
             "person_id": p.person_id,

@@ -229,3 +229,69 @@ def test_maps_switch_to_tiles_above_the_setting(api: Api) -> None:
         assert "Leaflet.VectorGrid" in text and '"level":"micro"' not in text, kind
         assert f'"community":"{SGS}"' in text and '"micro":83' in text, kind
     assert "Leaflet.VectorGrid" not in small
+
+
+def _incident_ids(r) -> dict[str, dict]:
+    assert r.status_code == 200, r.text
+    return {a["id"]: a for a, _ in decode(r.content).get("incidents", [])}
+
+
+def test_one_incident_tile_two_callers_share_no_cache_entry_when_contents_differ(api: Api) -> None:
+    """The same incidents tile for a dispatcher (everything) and a grid worker (their grids only,
+    fields as the API shows them): different bytes, different ETags, and neither's ETag answers a
+    304 to the other; grid tiles, the same for every caller, share one."""
+    sgs = [f for f in _features(api, "micro") if f["properties"]["community_code"] == SGS]
+    points = [shape(f["geometry"]).representative_point() for f in sgs[:8]]
+    name = "欧阳小明"
+    ids = [_report(api, p.x, p.y, f"兴隆街道三根松路{i + 12}号3栋", name) for i, p in enumerate(points)]
+    worker = api.get(f"/api/v1/incidents/{ids[0]}").json()["assignee"]["person_id"]
+    listed = {x["id"] for x in api.get("/api/v1/incidents?limit=500", worker).json()["items"]}
+    t = tile_for_lonlat(points[0].x, points[0].y, 12)
+    url = f"/tiles/incidents/{t.path}.mvt"
+    everything = api.get(url)
+    mine = api.get(url, worker)
+    seen_all, seen_mine = _incident_ids(everything), _incident_ids(mine)
+    in_tile = {i for i, p in zip(ids, points, strict=True) if tile_for_lonlat(p.x, p.y, 12) == t}
+    assert ids[0] in in_tile and in_tile <= set(seen_all)  # the dispatcher's holds all
+    assert set(seen_mine) == set(seen_all) & listed  # the worker's: what the API lists for them
+    assert ids[0] in seen_mine and in_tile - set(seen_mine), "the rule cut nothing: pick other grids"
+    for i, attrs in seen_mine.items():
+        api_view = api.get(f"/api/v1/incidents/{i}", worker).json()
+        assert attrs.get("address") == (api_view["address"] or None)
+        assert not {"resident_name", "resident_phone", "resident"} & set(attrs)
+    for body in (everything.content, mine.content):
+        assert name.encode() not in body and b"13812345678" not in body
+    # no shared entry: each caller's ETag revalidates only its own tile
+    assert everything.headers["etag"] != mine.headers["etag"]
+    for user, other, own in ((worker, everything, mine), ("dispatcher", mine, everything)):
+        r = api.client.get(url, headers=api.as_(user) | {"If-None-Match": other.headers["etag"]})
+        assert r.status_code == 200 and r.content == own.content, user
+        r = api.client.get(url, headers=api.as_(user) | {"If-None-Match": own.headers["etag"]})
+        assert r.status_code == 304, user
+    for r in (everything, mine):
+        assert r.headers["cache-control"].startswith("private")
+        assert "Authorization" in r.headers["vary"] and "Cookie" in r.headers["vary"]
+    # the viewer's tile masks the address as the API does, and never carries it in full
+    viewed = _incident_ids(api.get(url, "viewer"))
+    assert viewed[ids[0]]["address"] == api.get(f"/api/v1/incidents/{ids[0]}", "viewer").json()["address"]
+    assert "兴隆街道三根松路12号".encode() not in api.get(url, "viewer").content
+    # community= is chosen in the query: 瓦窑村's incidents tile over 三根松 holds none of these
+    assert not set(ids) & set(_incident_ids(api.get(f"{url}?community={WY}")))
+    # grid tiles do not depend on the caller: one ETag, the same bytes
+    g = tile_for_lonlat(points[0].x, points[0].y, 15)
+    a, b = api.get(f"/tiles/micro/{g.path}.mvt"), api.get(f"/tiles/micro/{g.path}.mvt", worker)
+    assert a.status_code == b.status_code == 200 and a.content and a.content == b.content
+    assert a.headers["etag"] == b.headers["etag"]
+
+
+def test_grid_card_of_another_community_is_forbidden_to_a_grid_worker(api: Api) -> None:
+    sgs = next(f for f in _features(api, "micro") if f["properties"]["community_code"] == SGS)
+    wy = next(f for f in _features(api, "micro") if f["properties"]["community_code"] == WY)
+    p = shape(sgs["geometry"]).representative_point()
+    worker = api.get(f"/api/v1/incidents/{_report(api, p.x, p.y, '三根松路1号')}").json()["assignee"]
+    own, other = sgs["properties"]["code"], wy["properties"]["code"]
+    assert api.get(f"/api/v1/grids/{own}", worker["person_id"]).json()["people"]
+    r = api.get(f"/api/v1/grids/{other}", worker["person_id"])
+    assert r.status_code == 403 and r.json()["error"]["message_zh"]
+    assert "people" not in r.text
+    assert api.get(f"/api/v1/grids/{other}").status_code == 200  # the dispatcher sees every community
