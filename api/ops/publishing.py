@@ -189,7 +189,7 @@ def preview_view(service: Service, community: str, number: int) -> tuple[LayerVi
     with _preview_lock:
         kept = dict(slot) if slot.get("stamp") == stamp else None
     if kept is None:
-        service.layers.forget(vid)  # built before the draft's last change, maybe by another process
+        # LayersInForce reads the draft's revision itself and builds its view again when it changed
         kept = {"stamp": stamp, "view": service.layers.version(community, number)}
         with _preview_lock:
             slot.clear()
