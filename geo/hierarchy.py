@@ -36,6 +36,8 @@ class Level(StrEnum):
 GENERAL_KINDS = ("一般网格", "专属网格")
 COMMUNITY_KINDS = ("社区", "村")
 MICRO_KIND = "微网格"
+#: A grid's attributes besides its geometry, as the GeoJSON faces, tiles and layer files name them.
+GRID_PROPERTIES = ("code", "name", "level", "kind", "parent_code", "community_code", "households")
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +78,19 @@ class Grid:
             kind=(str(props["kind"]) if props.get("kind") not in (None, "") else None),
             households=(int(households) if households not in (None, "") else None),
         )
+
+    def properties(self) -> dict[str, Any]:
+        """The grid's attributes as the GeoJSON faces and the undo log write them, keys named as
+        :meth:`from_properties` reads them (``GRID_PROPERTIES``, in that order)."""
+        return {
+            "code": self.code,
+            "name": self.name,
+            "level": self.level.value,
+            "kind": self.kind,
+            "parent_code": self.parent_code,
+            "community_code": self.community_code,
+            "households": self.households,
+        }
 
 
 class Hierarchy:

@@ -51,16 +51,7 @@ class Draft:
 
 def grid_to_json(g: Grid) -> dict[str, Any]:
     """A grid as a JSON-ready mapping (geometry as GeoJSON), for the undo log."""
-    return {
-        "code": g.code,
-        "name": g.name,
-        "level": g.level.value,
-        "kind": g.kind,
-        "parent_code": g.parent_code,
-        "community_code": g.community_code,
-        "households": g.households,
-        "geometry": mapping(g.geometry),
-    }
+    return g.properties() | {"geometry": mapping(g.geometry)}
 
 
 def grid_from_json(d: dict[str, Any]) -> Grid:

@@ -26,6 +26,7 @@ import orjson
 import shapely
 from sqlalchemy import Connection, bindparam, select, text
 
+from geo.hierarchy import GRID_PROPERTIES
 from geo.tiles import BUFFER, EXTENT, TileCoord, lonlat_bounds, tile_geometries
 from store import shapes
 from store.db import is_sqlite
@@ -34,7 +35,7 @@ from store.models import elements as elements_t
 from store.models import grids as grids_t
 from store.models import incidents as incidents_t
 
-GRID_ATTRS = ("code", "name", "level", "kind", "parent_code", "community_code", "households")
+GRID_ATTRS = GRID_PROPERTIES
 ELEMENT_ATTRS = ("element_id", "type", "name", "households", "community_code", "micro_code")
 
 _ENCODE_OPTIONS = {

@@ -144,15 +144,7 @@ def grids_geojson(
         {
             "type": "Feature",
             "geometry": mapping(g.geometry),
-            "properties": {
-                "code": g.code,
-                "name": g.name,
-                "level": g.level.value,
-                "kind": g.kind,
-                "parent_code": g.parent_code,
-                "community_code": g.community_code,
-                "households": g.households,
-            },
+            "properties": g.properties(),
         }
         for g in view.hierarchy
         if level is None or g.level.value == level

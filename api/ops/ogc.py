@@ -546,16 +546,10 @@ def _grid_rows(service: Service, view: LayerView, level: str) -> tuple[list[Grid
 
 
 def grid_properties(g: Grid) -> dict[str, Any]:
-    return {
-        "code": g.code,
-        "name": g.name,
-        "level": g.level.value,
-        "level_zh": g.level.zh,
-        "kind": g.kind,
-        "parent_code": g.parent_code,
-        "community_code": g.community_code,
-        "households": g.households,
-    }
+    """A grid's attributes (:meth:`geo.hierarchy.Grid.properties`) with its level in Chinese."""
+    props = g.properties()
+    head = {k: props.pop(k) for k in ("code", "name", "level")}
+    return head | {"level_zh": g.level.zh} | props
 
 
 def incident_properties(shown: Mapping[str, Any]) -> dict[str, Any]:
