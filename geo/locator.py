@@ -17,11 +17,12 @@ WGS84 metres per degree; error below 0.1 % within ~30 km), which is enough for a
 from __future__ import annotations
 
 import math
+import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, Literal, overload
+from typing import Any, Literal, TypeVar, overload
 
 import numpy as np
 import shapely
@@ -30,13 +31,18 @@ from shapely.geometry.base import BaseGeometry
 
 from geo.crs import CHINA_BBOX, meters_per_degree, validate_lonlat
 from geo.errors import InvalidHierarchy
-from geo.hierarchy import Hierarchy, Level
+from geo.hierarchy import Grid, Hierarchy, Level
 from geo.tolerances import DEFAULT_SNAP_M
 
 #: Raster cell values: >= 0 the grid (output index) that contains the whole cell.
 _OUTSIDE = -1  # the whole cell lies outside every grid
 _GENERIC = -2  # no precomputed candidates (overlaps or beyond the raster): STRtree + exact test
 _EDGE0 = -3  # values <= -3 are edge cells: edge id e = -3 - value, candidates in a CSR table
+
+T = TypeVar("T")
+#: Layers with at least this many ring segments (a city of ~30,000 grids) build the raster's two
+#: stages in two threads.
+_THREAD_MIN_SEGMENTS = 200_000
 
 _EPS = 1e-6  # safety margin in cell units when marking boundary cells (float error is ~1e-12)
 # An orientation o = cross(a, b) in cell units is trusted when |o| > _TOL·(|a|+|b|) + _TOL2·|a|·|b|
@@ -141,6 +147,11 @@ class Locator:
 
     Invalid polygons are repaired with ``shapely.make_valid`` (their polygonal part) when building.
 
+    ``prepare=True`` also builds the index for points outside every grid (:meth:`prepare`) at once,
+    its geometric half in a second thread while the raster is built; layers of city size (at least
+    ``_THREAD_MIN_SEGMENTS`` ring segments) fill the raster's cell centres in a second thread too.
+    The arrays are the same either way (numpy and shapely release the GIL: two cores, less wall time).
+
     >>> from shapely.geometry import box
     >>> loc = Locator.from_polygons(["B", "A"], [box(104.080, 30.40, 104.081, 30.401),
     ...                                          box(104.079, 30.40, 104.080, 30.401)])
@@ -169,6 +180,7 @@ class Locator:
         community_polygons: Sequence[tuple[str, str | None, BaseGeometry]] = (),
         max_cells: int | None = None,
         min_cell_m: float = 2.0,
+        prepare: bool = False,
     ) -> None:
         codes = [str(c) for c in codes]
         n = len(codes)
@@ -215,11 +227,16 @@ class Locator:
         self._kx, self._ky = meters_per_degree(self._lat_c)
         if max_cells is None:
             max_cells = default_max_cells(n)
+        # prepare=True builds the outline index too, its geometric half (coverage check, union,
+        # outline) in a second thread while this one builds the raster: shapely releases the GIL.
+        outline = _in_thread(lambda: _outline_segments(self._metric_geoms)) if prepare else None
         self._build_raster(xmin, ymin, xmax, ymax, max_cells, min_cell_m)
         # The outline index answers only points outside every grid; built on first need (or by
         # prepare()), so a command that locates one point inside a grid does not pay for it.
         self._outline_index: _OutlineDistance | None = None
         self._outline_lock = threading.Lock()
+        if outline is not None:
+            self._outline_index = _OutlineDistance(self, outline())
         self._wkb: tuple[NDArray[np.uint8], NDArray[np.int64]] | None = None
         self._geom_cache: NDArray[np.object_] | None = None
 
@@ -301,10 +318,24 @@ class Locator:
             raise InvalidHierarchy("层级中没有微网格", "the hierarchy has no micro-grids", field="micro")
         general: list[tuple[str | None, str | None]] = []
         community: list[tuple[str | None, str | None]] = []
+        # The ancestors of a grid are those of its parent: walked once per parent (a few hundred
+        # general grids), not once per micro-grid; ``h.chain`` semantics kept (it starts from the
+        # first grid of a code and stops at a cycle back to that code).
+        above: dict[str, tuple[list[Grid], set[str]]] = {}
         for g in micro:
-            chain = h.chain(g.code)
-            gen = next((c for c in chain[1:] if c.level is Level.GENERAL), None)
-            com = next((c for c in chain[1:] if c.level is Level.COMMUNITY), None)
+            first = h.get(g.code)
+            pc = first.parent_code
+            if not pc or pc not in h:
+                up: list[Grid] = []
+            else:
+                if pc not in above:
+                    walk = h.chain(pc)
+                    above[pc] = (walk, {c.code for c in walk})
+                up, codes_up = above[pc]
+                if first.code in codes_up:  # a cycle back to this code: the walk stops before it
+                    up = up[: [c.code for c in up].index(first.code)]
+            gen = next((c for c in up if c.level is Level.GENERAL), None)
+            com = next((c for c in up if c.level is Level.COMMUNITY), None)
             if com is None and g.community_code and g.community_code in h:
                 com = h.get(g.community_code)
             general.append((gen.code, gen.name) if gen else (None, None))
@@ -361,54 +392,15 @@ class Locator:
         erank = ring_rank[ring_idx[:-1][same]]
 
         G = self._n
-        # 1. Centre fill (even-odd scanline per polygon): how many polygons contain each cell centre,
-        #    and the sum of (rank + 1) of those, as row-wise running sums of +/- interval ends.
         vmin, vmax = np.minimum(v0, v1), np.maximum(v0, v1)
-        r_lo = np.ceil(vmin - 0.5).astype(np.int64)
-        r_hi = np.ceil(vmax - 0.5).astype(np.int64)  # exclusive
-        k = r_hi - r_lo
-        sel = np.flatnonzero(k > 0)
-        e = np.repeat(sel, k[sel])
-        rows = r_lo[e] + _ranges(k[sel])
-        yc = rows + 0.5
-        xc = u0[e] + (yc - v0[e]) * (u1[e] - u0[e]) / (v1[e] - v0[e])
-        del yc, r_lo, r_hi, k, sel
-        # Crossings sorted by (rank, row, x): a two-key lexsort on one int64 key, the same stable
-        # order as three keys. Each (rank, row) has an even number of crossings, paired in x order.
-        gkey = erank[e] * H + rows
-        o = np.lexsort((xc, gkey))
-        del gkey
-        xc = xc[o]
-        xs, xe = xc[0::2], xc[1::2]
-        first = o[0::2]
-        rows, prank = rows[first], erank[e[first]]
-        del o, first
-        c_lo = np.clip(np.ceil(xs - 0.5), 0, W).astype(np.int64)
-        c_hi = np.clip(np.ceil(xe - 0.5), 0, W).astype(np.int64)
-        keep = c_hi > c_lo
-        rows, prank, c_lo, c_hi = rows[keep], prank[keep], c_lo[keep], c_hi[keep]
-        size = H * (W + 1)
-        base = rows * (W + 1)
-        lo_at, hi_at = base + c_lo, base + c_hi
-        cnt = (np.bincount(lo_at, minlength=size) - np.bincount(hi_at, minlength=size)).astype(np.int32)
-        cnt = cnt.reshape(H, W + 1)
-        w = (prank + 1).astype(np.float64)  # sums of whole numbers < 2^53: exact in float64
-        lab_f = np.bincount(lo_at, weights=w, minlength=size) - np.bincount(hi_at, weights=w, minlength=size)
-        lab = lab_f.astype(np.int64).reshape(H, W + 1)
-        del lab_f
-        del base, w, xs, xe, xc, e, lo_at, hi_at, rows, prank, c_lo, c_hi, keep
-        np.cumsum(cnt, axis=1, out=cnt)
-        np.cumsum(lab, axis=1, out=lab)  # only cells with count == 1 read it (then rank + 1)
-        cnt = cnt[:, :W]
-        lab = lab[:, :W]
-
-        # The grid whose polygon alone contains the centre (count 1, label rank + 1), outside (count
-        # 0, label 0), or generic where polygons overlap (count > 1: the clipped label is overwritten).
-        tbl = np.r_[_OUTSIDE, self._rank_to_out].astype(np.int32)
-        raster = np.take(tbl, lab, mode="clip")
-        raster[cnt > 1] = _GENERIC
-        del tbl
-
+        # Stage 1 (centre fill) needs only the segments: at city scale it runs in a second thread
+        # while this one builds the boundary cells (numpy and shapely release the GIL).
+        args = (u0, v0, u1, v1, vmin, vmax, erank, W, H, self._rank_to_out)
+        if len(u0) >= _THREAD_MIN_SEGMENTS and (os.cpu_count() or 1) > 1:
+            fill = _in_thread(lambda: _centre_fill(*args))
+        else:
+            done = _centre_fill(*args)
+            fill = lambda: done  # noqa: E731
         # 2. Boundary cells: the supercover of every edge (all cells a segment touches, with margin),
         #    as unique (cell, segment) pairs sorted by cell then segment (segments are in rank order).
         NSEG = len(u0)
@@ -429,11 +421,19 @@ class Locator:
         ca = np.floor(np.minimum(ua, ub) - _EPS).astype(np.int64)
         cb = np.floor(np.maximum(ua, ub) + _EPS).astype(np.int64)
         kc = cb - ca + 1
-        e2 = np.repeat(np.arange(len(ca)), kc)
-        cols = np.clip(ca[e2] + _ranges(kc), 0, W - 1)
-        mrows = np.clip(rows[e2], 0, H - 1)
-        key = (mrows * W + cols) * NSEG + e[e2]
-        del e, e2, rows, cols, mrows, dv, lo_v, hi_v, ta, tb, du, ua, ub, ca, cb
+        if len(ca) and (ca.min() < 0 or cb.max() > W - 1):  # never with the 2-cell margin
+            e2 = np.repeat(np.arange(len(ca)), kc)
+            cols = np.clip(ca[e2] + _ranges(kc), 0, W - 1)
+            mrows = np.clip(rows[e2], 0, H - 1)
+            key = (mrows * W + cols) * NSEG + e[e2]
+            del e2, cols, mrows
+        else:  # the same keys: one repeat of a per-row base plus a running column offset
+            starts = np.cumsum(kc) - kc
+            row_key = (np.clip(rows, 0, H - 1) * W + ca - starts) * NSEG + e
+            key = np.repeat(row_key, kc)
+            key += np.arange(0, int(kc.sum()) * NSEG, NSEG, dtype=np.int64)
+            del starts, row_key
+        del e, rows, dv, lo_v, hi_v, ta, tb, du, ua, ub, ca, cb
         key.sort()
         key = key[np.r_[True, key[1:] != key[:-1]]]
         fl, sg = key // NSEG, key % NSEG
@@ -444,6 +444,7 @@ class Locator:
         # Candidates per edge cell: polygons with a segment in it, plus the polygon containing the
         # centre (it may contain the whole cell), sorted by rank.
         ck = fl * G + erank[sg]
+        cnt, lab, raster = fill()
         er, ec = edge_flat // W, edge_flat % W
         ecnt, elab = cnt[er, ec], lab[er, ec]
         del er, ec, cnt, lab
@@ -470,8 +471,16 @@ class Locator:
         rv, ru = fl // W + 0.5, fl % W + 0.5
         j = np.flatnonzero((vmin[sg] <= rv + 2e-6) & (vmax[sg] >= rv - 2e-6))
         sj, uj = sg[j], ru[j]
-        j = j[(np.minimum(u0[sj], u1[sj]) <= uj + 2e-6) & (np.maximum(u0[sj], u1[sj]) >= uj - 2e-6)]
+        j = j[(np.minimum(u0, u1)[sj] <= uj + 2e-6) & (np.maximum(u0, u1)[sj] >= uj - 2e-6)]
         sj = sg[j]
+        # The distance to the line bounds that to the segment from below: only R within 2e-6 of
+        # the line (a few) are measured to the segment.
+        du, dv = (u1 - u0)[sj], (v1 - v0)[sj]
+        o = du * (rv[j] - v0[sj]) - dv * (ru[j] - u0[sj])
+        o *= o
+        j = j[o <= 4e-12 * (du * du + dv * dv)]
+        sj = sg[j]
+        del du, dv, o
         dR = _seg_dist(ru[j], rv[j], u0[sj], v0[sj], u1[sj], v1[sj])
         near_r = np.zeros(len(edge_flat), dtype=bool)
         near_r[cell_of[j[dR < 1e-6]]] = True
@@ -880,15 +889,12 @@ class _OutlineDistance:
     Points elsewhere (beyond the raster, generic cells) use shapely directly.
     """
 
-    def __init__(self, loc: Locator) -> None:
+    def __init__(
+        self, loc: Locator, segments: tuple[NDArray[np.float64], NDArray[np.float64]] | None = None
+    ) -> None:
         self._loc = loc
         geoms = loc._metric_geoms
-        valid = bool(shapely.coverage_is_valid(geoms))
-        union = shapely.coverage_union_all(geoms) if valid else shapely.union_all(geoms)
-        outline = shapely.boundary(union)
-        coords, part = shapely.get_coordinates(shapely.get_parts(outline), return_index=True)
-        same = part[1:] == part[:-1]
-        a, b = coords[:-1][same], coords[1:][same]
+        a, b = _outline_segments(geoms) if segments is None else segments
         self._ax, self._ay, self._bx, self._by = a[:, 0], a[:, 1], b[:, 0], b[:, 1]
         self._dx, self._dy = self._bx - self._ax, self._by - self._ay
         l2 = self._dx**2 + self._dy**2
@@ -1046,6 +1052,106 @@ class _OutlineDistance:
                 np.minimum.at(r, own[sel], ow)
                 rank[p] = np.where(r < self._n, r, -1)
         return out, rank
+
+
+def _centre_fill(
+    u0: NDArray[np.float64],
+    v0: NDArray[np.float64],
+    u1: NDArray[np.float64],
+    v1: NDArray[np.float64],
+    vmin: NDArray[np.float64],
+    vmax: NDArray[np.float64],
+    erank: NDArray[np.int64],
+    W: int,
+    H: int,
+    rank_to_out: NDArray[np.int32],
+) -> tuple[NDArray[np.int32], NDArray[np.int32], NDArray[np.int32]]:
+    """Stage 1 of :meth:`Locator._build_raster`: for every cell centre, how many polygons contain it
+    and the sum of their (rank + 1) (``cnt``, ``lab``, H × W), and the raster they give (the grid that
+    alone contains the centre, outside, or generic)."""
+    # 1. Centre fill (even-odd scanline per polygon): how many polygons contain each cell centre,
+    #    and the sum of (rank + 1) of those, as row-wise running sums of +/- interval ends.
+    r_lo = np.ceil(vmin - 0.5).astype(np.int64)
+    r_hi = np.ceil(vmax - 0.5).astype(np.int64)  # exclusive
+    k = r_hi - r_lo
+    sel = np.flatnonzero(k > 0)
+    e = np.repeat(sel, k[sel])
+    rows = r_lo[e] + _ranges(k[sel])
+    yc = rows + 0.5
+    xc = u0[e] + (yc - v0[e]) * (u1[e] - u0[e]) / (v1[e] - v0[e])
+    del yc, r_lo, r_hi, k, sel
+    # Crossings sorted by (rank, row, x): a two-key lexsort on one int64 key, the same stable
+    # order as three keys. Each (rank, row) has an even number of crossings, paired in x order.
+    gkey = erank[e] * H + rows
+    o = np.lexsort((xc, gkey))
+    del gkey
+    xc = xc[o]
+    xs, xe = xc[0::2], xc[1::2]
+    first = o[0::2]
+    rows, prank = rows[first], erank[e[first]]
+    del o, first
+    c_lo = np.clip(np.ceil(xs - 0.5), 0, W).astype(np.int64)
+    c_hi = np.clip(np.ceil(xe - 0.5), 0, W).astype(np.int64)
+    keep = c_hi > c_lo
+    rows, prank, c_lo, c_hi = rows[keep], prank[keep], c_lo[keep], c_hi[keep]
+    base = rows * (W + 1)
+    lo_at, hi_at = base + c_lo, base + c_hi
+    # int32 in place (ufunc.at): the label sums wrap modulo 2^32, which is exact where it is
+    # read (count 1: one rank + 1 < 2^31; count 0: 0).
+    cnt: NDArray[np.int32] = np.zeros((H, W + 1), dtype=np.int32)
+    lab: NDArray[np.int32] = np.zeros((H, W + 1), dtype=np.int32)
+    one = np.ones(len(lo_at), dtype=np.int32)  # an array: ufunc.at is slow with a scalar
+    w = (prank + 1).astype(np.int32)
+    for out, add in ((cnt.reshape(-1), one), (lab.reshape(-1), w)):  # flat views
+        np.add.at(out, lo_at, add)
+        np.subtract.at(out, hi_at, add)
+    del base, w, one, xs, xe, xc, e, lo_at, hi_at, rows, prank, c_lo, c_hi, keep
+    np.cumsum(cnt, axis=1, dtype=np.int32, out=cnt)
+    np.cumsum(lab, axis=1, dtype=np.int32, out=lab)  # only cells with count <= 1 read it
+    cnt = cnt[:, :W]
+    lab = lab[:, :W]
+
+    # The grid whose polygon alone contains the centre (count 1, label rank + 1), outside (count
+    # 0, label 0), or generic where polygons overlap (count > 1: the clipped label is overwritten).
+    tbl = np.r_[_OUTSIDE, rank_to_out].astype(np.int32)
+    raster = np.take(tbl, lab, mode="clip")
+    raster[cnt > 1] = _GENERIC
+    del tbl
+    return cnt, lab, raster
+
+
+def _outline_segments(geoms: NDArray[np.object_]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """The segments ``(a, b)`` (n × 2 each) of the outline of the union of ``geoms``."""
+    valid = bool(shapely.coverage_is_valid(geoms))
+    union = shapely.coverage_union_all(geoms) if valid else shapely.union_all(geoms)
+    outline = shapely.boundary(union)
+    coords, part = shapely.get_coordinates(shapely.get_parts(outline), return_index=True)
+    same = part[1:] == part[:-1]
+    return coords[:-1][same], coords[1:][same]
+
+
+def _in_thread(fn: Callable[[], T]) -> Callable[[], T]:
+    """Start ``fn()`` in a thread; the function returned waits for it and gives its result (or
+    raises its exception)."""
+    out: list[Any] = []
+
+    def run() -> None:
+        try:
+            out.append((True, fn()))
+        except BaseException as exc:  # handed to the caller
+            out.append((False, exc))
+
+    t = threading.Thread(target=run, name="locator-outline", daemon=True)
+    t.start()
+
+    def result() -> T:
+        t.join()
+        ok, value = out[0]
+        if not ok:
+            raise value
+        return value  # type: ignore[no-any-return]
+
+    return result
 
 
 def _crossed_buckets(

@@ -45,12 +45,12 @@ def locator_key(hierarchy: Hierarchy, snap_m: float) -> str:
     """A digest of everything :meth:`Locator.from_hierarchy` reads from ``hierarchy``."""
     grids = list(hierarchy)
     h = hashlib.sha256(f"weiwang-locator/{FORMAT}/{snap_m!r}/{len(grids)}".encode())
-    enc = json.JSONEncoder(ensure_ascii=False).encode  # = json.dumps(..., ensure_ascii=False), made once
-    for g in grids:
-        h.update(enc([g.code, g.name, g.level.value, g.parent_code, g.community_code]).encode())
-    for blob in shapely.to_wkb(np.array([g.geometry for g in grids], dtype=object)):
-        h.update(len(blob).to_bytes(8, "little"))
-        h.update(blob)
+    # One JSON document for the labels, the WKB lengths, then the WKB: unambiguous, three updates.
+    labels = [[g.code, g.name, g.level.value, g.parent_code, g.community_code] for g in grids]
+    h.update(json.dumps(labels, ensure_ascii=False).encode())
+    blobs = shapely.to_wkb(np.array([g.geometry for g in grids], dtype=object)).tolist()
+    h.update(np.array([len(b) for b in blobs], dtype="<i8").tobytes())
+    h.update(b"".join(blobs))
     return h.hexdigest()[:32]
 
 
@@ -129,7 +129,7 @@ class SharedLocators:
             if found is not None:
                 return found
             t0 = time.perf_counter()
-            built = Locator.from_hierarchy(hierarchy, snap_tolerance_m=snap_m)
+            built = Locator.from_hierarchy(hierarchy, snap_tolerance_m=snap_m, prepare=True)
             save_locator(built, folder)
             seconds = time.perf_counter() - t0
             _record(folder, seconds)

@@ -22,6 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from shapely.geometry import Polygon, box, shape
 
+import geo.locator
 from geo.crs import meters_per_degree
 from geo.errors import InvalidCoordinates
 from geo.hierarchy import Grid, Hierarchy, Level
@@ -341,3 +342,27 @@ def test_state_round_trip_answers_the_same(loc: Locator) -> None:
     assert a.on_boundary.any() and a.snapped.any() and (a.index < 0).any()
     for x, y in zip(xs[::50].tolist(), ys[::50].tolist(), strict=True):
         assert back.locate_one(x, y) == loc.locate_one(x, y)
+
+
+def test_threaded_prepared_build_stores_the_same_state(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A city-scale build (the raster's centre fill in a second thread, and prepare=True building
+    the outline alongside) stores exactly the arrays of a plain build prepared afterwards; here
+    forced on an irregular layer with gaps, overlaps and a hole by lowering the size threshold."""
+    rng = np.random.default_rng(5)
+    seeds = shapely.multipoints(
+        np.column_stack([rng.uniform(104.07, 104.09, 200), rng.uniform(30.39, 30.41, 200)])
+    )
+    frame = box(104.07, 30.39, 104.09, 30.41)
+    voronoi = shapely.intersection(shapely.get_parts(shapely.voronoi_polygons(seeds, extend_to=frame)), frame)
+    cells = [*voronoi[::2], box(104.075, 30.395, 104.080, 30.400), SHAPES[HOLED]]  # gaps, overlaps, a hole
+    codes = [f"{i:04d}" for i in range(len(cells))]
+    plain = Locator.from_polygons(codes, cells)
+    monkeypatch.setattr(geo.locator, "_THREAD_MIN_SEGMENTS", 0)
+    both = Locator.from_polygons(codes, cells, prepare=True)
+    assert "_outline_index" in both.__dict__ and both._outline_index is not None
+    (a, ma), (b, mb) = plain.to_state(), both.to_state()
+    assert json.dumps(ma, default=float) == json.dumps(mb, default=float)
+    assert a.keys() == b.keys()
+    for name in a:
+        assert a[name].dtype == b[name].dtype and np.array_equal(a[name], b[name]), name
+    assert (plain._raster == -2).any() and (plain._raster >= 0).any()  # generic cells occur
