@@ -110,15 +110,7 @@ def check_located(
     publish holds the switch lock on PostgreSQL, instead of blocking the loop until it commits."""
     if not hold_switch(conn, exclusive=False, wait=wait):
         raise db.WriterBusy("a publish holds the layer switch")
-    want = frozenset(version_ids)
-    found = in_force_ids(conn, at)
-    if found != want:
-        raise LayersChanged(
-            "网格版本刚刚切换，正在按上报时生效的版本重新定位",
-            "the grid version switched meanwhile; locating again against the version in force at receipt",
-            field="reported_at",
-            detail={"located_on": sorted(want), "in_force": sorted(found)},
-        )
+    _check_same(version_ids, in_force_ids(conn, at))
 
 
 def check_located_many(
@@ -136,15 +128,19 @@ def check_located_many(
     )
     rows = conn.execute(q).all()
     for at, version_ids in located:
-        want = frozenset(version_ids)
-        found = frozenset(r.id for r in rows if in_force(r, at))  # type: ignore[arg-type]
-        if found != want:
-            raise LayersChanged(
-                "网格版本刚刚切换，正在按上报时生效的版本重新定位",
-                "the grid version switched meanwhile; locating again against the version in force at receipt",
-                field="reported_at",
-                detail={"located_on": sorted(want), "in_force": sorted(found)},
-            )
+        _check_same(version_ids, frozenset(r.id for r in rows if in_force(r, at)))  # type: ignore[arg-type]
+
+
+def _check_same(located_on: Iterable[int], found: frozenset[int]) -> None:
+    """:class:`LayersChanged` unless a report located on ``located_on`` finds those versions in force."""
+    want = frozenset(located_on)
+    if found != want:
+        raise LayersChanged(
+            "网格版本刚刚切换，正在按上报时生效的版本重新定位",
+            "the grid version switched meanwhile; locating again against the version in force at receipt",
+            field="reported_at",
+            detail={"located_on": sorted(want), "in_force": sorted(found)},
+        )
 
 
 @dataclass
