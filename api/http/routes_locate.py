@@ -7,6 +7,9 @@ the raw query string (plain decimal numbers take a fast path; anything else is v
 same pydantic rules FastAPI would apply, so errors keep their bodies), the token verified once per
 expiry (:func:`api.ops.locating.locate_caller`) and the answer serialised by orjson. The OpenAPI
 description of its parameters is declared by hand (:data:`_PARAMETERS`).
+
+Plain requests (the bulk of the traffic) do not even reach this route: :mod:`api.http.lean` answers
+them before the middleware stack, with the same bytes; the route answers, and refuses, the rest.
 """
 
 from __future__ import annotations

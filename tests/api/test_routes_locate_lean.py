@@ -15,6 +15,7 @@ from sqlalchemy import update
 
 from api.http import errors
 from api.http.deps import current_user, service_of
+from api.http.lean import answer
 from api.ops.access import User
 from api.ops.locating import locate_point
 from api.ops.tokens import issue_token
@@ -67,6 +68,28 @@ def points(api: Api) -> list[dict[str, object]]:
         {"lon": "104.08", "lat": " 30.41 "},  # text the fast path leaves to pydantic
         {"lon": "1.0408e2", "lat": "30.41"},
     ]
+
+
+def test_plain_requests_take_the_lean_path(api: Api) -> None:
+    """Plain requests are answered by :func:`api.http.lean.answer` itself (not handed to the app),
+    with the body the app sends; odd ones are handed over (None)."""
+    from urllib.parse import urlencode
+
+    service = api.client.app.state.service
+    headers = [(b"authorization", api.as_("dispatcher")["Authorization"].encode())]
+    api.get("/api/v1/locate", params={"lon": 104.08, "lat": 30.41})  # the token is verified once
+    for q in points(api)[:8]:
+        qs = "&".join(f"{k}={v!r}" for k, v in q.items()).replace("'", "")
+        body = answer(service, {"query_string": qs.encode(), "headers": headers})
+        assert body is not None, qs
+        assert body == api.get(f"/api/v1/locate?{qs}").content, qs
+    for q in BAD[:-1]:  # the last one is plain: an unknown name is ignored
+        qs = urlencode(q)
+        assert answer(service, {"query_string": qs.encode(), "headers": headers}) is None, qs
+    plain = b"lon=104.08&lat=30.41"
+    assert answer(service, {"query_string": plain, "headers": []}) is None  # no token: the app says 401
+    cookie = [(b"cookie", b"weiwang_token=" + headers[0][1][7:])]
+    assert answer(service, {"query_string": plain, "headers": cookie}) is None
 
 
 def test_answers_equal_locate_point(api: Api) -> None:
