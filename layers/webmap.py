@@ -21,6 +21,7 @@ shifted to GCJ-02 here (see :mod:`layers.offline`).
 
 from __future__ import annotations
 
+import functools
 import html
 import json
 import math
@@ -166,6 +167,25 @@ def short_code(g: Grid) -> str:
     return c
 
 
+@functools.lru_cache(maxsize=1 << 14)
+def _grid_shape(g: Grid, crs: str) -> tuple[Any, Any]:
+    """What :func:`grid_features` derives from a grid's geometry alone: its GeoJSON geometry in
+    ``crs`` and, for a micro-grid, its label ``([lon, lat], fw, fh)`` (None otherwise).
+
+    Cached by grid value (a :class:`~geo.hierarchy.Grid` is frozen and hashes its geometry; an
+    edited grid is another value): the label fit (polylabel and chords in EPSG:4544) was most of a
+    page's server time, ~50 ms of CPU for 83 grids, and ~170 ms more per pyproj transformer the
+    first time a worker thread used one. The geometry dict is shared: callers must not change it.
+    """
+    geom = _geojson(g.geometry, crs)
+    if geom is None or g.level is not Level.MICRO:
+        return geom, None
+    (lon, lat), fw, fh = label_fit(g.geometry)
+    if crs == "gcj02":
+        lon, lat = (float(v) for v in from_wgs84(lon, lat, "gcj02"))
+    return geom, ((round(lon, COORD_DECIMALS), round(lat, COORD_DECIMALS)), fw, fh)
+
+
 def grid_features(
     h: Hierarchy,
     community_code: str,
@@ -185,6 +205,9 @@ def grid_features(
     force; phones masked when ``mask_phones``).
     ``micro`` False leaves the micro-grids out (a tiled page draws them from ``/tiles``).
     Raises :class:`geo.errors.NotFound` for an unknown community.
+
+    Geometries and label fits are computed once per grid (:func:`_grid_shape`); the properties
+    are new dicts on every call (pages add their own figures to them).
     """
     sub = h.subset(community_code)
     community = sub.get(community_code)
@@ -205,7 +228,7 @@ def grid_features(
     for g in sorted(sub.grids, key=lambda g: (g.level.depth, g.code)):
         if not micro and g.level is Level.MICRO:
             continue
-        geom = _geojson(g.geometry, crs)
+        geom, label = _grid_shape(g, crs)
         if geom is None:
             continue
         props: dict[str, Any] = {
@@ -218,14 +241,12 @@ def grid_features(
         if g.level is Level.GENERAL:
             props["color"] = color_of.get(g.code, COMMUNITY_COLOR)
         elif g.level is Level.MICRO:
-            (lon, lat), fw, fh = label_fit(g.geometry)
-            if crs == "gcj02":
-                lon, lat = (float(v) for v in from_wgs84(lon, lat, "gcj02"))
+            lab, fw, fh = label
             props.update(
                 general=g.parent_code,
                 color=color_of.get(g.parent_code or "", "#888888"),
                 short=short_code(g),
-                lab=[round(lon, COORD_DECIMALS), round(lat, COORD_DECIMALS)],
+                lab=list(lab),
                 fw=fw,
                 fh=fh,
                 heads=staff.get((g.code, Role.MICRO_HEAD), []),
@@ -259,6 +280,10 @@ class _Start(MacroElement):
         super().__init__()
         self._name = "WwStart"
         self.fn = fn
+
+
+#: Stands for the panel and data block while folium renders the page (:func:`_page`).
+_PANEL_MARK = "<!--ww-panel-and-data-->"
 
 
 def _e(text: object) -> str:
@@ -298,15 +323,17 @@ def _page(
     fig.header.add_child(JavascriptLink(f"{root}/weiwang/common.js"), name="ww_common")
     fig.header.add_child(JavascriptLink(f"{root}/weiwang/{script}"), name="ww_page")
     data = {**data, "title": title, "static": root, "crs": base.overlay_crs, "basemap": base.name}
-    fig.html.add_child(
-        Element(
-            f'<aside id="ww-panel" class="ww-panel">{user_bar(user, notices=notices)}{panel}</aside>\n'
-            f'<script type="application/json" id="ww-data">{embed_json(data)}</script>'
-        ),
-        name="ww_panel",
-    )
+    # The panel and data go in after folium has rendered, in place of a marker: branca compiles an
+    # Element's text as a Jinja template (~4 ms per page for the ~90 KB of data, and "{{ … }}" in a
+    # grid's name would have been evaluated).
+    fig.html.add_child(Element(_PANEL_MARK), name="ww_panel")
     m.add_child(_Start(start))
-    page = fig.render()
+    page = fig.render().replace(
+        _PANEL_MARK,
+        f'<aside id="ww-panel" class="ww-panel">{user_bar(user, notices=notices)}{panel}</aside>\n'
+        f'<script type="application/json" id="ww-data">{embed_json(data)}</script>',
+        1,
+    )
     if data.get("tiles"):  # grids from /tiles (layers/static/tiles.js), not embedded
         page = with_tile_scripts(page, root)
     return page.replace("<html>", '<html lang="zh-CN">', 1)

@@ -159,6 +159,43 @@ def test_hostile_community_name_is_escaped_in_title_and_panel() -> None:
         assert "&lt;/title&gt;&lt;script&gt;x()&lt;/script&gt;" in page
 
 
+def test_template_syntax_in_names_is_shown_as_written() -> None:
+    # the panel and data never pass through Jinja (folium renders the rest of the page)
+    odd = Grid(
+        WEST.code,
+        "{{ 7*7 }}{% if 1 %}x{% endif %}",
+        Level.MICRO,
+        WEST.geometry,
+        GENERAL.code,
+        COMMUNITY.code,
+        "微网格",
+        50,
+    )
+    h = Hierarchy([COMMUNITY, GENERAL, odd, EAST])
+    for page in (
+        dispatch_page(h, COMMUNITY.code, posts=[], mask_phones=True),
+        coverage_page(h, COMMUNITY.code, [], version_label="{{ 6*6 }}"),
+        assignment_page(
+            h, COMMUNITY.code, open_by_micro={}, workload=[{"name": "{{ 5*5 }}"}], ontime_by_general={}
+        ),
+    ):
+        data = _data(page)
+        assert any(f["properties"]["name"] == odd.name for f in data["grids"]["features"])
+    assert "{{ 6*6 }}" in coverage_page(h, COMMUNITY.code, [], version_label="{{ 6*6 }}")
+    assert "{{ 5*5 }}" in assignment_page(
+        h, COMMUNITY.code, open_by_micro={}, workload=[{"name": "{{ 5*5 }}"}], ontime_by_general={}
+    )
+
+
+def test_grid_features_are_fresh_dicts_on_every_call(sample) -> None:
+    # pages add their own figures to the properties; the cached shapes must not carry them over
+    first, _ = grid_features(sample.hierarchy, SGS)
+    first["features"][-1]["properties"]["open"] = 99
+    again, _ = grid_features(sample.hierarchy, SGS)
+    assert "open" not in again["features"][-1]["properties"]
+    assert again["features"][-1]["geometry"] == first["features"][-1]["geometry"]
+
+
 def test_phones_are_shown_to_dispatchers() -> None:
     data = _data(dispatch_page(TINY, COMMUNITY.code, posts=TINY_POSTS, mask_phones=False))
     west = next(f for f in data["grids"]["features"] if f["properties"]["code"] == WEST.code)
