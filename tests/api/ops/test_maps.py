@@ -62,3 +62,26 @@ def test_stats_refuses_dates_out_of_range_naming_the_field(api: Api) -> None:
     ):
         r = api.get(f"/api/v1/stats?{query}")
         assert r.status_code == 422 and r.json()["error"]["field"] == field, (query, r.text)
+
+
+def test_assignment_figures_follow_reports_actions_and_the_clock(api: Api, clock: Clock) -> None:
+    # the figures are remembered between page loads: a report, an action or a deadline passing
+    # must each show on the next load
+    service = api.client.app.state.service
+    lon, lat = inside_point(api, MICRO)
+    first = report(api, lon, lat).json()
+    data = assignment_data(service, SGS)
+    assert data["total_open"] == 1 and sum(w["overdue"] for w in data["workload"]) == 0
+    assert assignment_data(service, SGS) == data  # nothing moved: the same figures
+    second = report(api, lon, lat).json()
+    assert assignment_data(service, SGS)["total_open"] == 2
+    r = api.post(f"/api/v1/incidents/{second['id']}/actions", json={"action": "void", "reason": "重复"})
+    assert r.status_code == 200, r.text
+    assert assignment_data(service, SGS)["total_open"] == 1
+    clock.advance(days=40)  # past the first one's deadline, no event in between
+    handler = next(
+        w
+        for w in assignment_data(service, SGS)["workload"]
+        if w["person_id"] == first["assignee"]["person_id"]
+    )
+    assert handler["open"] == 1 and handler["overdue"] == 1
