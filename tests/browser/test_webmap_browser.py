@@ -393,6 +393,17 @@ def test_page_headers_forbid_outside_requests(page, live) -> None:
     assert r.headers["cache-control"] == "no-store"
     assert page.request.get(f"{live.base}/maps/dispatch/999999999999").status == 404
     assert page.request.get(f"{live.base}/static/leaflet/images/layers.png").status == 200
+    # static files: a content-hash ETag, revalidated (304 without a body), unknown paths 404
+    js = page.request.get(f"{live.base}/static/leaflet/leaflet.js")
+    assert js.status == 200 and js.headers["cache-control"] == "no-cache"
+    assert js.headers["content-type"].startswith("text/javascript") and len(js.body()) > 100_000
+    again = page.request.get(
+        f"{live.base}/static/leaflet/leaflet.js", headers={"If-None-Match": js.headers["etag"]}
+    )
+    assert again.status == 304 and again.body() == b""
+    assert page.request.get(f"{live.base}/static/weiwang/common.js").headers["etag"] != js.headers["etag"]
+    assert page.request.get(f"{live.base}/static/weiwang/nope.js").status == 404
+    assert page.request.get(f"{live.base}/static/weiwang/%2e%2e/webmap.py").status == 404
 
 
 def test_root_leads_through_login_to_the_index_of_communities(browser, live) -> None:
