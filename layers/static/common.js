@@ -195,6 +195,7 @@ var ww = (function () {
    * outline, the micro-grid labels. Sets window.wwMap and the
    * performance mark "ww-grids-drawn" (window.wwGridsDrawnMs) once the layer is on the map. */
   function drawGrids(map, options) {
+    if (window.performance && performance.mark) performance.mark("ww-grids-start");
     var opts = options || {};
     var d = pageData();
     var st = d.style;
@@ -215,7 +216,7 @@ var ww = (function () {
         layer.on("mouseover", function () { layer.setStyle({weight: 3}); });
         layer.on("mouseout", function () { layer.setStyle({weight: 1}); });
       },
-    }).addTo(map);
+    });
     out.general = L.geoJSON({type: "FeatureCollection", features: general}, {
       interactive: !!opts.generalStyle,
       style: opts.generalStyle || function (f) {
@@ -228,19 +229,24 @@ var ww = (function () {
                             {sticky: true, direction: "top", className: "ww-tip"});
         }
       },
-    }).addTo(map);
+    });
     out.community = L.geoJSON({type: "FeatureCollection", features: community}, {
       interactive: false,
       style: function () {
         return {className: "ww-community", color: st.community, weight: 4, dashArray: "8 4", fill: false,
                 interactive: false};
       },
-    }).addTo(map);
-    if (opts.labels !== false) out.labels = labelLayer(map, micro);
-    L.control.scale({imperial: false}).addTo(map);
+    });
+    // The view first, then the layers: added before fitBounds, every path and label was projected
+    // and drawn at the start zoom, then again at the fitted one.
     var bounds = out.community.getBounds();
     if (!bounds.isValid()) bounds = out.micro.getBounds();
     if (bounds.isValid()) map.fitBounds(bounds, {padding: [10, 10], animate: false});  // no stale zoom animation
+    out.micro.addTo(map);
+    out.general.addTo(map);
+    out.community.addTo(map);
+    if (opts.labels !== false) out.labels = labelLayer(map, micro);
+    L.control.scale({imperial: false}).addTo(map);
     window.wwMap = map;
     window.wwGrids = out;
     if (window.performance && performance.mark) performance.mark("ww-grids-drawn");
