@@ -37,7 +37,37 @@ if str(REPO) not in sys.path:
 
 SANGENSONG = "510116004001"
 MAX_BYTES = 1_000_000
-MAX_DRAW_MS = 1000.0
+MAX_DRAW_MS = 300.0  # issue 15 item 6: the 83-grid pages draw in ≤ 300 ms (issue 5 asked ≤ 1 s)
+OLD_DRAW_MS = 1000.0
+#: Installed before any page script: long tasks (≥ 50 ms of main-thread work) are recorded from the start.
+LONGTASKS = (
+    "window.__wwLong = [];"
+    "try { new PerformanceObserver(function (l) { l.getEntries().forEach(function (e) {"
+    " window.__wwLong.push([e.startTime, e.duration]); }); }).observe({type: 'longtask', buffered: true});"
+    "} catch (e) {}"
+)
+#: Where the time before the grid layer went, from the Navigation and Resource Timing entries.
+BREAKDOWN = """() => {
+  const n = performance.getEntriesByType('navigation')[0];
+  const res = performance.getEntriesByType('resource');
+  const drawn = window.wwGridsDrawnMs;
+  const end = (rs) => rs.length ? Math.max(...rs.map((r) => r.responseEnd)) : 0;
+  const start = performance.getEntriesByName('ww-grids-start')[0];
+  const before = res.filter((r) => r.startTime < drawn);
+  return {
+    server: n.responseStart - n.requestStart,
+    html: n.responseEnd,
+    css: end(res.filter((r) => r.name.endsWith('.css'))),
+    js: end(res.filter((r) => r.name.endsWith('.js'))),
+    dcl: n.domContentLoadedEventStart,
+    start: start ? start.startTime : drawn,
+    drawn: drawn,
+    longBefore: (window.__wwLong || []).filter((t) => t[0] < drawn).reduce((a, t) => a + t[1], 0),
+    requests: before.length,
+    fetches: before.filter((r) => r.initiatorType === 'fetch' || r.initiatorType === 'xmlhttprequest')
+      .map((r) => r.name.replace(location.origin, '')),
+  };
+}"""
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
@@ -137,14 +167,26 @@ def main(argv: list[str] | None = None) -> int:
 
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-            print(f"\n{'page':<11} {'HTML bytes':>11} {'grids drawn ms':>15} {'all loaded ms':>14}  result")
+            warm = browser.new_context()  # one throw-away load: Chromium's own first-start costs
+            warm.add_cookies([{"name": "weiwang_token", "value": token, "url": base}])
+            warm.new_page().goto(base + pages["coverage"])
+            warm.close()
+            print(
+                f"\n{'page':<11} {'HTML bytes':>11} {'grids drawn ms':>15} {'all loaded ms':>14}"
+                f"  ≤ {MAX_DRAW_MS:.0f} ms  ≤ {OLD_DRAW_MS:.0f} ms"
+            )
+            details: dict[str, dict[str, float]] = {}
+            fetched: dict[str, set[str]] = {}
             for name, url in pages.items():
-                drawn, loaded, outside = [], [], []
+                drawn, loaded, outside, parts = [], [], [], []
                 for _ in range(args.repeat):
                     ctx = browser.new_context(viewport={"width": 1400, "height": 900})
                     ctx.add_cookies([{"name": "weiwang_token", "value": token, "url": base}])
                     ctx.add_init_script(f"localStorage.setItem('weiwang_token', {token!r});")
+                    ctx.add_init_script(LONGTASKS)
                     page = ctx.new_page()
+                    cdp = ctx.new_cdp_session(page)
+                    cdp.send("Performance.enable", {"timeDomain": "threadTicks"})
                     page.on(
                         "request",
                         lambda r, out=outside: None if r.url.startswith(base) else out.append(r.url),
@@ -157,19 +199,58 @@ def main(argv: list[str] | None = None) -> int:
                         page.wait_for_timeout(20)
                     drawn.append(page.evaluate("window.wwGridsDrawnMs"))
                     loaded.append(page.evaluate("window.wwLoadedMs || window.wwGridsDrawnMs"))
+                    part = page.evaluate(BREAKDOWN)
+                    metrics = {m["name"]: m["value"] for m in cdp.send("Performance.getMetrics")["metrics"]}
+                    part["cpu"] = 1000 * metrics.get("TaskDuration", 0.0)
+                    part["script"] = 1000 * metrics.get("ScriptDuration", 0.0)
+                    fetched.setdefault(name, set()).update(part.pop("fetches"))
+                    parts.append(part)
                     ctx.close()
                 d, lo = statistics.median(drawn), statistics.median(loaded)
+                details[name] = {k: statistics.median(p[k] for p in parts) for k in parts[0]}
                 passed = sizes[name] <= MAX_BYTES and d <= MAX_DRAW_MS and not outside
                 ok &= passed
                 print(
-                    f"{name:<11} {sizes[name]:>11,} {d:>15.0f} {lo:>14.0f}  {'PASS' if passed else 'FAIL'}"
+                    f"{name:<11} {sizes[name]:>11,} {d:>15.0f} {lo:>14.0f}  {'PASS' if passed else 'FAIL':>8}"
+                    f"  {'PASS' if d <= OLD_DRAW_MS else 'FAIL':>8}"
                     + (f"  outside requests: {outside[:3]}" if outside else "")
                 )
             browser.close()
         print(
+            "\nwhere the time went (medians, ms from navigation start): server = request sent → first"
+            " byte of the HTML;\nhtml/css/js = last byte received; dcl = DOMContentLoaded; start/drawn ="
+            " drawGrids entered/returned;\nlong = long tasks (≥ 50 ms) before the draw; req = requests"
+            " started before it;\ncpu/script = the renderer's main-thread task/script time until loaded"
+            " (CDP Performance.getMetrics, thread ticks: what the load average inflates least)"
+        )
+        cols = (
+            "server",
+            "html",
+            "css",
+            "js",
+            "dcl",
+            "start",
+            "drawn",
+            "longBefore",
+            "requests",
+            "cpu",
+            "script",
+        )
+        print(
+            f"{'page':<11}"
+            + "".join(f"{c.replace('longBefore', 'long').replace('requests', 'req'):>8}" for c in cols)
+        )
+        for name, det in details.items():
+            print(f"{name:<11}" + "".join(f"{det[c]:>8.0f}" for c in cols))
+            if fetched.get(name):
+                print(f"{'':<11}fetched before the draw: {sorted(fetched[name])}")
+        print(
             f"\nAPI incident list ({args.incidents} incidents): {api_size:,} bytes (fetched, not in the page)"
         )
-        print(f"targets: HTML ≤ {MAX_BYTES:,} bytes, grid layer drawn ≤ {MAX_DRAW_MS:.0f} ms")
+        print(
+            f"targets: HTML ≤ {MAX_BYTES:,} bytes, grid layer drawn ≤ {MAX_DRAW_MS:.0f} ms"
+            f" (issue 15; issue 5's ≤ {OLD_DRAW_MS:.0f} ms shown beside it)"
+        )
     finally:
         server.should_exit = True
         thread.join(timeout=10)
