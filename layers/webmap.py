@@ -167,7 +167,7 @@ def short_code(g: Grid) -> str:
     return c
 
 
-@functools.lru_cache(maxsize=1 << 14)
+@functools.lru_cache(maxsize=1 << 12)  # ~3 KB a grid (83 grids: 285 KB): ≤ ~13 MB
 def _grid_shape(g: Grid, crs: str) -> tuple[Any, Any]:
     """What :func:`grid_features` derives from a grid's geometry alone: its GeoJSON geometry in
     ``crs`` and, for a micro-grid, its label ``([lon, lat], fw, fh)`` (None otherwise).
