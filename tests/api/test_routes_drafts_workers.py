@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from tests.api.test_routes_drafts import M1, split_wkt
-from tests.api.test_routes_ogc_workers import _request, two_workers  # noqa: F401 (the fixture)
+from tests.api.test_routes_ogc_workers import _new_draft, _request, two_workers  # noqa: F401 (the fixture)
 
 C = "510116004001"
 BASE = f"/api/v1/communities/{C}"
@@ -87,14 +87,7 @@ def test_a_draft_changed_on_one_worker_is_served_fresh_by_the_other(
 ) -> None:
     port, workers = two_workers
     assert len(workers) == 2
-    status, _, login, _ = _request(
-        port, "POST", "/api/v1/auth/login", body={"username": "planner", "password": "planner-demo"}
-    )
-    assert status == 200, login
-    token = login["access_token"]
-    status, _, made, _ = _request(port, "POST", f"{BASE}/drafts/new", token)
-    assert status in (200, 201), made
-    n = made["draft"]["number"]
+    token, n = _new_draft(port, C)
     grids = f"{BASE}/grids?version={n}"
     diff = f"{BASE}/diff?from=1&to={n}"
     plan = f"{BASE}/drafts/{n}/plan?impact=true"

@@ -57,6 +57,18 @@ def _request(
         conn.close()
 
 
+def _new_draft(port: int, community: str) -> tuple[str, int]:
+    """Log in as the planner and open a new draft of ``community``: (token, draft number)."""
+    status, _, login, _ = _request(
+        port, "POST", "/api/v1/auth/login", body={"username": "planner", "password": "planner-demo"}
+    )
+    assert status == 200, login
+    token = login["access_token"]
+    status, _, made, _ = _request(port, "POST", f"/api/v1/communities/{community}/drafts/new", token)
+    assert status in (200, 201), made
+    return token, made["draft"]["number"]
+
+
 @pytest.fixture
 def two_workers(seeded_url: str) -> Iterator[tuple[int, list[int]]]:
     """``weiwang serve --workers 2`` on the fresh seeded database: (port, worker pids)."""
@@ -69,14 +81,7 @@ def test_part4_round_trip_and_two_writers_on_two_workers(
 ) -> None:
     port, workers = two_workers
     assert len(workers) == 2
-    status, _, login, _ = _request(
-        port, "POST", "/api/v1/auth/login", body={"username": "planner", "password": "planner-demo"}
-    )
-    assert status == 200, login
-    token = login["access_token"]
-    status, _, made, _ = _request(port, "POST", f"/api/v1/communities/{SANGENSONG}/drafts/new", token)
-    assert status in (200, 201), made
-    number = made["draft"]["number"]
+    token, number = _new_draft(port, SANGENSONG)
     url = f"/ogc/collections/{SANGENSONG}-micro/items/{MICRO}?version={number}"
     items = f"/ogc/collections/{SANGENSONG}-micro/items"
 
