@@ -48,6 +48,7 @@ import os
 import shutil
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -169,6 +170,11 @@ class Meter:
         out = {
             "requests": len(urls),
             "tile_requests": sum(1 for u in urls if "/tiles/" in u),
+            "tiles": dict(
+                Counter(
+                    "{}/z{}".format(*u.split("/tiles/")[1].split("/")[:2]) for u in urls if "/tiles/" in u
+                )
+            ),
             "bytes": sum(self.sizes[self.n_sizes :]),
             "server_cpu_s": round(server - self.cpu[0], 2),
             "browser_cpu_s": round(browser - self.cpu[1], 2),
@@ -253,6 +259,9 @@ def measure_page(
                 "code": card.get("code"),
                 "people": people,
                 "ok": shown is not None and card.get("code") == target.code and people == [WORKER["name"]],
+                "popup": page.evaluate(
+                    "(document.querySelector('.leaflet-popup-content') || {}).innerText || null"
+                ),
             }
         out["off_loopback"] = off_loopback(meter.urls)
         out["js_errors"] = errors
@@ -278,7 +287,7 @@ def _add_worker(base: str, code: str, person: int) -> None:
             },
             headers={"Authorization": f"Bearer {tok.json()['access_token']}"},
         )
-        if r.status_code != 201:
+        if r.status_code not in (201, 409):  # 409: already in post (a --db kept from a last run)
             raise RuntimeError(f"roster post for {code}: {r.status_code} {r.text[:200]}")
 
 
@@ -294,13 +303,13 @@ def _line(name: str, label: str, r: dict[str, Any]) -> str:
         s += (
             f"\n{'':<15} zoom {z:>2}: {zr['drawn_ms']:>6} ms {zr['bytes'] / 2**20:>5.2f} MB "
             f"{zr['tile_requests']:>3} tiles, cpu server {zr['server_cpu_s']:.1f} s "
-            f"browser {zr['browser_cpu_s']:.1f} s"
+            f"browser {zr['browser_cpu_s']:.1f} s {zr['tiles']}"
         )
     if "click" in r:
         c = r["click"]
         s += (
             f"\n{'':<15} click: card in {c['card_ms']} ms, {c['code']} {c['people']} "
-            f"{'ok' if c['ok'] else 'WRONG'}"
+            f"{'ok' if c['ok'] else 'WRONG: popup ' + repr((c['popup'] or '')[:120])}"
         )
     return s
 
@@ -369,6 +378,7 @@ def main(argv: list[str] | None = None) -> int:
     ]
     locators = path.parent / f"{path.stem}_citymap_locators"
     results: dict[str, Any] = {}
+    idle = None
     ok = True
     try:
         env = {"WEIWANG_LOCATOR_DIR": str(locators)}
@@ -380,6 +390,10 @@ def main(argv: list[str] | None = None) -> int:
                 if click:
                     _add_worker(base, g.code, i)
             print(f"map_tiles_above: {Settings().map_tiles_above} (default setting)", flush=True)
+            c0 = group_cpu(pgrp)
+            time.sleep(5)
+            idle = (group_cpu(pgrp) - c0) / 5
+            print(f"server CPU while no page is open: {idle:.2f} s per s (counted in every phase)")
             with sync_playwright() as pw:
                 browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
                 try:
@@ -433,6 +447,7 @@ def main(argv: list[str] | None = None) -> int:
                 "load_end": load_end,
                 "targets": {"first_draw_ms": TARGET_MS, "first_draw_bytes": TARGET_BYTES},
                 "pass": ok,
+                "server_idle_cpu_per_s": idle,
                 "pages": results,
             },
             indent=1,
