@@ -7,7 +7,9 @@ Run: ``.venv/bin/python -m bench.bench_city [--grids N] [--communities K]``.
 2. ``weiwang import city.gpkg --all-communities --commit`` into a fresh SpatiaLite file, under
    ``/usr/bin/time -v``: wall seconds and maximum RSS. Targets: ≤ 60 s, ≤ 1 GB.
 3. The locator of the whole city built once and stored (``store.files.locatorfile.SharedLocators``),
-   in its own process: build + prepare + save seconds (target ≤ 5 s), the stored size.
+   in its own process: build + prepare + save seconds (target ≤ 5 s), its CPU seconds (all threads,
+   and the main thread's: the build runs two stages in helper threads, so on idle cores its wall
+   time approaches the main thread's CPU time), the stored size.
 4. Two "workers" (separate processes) map the stored locator and locate 10^5 points each: the
    seconds to map it, and the memory the machine holds for it — the stored files once (shared page
    cache) plus each worker's private memory for the locator (growth of its anonymous memory,
@@ -61,10 +63,10 @@ from store.files.locatorfile import SharedLocators, locator_key
 data = read_layer(sys.argv[1], limits=Limits(max_features=10**6, max_vertices=10**8))
 h = Hierarchy(data.grids)
 built = []
-t, c = time.perf_counter(), time.process_time()
+t, c, m = time.perf_counter(), time.process_time(), time.thread_time()
 SharedLocators(sys.argv[2], on_build=lambda k, s: built.append(s)).shared(h, 30.0)
 print(json.dumps({"key": locator_key(h, 30.0), "build_s": built[0], "total_s": time.perf_counter() - t,
-                  "cpu_s": time.process_time() - c}))
+                  "cpu_s": time.process_time() - c, "main_cpu_s": time.thread_time() - m}))
 """
 
 _WORKER = """
@@ -136,7 +138,8 @@ def main(argv: list[str] | None = None) -> int:
         size = sum(p.stat().st_size for p in folder.iterdir()) / 2**20
         print(
             f"build + prepare + save, once per machine: {built['build_s']:.1f} s, "
-            f"{built['cpu_s']:.1f} s of CPU (target ≤ 5 s: "
+            f"{built['cpu_s']:.1f} s of CPU, {built['main_cpu_s']:.1f} s of it in the main thread "
+            f"(the rest in helper threads alongside; with the key and the reload) (target ≤ 5 s: "
             f"{'met' if built['build_s'] <= 5 else 'NOT met'}); stored {size:.0f} MB; the builder's "
             f"max RSS {rss:.0f} MB (with the layer read)  [{_load()}]"
         )
@@ -168,6 +171,9 @@ def main(argv: list[str] | None = None) -> int:
         )
         results["locator"] = {
             "build_s": built["build_s"],
+            "cpu_s": built["cpu_s"],
+            "main_cpu_s": built["main_cpu_s"],
+            "max_rss_mb": rss,
             "stored_mb": size,
             "workers": workers,
             "machine_mb": machine,
