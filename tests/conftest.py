@@ -7,6 +7,9 @@ Database fixtures (every storage test runs once on SpatiaLite and once on PostGI
   (a file copy for SpatiaLite, ``CREATE DATABASE … TEMPLATE`` for PostgreSQL).
 * ``db_url``: a fresh, migrated, empty database for one test; ``engine``: an engine on it.
 * ``seeded_engine``: a fresh database holding the sample communities (version 1 published).
+  For a test that builds the app (``app`` fixture) the clone comes from a third template that also
+  holds the demo accounts, made once per engine by ``prepare_database`` itself: the app's own
+  ``prepare_database`` then finds them and skips five Argon2 hashes (~1.1 s CPU) per test.
 * ``pg_server``: the throwaway PostgreSQL + PostGIS cluster (``tests/pgserver.py``), started on
   first use and removed at the end of the session.
 
@@ -117,36 +120,44 @@ class DbTemplate:
     kind: str
     root: Path
     server: object | None = None
-    _made: dict[bool, str] = field(default_factory=dict)
+    _made: dict[str, str] = field(default_factory=dict)
     _clones: list[str] = field(default_factory=list)
 
-    def _template(self, seeded: bool) -> str:
-        """Name (PostgreSQL) or file path (SpatiaLite) of the template, made on first use."""
-        if seeded in self._made:
-            return self._made[seeded]
+    def _template(self, content: str) -> str:
+        """Name (PostgreSQL) or file path (SpatiaLite) of the template holding ``content``
+        (``empty``, ``seeded``, or ``accounts``: seeded plus the demo accounts), made on first use."""
+        if content in self._made:
+            return self._made[content]
         from store.db import make_engine, upgrade
         from store.seed import ensure_seeded
 
-        name = f"weiwang_tpl_{'seeded' if seeded else 'empty'}"
+        name = f"weiwang_tpl_{content}"
         if self.kind == "spatialite":
             target = str(self.root / f"{name}.sqlite")
             url = f"sqlite:///{target}"
         else:
             target = name
             url = self.server.create_database(name)  # type: ignore[attr-defined]
-        engine = make_engine(url)
-        try:
-            upgrade(engine)
-            if seeded:
-                assert ensure_seeded(engine, SAMPLE_DIR)
-        finally:
-            engine.dispose()
-        self._made[seeded] = target
+        if content == "accounts":
+            from api.ops.accounts import prepare_database
+            from api.settings import Settings
+
+            # Exactly what the app's own prepare_database writes into the seeded clone.
+            assert prepare_database(Settings(database_url=url, secret_key="template", data_dir=SAMPLE_DIR))
+        else:
+            engine = make_engine(url)
+            try:
+                upgrade(engine)
+                if content == "seeded":
+                    assert ensure_seeded(engine, SAMPLE_DIR)
+            finally:
+                engine.dispose()
+        self._made[content] = target
         return target
 
-    def fresh(self, *, seeded: bool = False) -> str:
-        """URL of a new database cloned from the (empty or seeded) template."""
-        tpl = self._template(seeded)
+    def fresh(self, *, seeded: bool = False, accounts: bool = False) -> str:
+        """URL of a new database cloned from the empty, seeded, or seeded-with-accounts template."""
+        tpl = self._template("accounts" if accounts else "seeded" if seeded else "empty")
         name = f"weiwang_t_{uuid.uuid4().hex[:12]}"
         if self.kind == "spatialite":
             path = self.root / f"{name}.sqlite"
@@ -202,9 +213,10 @@ def engine(db_url: str) -> Iterator[Engine]:
 
 
 @pytest.fixture
-def seeded_url(db_template: DbTemplate) -> Iterator[str]:
-    """A fresh database holding the sample communities (version 1 published, 2026-01-01)."""
-    url = db_template.fresh(seeded=True)
+def seeded_url(db_template: DbTemplate, request: pytest.FixtureRequest) -> Iterator[str]:
+    """A fresh database holding the sample communities (version 1 published, 2026-01-01); with the
+    demo accounts already in it when the test builds the app on it (see the module docstring)."""
+    url = db_template.fresh(seeded=True, accounts="app" in request.fixturenames)
     yield url
     db_template.drop(url)
 
