@@ -210,7 +210,8 @@ def bench_one(kind: str, mode: str, args: argparse.Namespace, work: Path) -> dic
         f"上报 / intake: {r['achieved_rate']} /s of {args.rate:g}, p50 {lat['p50']} ms, "
         f"p99 {lat['p99']} ms, errors {r['errors']} {r['error_samples'][:1]}, stored {r['stored']} "
         f"(= 201s: {r['stored_matches_201']}); server CPU {r['server_cpu_ms_per_report']} ms/report "
-        f"(workers {r['worker_cpu_s']} s), load generator {r['loadgen_cpu_ms_per_report']} ms/report"
+        f"(workers {r['worker_cpu_s']} s), load generator {r['loadgen_cpu_ms_per_report']} ms/report "
+        f"({r.get('paced_cpu_ms_per_request')} ms while pacing)"
         f"{extra}; machine CPU {r['machine_cpu_busy_pct']} %, load {r['load_before']} → "
         f"{r['load_after']}",
         flush=True,

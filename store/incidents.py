@@ -144,8 +144,8 @@ def get_incidents(conn: Connection, incident_ids: Sequence[str]) -> list[dict[st
     missing."""
     found: dict[str, dict[str, Any]] = {}
     for i in range(0, len(incident_ids), 500):
-        q = _SELECT.where(incidents.c.id.in_(list(incident_ids[i : i + 500])))
-        found.update((r.id, dict(r._mapping)) for r in conn.execute(q))
+        rows = conn.execute(_BY_IDS, {"_ids": list(incident_ids[i : i + 500])})
+        found.update((r.id, dict(r._mapping)) for r in rows)
     missing = [i for i in incident_ids if i not in found]
     if missing:
         raise NotFound(f"事件不存在：{missing[0]}", f"no incident {missing[0]}", field="id")
@@ -184,6 +184,8 @@ _SELECT = select(*(incidents.c[n] for n in INCIDENT_COLUMNS))
 
 
 _BY_ID = _SELECT.where(incidents.c.id == bindparam("_where_id"))
+#: Built once (an expanding IN): the read-back of a group commit compiles nothing per batch.
+_BY_IDS = _SELECT.where(incidents.c.id.in_(bindparam("_ids", expanding=True)))
 
 
 @dataclass(frozen=True)

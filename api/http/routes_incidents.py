@@ -1,20 +1,37 @@
 """``/api/v1/incidents``, ``/supervision``, ``/stats``: the 上报 + 反馈 loop over HTTP.
 
-Each route parses, makes one call into :mod:`api.ops`, and returns what it got."""
+Each route parses, makes one call into :mod:`api.ops`, and returns what it got.
+
+``POST /api/v1/incidents`` (intake, hundreds a second) is served by a lean ASGI route,
+:data:`LEAN_ROUTE`, matched before the FastAPI route of the same path: the JSON body parsed by
+orjson and validated by the same model (:class:`~api.http.schemas.IncidentIn`, python mode as
+FastAPI validates it), the token verified once per expiry (:func:`api.ops.locating.locate_caller`,
+the account still checked on every call), and the answer serialised by orjson. Anything it does
+not take on itself — another content type, a body orjson or the model refuses — is handed, body
+replayed, to the FastAPI route, which answers exactly as before (the same error bodies). The
+FastAPI route also describes the operation in the OpenAPI document.
+"""
 
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Any
 
+import orjson
 from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.routing import APIRoute
+from pydantic import ValidationError
+from starlette.routing import Match, Route
+from starlette.types import Receive, Scope, Send
 
 from api.http.deps import current_user, require, service_of
 from api.http.schemas import ActionIn, IncidentIn
 from api.ops import incidents as ops
-from api.ops import intake
-from api.ops.access import User
+from api.ops import intake, privacy
+from api.ops.access import User, require_role
 from api.ops.intake_batch import store_report_batched
+from api.ops.locating import locate_caller
+from api.ops.service import Service
 from dispatch import AppRole
 
 router = APIRouter(prefix="/api/v1", tags=["事件 incidents"])
@@ -33,14 +50,118 @@ async def create_incident(
     # transaction, and the hop to a thread plus the GIL handovers cost more than that (see
     # bench/README.md). Building layers goes to a thread (prepare_report_on_loop); the write
     # never blocks the loop on another writer (store_report_on_loop).
-    service = service_of(request)
-    report_ = await intake.prepare_report_on_loop(service, user, body.model_dump())
+    answer = await _intake(service_of(request), user, body.model_dump())
+    response.headers["Location"] = f"/api/v1/incidents/{answer['id']}"
+    return answer
+
+
+async def _intake(service: Service, user: User, body: dict[str, Any]) -> dict[str, Any]:
+    """Prepare, store (answered only after its commit) and present one report."""
+    report_ = await intake.prepare_report_on_loop(service, user, body)
     if service.settings.intake_batch:  # group commit: answered once its batch has committed
         row = await store_report_batched(service, report_)
     else:
         row = await intake.store_report_on_loop(service, report_)
-    response.headers["Location"] = f"/api/v1/incidents/{row['id']}"
-    return ops.present_rows(service, user, [row])[0]
+    return _present(service, user, row)
+
+
+def _present(service: Service, user: User, row: dict[str, Any]) -> dict[str, Any]:
+    """:func:`api.ops.incidents.present_rows` for one row, with the person-id map of the roster
+    built once per roster (``present_rows`` builds it from every post on each call)."""
+    posts = service.posts()
+    cached: tuple[Any, dict[str, Any]] | None = service.__dict__.get("_intake_people")
+    if cached is None or cached[0] is not posts:
+        cached = (posts, ops.people_of(posts))
+        service.__dict__["_intake_people"] = cached
+    shown = ops.present(row, people=cached[1], names=ops.names_of(service), mask=False, now=service.clock())
+    return privacy.apply(user.role, shown)
+
+
+def _is_json(scope: Scope) -> bool:
+    for name, value in scope["headers"]:
+        if name == b"content-type":
+            return value.split(b";", 1)[0].strip().lower() == b"application/json"
+    return False
+
+
+def _bearer(scope: Scope) -> str | None:
+    """The token as :func:`api.http.deps.current_user` reads it for a write (bearer header only)."""
+    for name, value in scope["headers"]:
+        if name == b"authorization":
+            scheme, _, cred = value.decode("latin-1").partition(" ")
+            return cred.strip() or None if scheme.lower() == "bearer" else None
+    return None
+
+
+class _LeanIntake:
+    """``POST /api/v1/incidents`` as a plain ASGI app (see the module docstring)."""
+
+    def __init__(self) -> None:
+        self._described: APIRoute | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        chunks: list[bytes] = []
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":  # the client went away
+                return
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                break
+        raw = b"".join(chunks)
+        parsed: Any = None
+        if _is_json(scope):
+            try:
+                parsed = IncidentIn.model_validate(orjson.loads(raw))
+            except (orjson.JSONDecodeError, ValidationError):
+                parsed = None
+        if parsed is None:  # FastAPI answers it, errors and all
+            await self._full_route(scope, raw, send)
+            return
+        service: Service = scope["app"].state.service
+        user = require_role(locate_caller(service, _bearer(scope)), *REPORTERS)
+        answer = await _intake(service, user, parsed.model_dump())
+        body = orjson.dumps(answer)
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 201,
+                "headers": [
+                    (b"content-length", str(len(body)).encode()),
+                    (b"content-type", b"application/json"),
+                    (b"location", f"/api/v1/incidents/{answer['id']}".encode()),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+    async def _full_route(self, scope: Scope, raw: bytes, send: Send) -> None:
+        """The FastAPI route of :data:`router` (the described one), with the body already read
+        replayed to it."""
+        if self._described is None:
+            self._described = next(
+                r for r in router.routes if isinstance(r, APIRoute) and r.path == PATH and "POST" in r.methods
+            )
+        sent = False
+
+        async def replay() -> dict[str, Any]:
+            nonlocal sent
+            if not sent:
+                sent = True
+                return {"type": "http.request", "body": raw, "more_body": False}
+            return {"type": "http.disconnect"}
+
+        match, child = self._described.matches(scope)
+        if match is not Match.FULL:  # pragma: no cover - the same path and method
+            raise RuntimeError("the described intake route does not match")
+        await self._described.handle({**scope, **child}, replay, send)
+
+
+PATH = f"{router.prefix}/incidents"
+#: The lean intake route: included with :data:`router`, before the FastAPI route of the same path
+#: (the app may also put it first among its routes, like ``routes_locate.LEAN_ROUTE``).
+LEAN_ROUTE = Route(PATH, _LeanIntake(), methods=["POST"], include_in_schema=False)
+router.routes.insert(0, LEAN_ROUTE)
 
 
 @router.get("/incidents", summary="事件列表 list incidents")

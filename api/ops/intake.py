@@ -35,7 +35,7 @@ from api.ops.timelimits import time_limits_for
 from dispatch import Action, Actor, AppRole, Category, Event, apply, report, route, to_record
 from dispatch.errors import InvalidInput
 from geo.crs import parse_crs
-from geo.errors import InvalidCoordinates, NotFound, WeiwangError
+from geo.errors import InvalidCoordinates, NotFound
 from geo.nearest import nearest_community
 from geo.times import CST, as_instant, beijing_date
 from store import db
@@ -70,22 +70,35 @@ class Report:
     redo: Callable[[], Report] | None = field(default=None, repr=False, compare=False)
 
 
-def prepare_report(
-    service: Service, user: User, body: dict[str, Any], *, received_at: datetime | None = None
-) -> Report:
-    """Check, convert, locate and route a report; raises the domain errors a bad report gets.
+@dataclass(frozen=True)
+class _Located:
+    """A report's point checked and located: what :func:`prepare_report` builds the report from."""
 
-    ``body``: lon, lat, crs (default wgs84), category, description, and optionally reported_at
-    (a naive time is Beijing time, :mod:`geo.times`), urgent, address, reporter {name, phone}.
-    ``received_at``: the receipt instant when the report is located again (default: the clock,
-    read once here)."""
+    category: Category
+    now: datetime
+    at: datetime
+    crs: str
+    wlon: float
+    wlat: float
+    view: Any  # store.inforce.LayerView
+    loc: Any  # geo.locator.Location
+
+
+def _checked(
+    service: Service, body: dict[str, Any], now: datetime
+) -> tuple[Category, datetime, str, float, float]:
+    """Category, instant, CRS and WGS84 point of a report; raises what a bad report gets."""
     category = Category.parse(body["category"])
-    now = received_at if received_at is not None else service.clock()
     at = as_instant(body.get("reported_at") or now)
     if at > now + timedelta(minutes=service.settings.future_slack_min):
         raise InvalidInput("上报时间不能晚于当前时间", "reported_at lies in the future", field="reported_at")
     crs = body.get("crs") or "wgs84"
     wlon, wlat = checked_wgs84(body["lon"], body["lat"], crs)
+    return category, at, crs, wlon, wlat
+
+
+def _view_at(service: Service, at: datetime) -> Any:
+    """The view in force at ``at``; :class:`InvalidCoordinates` when no version was."""
     try:
         view = service.layers.at(None, at)
     except NotFound:
@@ -102,7 +115,29 @@ def prepare_report(
             "no grid version was in force at reported_at",
             field="reported_at",
         )
-    loc = view.locator.locate_one(wlon, wlat).to_dict()
+    return view
+
+
+def prepare_report(
+    service: Service, user: User, body: dict[str, Any], *, received_at: datetime | None = None
+) -> Report:
+    """Check, convert, locate and route a report; raises the domain errors a bad report gets.
+
+    ``body``: lon, lat, crs (default wgs84), category, description, and optionally reported_at
+    (a naive time is Beijing time, :mod:`geo.times`), urgent, address, reporter {name, phone}.
+    ``received_at``: the receipt instant when the report is located again (default: the clock,
+    read once here)."""
+    now = received_at if received_at is not None else service.clock()
+    category, at, crs, wlon, wlat = _checked(service, body, now)
+    view = _view_at(service, at)
+    loc = view.locator.locate_one(wlon, wlat)
+    return _routed(service, user, body, _Located(category, now, at, crs, wlon, wlat, view, loc))
+
+
+def _routed(service: Service, user: User, body: dict[str, Any], p: _Located) -> Report:
+    """The located report routed, with its first events (see :func:`prepare_report`)."""
+    at, view, wlon, wlat = p.at, p.view, p.wlon, p.wlat
+    loc = p.loc.to_dict()
     community = loc.get("community_code")
     if community is None:
         radius = service.settings.queue_radius_m
@@ -120,7 +155,7 @@ def prepare_report(
     resident = body.get("reporter") or {}
     inc, first = report(
         new_incident_id(at),
-        category.value,
+        p.category.value,
         body["description"],
         reporter,
         at,
@@ -133,7 +168,7 @@ def prepare_report(
         urgent=bool(body.get("urgent", False)),
     )
     events: list[Event] = []
-    routed = route(loc.get("micro_code"), loc.get("general_code"), community, service.posts(), day)
+    routed = routed_to(service, loc.get("micro_code"), loc.get("general_code"), community, day)
     if not routed.queue and routed.person_id is not None:
         inc, ev = apply(inc, Action.ACCEPT, SYSTEM, at, note="自动受理：已定位到微网格")
         events.append(ev)
@@ -152,7 +187,7 @@ def prepare_report(
     record = to_record(inc) | {
         "raw_lon": float(body["lon"]),
         "raw_lat": float(body["lat"]),
-        "raw_crs": parse_crs(crs).name,
+        "raw_crs": parse_crs(p.crs).name,
         "layer_version_id": version.id if version else None,
         "on_boundary": bool(loc.get("on_boundary")),
         "snapped": bool(loc.get("snapped")),
@@ -166,9 +201,39 @@ def prepare_report(
         record,
         (first.to_dict(), *(ev.to_dict() for ev in events)),
         at=at,
-        version_ids=tuple(sorted(v.id for v in view.versions.values())),
-        redo=partial(prepare_report, service, user, body, received_at=now),
+        version_ids=view_version_ids(view),
+        redo=partial(prepare_report, service, user, body, received_at=p.now),
     )
+
+
+def view_version_ids(view: Any) -> tuple[int, ...]:
+    """The sorted version ids of a view (computed once per view: views are cached per version)."""
+    ids: tuple[int, ...] | None = view.__dict__.get("_intake_version_ids")
+    if ids is None:
+        ids = tuple(sorted(v.id for v in view.versions.values()))
+        view.__dict__["_intake_version_ids"] = ids
+    return ids
+
+
+#: Routes kept per roster (:meth:`Service.posts` returns the same list until it reloads it).
+_ROUTES_MAX = 4096
+
+
+def routed_to(service: Service, micro: str | None, general: str | None, community: str, day: Any) -> Any:
+    """:func:`dispatch.route` for these codes and day on the service's roster, remembered while the
+    roster list is the same object (a reload, at its TTL or after a roster change, starts afresh):
+    ``route`` is a pure function of its arguments, and scanning the roster for each report cost
+    more than the rest of routing."""
+    posts = service.posts()
+    cache: dict[Any, Any] | None = service.__dict__.get("_intake_routes")
+    if cache is None or cache.get(None) is not posts or len(cache) > _ROUTES_MAX:
+        cache = {None: posts}
+        service.__dict__["_intake_routes"] = cache
+    key = (micro, general, community, day)
+    found = cache.get(key)
+    if found is None:
+        found = cache[key] = route(micro, general, community, posts, day)
+    return found
 
 
 async def prepare_report_on_loop(service: Service, user: User, body: dict[str, Any]) -> Report:
@@ -176,21 +241,15 @@ async def prepare_report_on_loop(service: Service, user: User, body: dict[str, A
     of layers already built (microseconds), else in a thread, where the work that grows with the
     grids happens (building the locator of a version — a late report's old one, or a freshly
     published one — or the nearest community of a stray point); a 99,000-vertex grid no longer
-    freezes the server."""
-    if _cheap_on_loop(service, body):
-        return prepare_report(service, user, body)
-    return await asyncio.to_thread(prepare_report, service, user, body)
-
-
-def _cheap_on_loop(service: Service, body: dict[str, Any]) -> bool:
-    try:
-        at = as_instant(body.get("reported_at") or service.clock())
-        if not service.layers.is_built_for(None, at):
-            return False
-        wlon, wlat = checked_wgs84(body["lon"], body["lat"], body.get("crs") or "wgs84")
-        return service.layers.at(None, at).locator.locate_one(wlon, wlat).community_code is not None
-    except (WeiwangError, KeyError, TypeError, ValueError):
-        return True  # refused input: prepare_report refuses it at once, before any geometry
+    freezes the server. The point is located once: the thread is used only when it must."""
+    now = service.clock()
+    category, at, crs, wlon, wlat = _checked(service, body, now)  # refused input: raised at once
+    if service.layers.is_built_for(None, at):
+        view = _view_at(service, at)
+        loc = view.locator.locate_one(wlon, wlat)
+        if loc.community_code is not None:
+            return _routed(service, user, body, _Located(category, now, at, crs, wlon, wlat, view, loc))
+    return await asyncio.to_thread(prepare_report, service, user, body, received_at=now)
 
 
 def _store_once(service: Service, report_: Report, *, wait: bool = True) -> dict[str, Any]:
