@@ -24,7 +24,6 @@ from matplotlib.font_manager import FontProperties
 from matplotlib.textpath import TextToPath
 from shapely.geometry import Point
 from shapely.geometry.base import BaseGeometry
-from shapely.ops import polylabel
 
 from layers.fonts import FONT_FAMILIES
 
@@ -99,21 +98,42 @@ def _sizes(max_pt: float, min_pt: float) -> list[float]:
 
 def _candidates(poly: BaseGeometry, n_grid: int = 14, keep: int = 48) -> np.ndarray:
     """Centre candidates: the pole of inaccessibility, then interior grid points, most interior first."""
-    minx, miny, maxx, maxy = poly.bounds
-    tol = max(min(maxx - minx, maxy - miny) / 200.0, 0.1)
-    main = max(shapely.get_parts(poly), key=lambda g: g.area) if poly.geom_type != "Polygon" else poly
-    pole = polylabel(main, tolerance=tol)
-    xs = np.linspace(minx, maxx, n_grid + 2)[1:-1]
-    ys = np.linspace(miny, maxy, n_grid + 2)[1:-1]
-    gx, gy = np.meshgrid(xs, ys)
-    pts = shapely.points(gx.ravel(), gy.ravel())
-    inside = shapely.contains_xy(poly, gx.ravel(), gy.ravel())
-    pts = pts[inside]
-    if len(pts):
-        dist = shapely.distance(poly.boundary, pts)
-        pts = pts[np.argsort(-dist, kind="stable")[:keep]]
-    out = [(pole.x, pole.y)] + [(p.x, p.y) for p in pts]
-    return np.asarray(out, dtype=float)
+    return _candidates_many([poly], n_grid, keep)[0]
+
+
+def _candidates_many(polys: Sequence[BaseGeometry], n_grid: int = 14, keep: int = 48) -> list[np.ndarray]:
+    """:func:`_candidates` of many polygons with one call of each shapely function for them all:
+    poles (:func:`shapely.maximum_inscribed_circle`, as :func:`shapely.ops.polylabel`), the interior
+    grid points and their distances to the boundary."""
+    if not polys:
+        return []
+    arr = np.asarray(polys, dtype=object)
+    shapely.prepare(arr)
+    b = shapely.bounds(arr)
+    tol = np.maximum(np.minimum(b[:, 2] - b[:, 0], b[:, 3] - b[:, 1]) / 200.0, 0.1)
+    mains = np.array(
+        [p if p.geom_type == "Polygon" else max(shapely.get_parts(p), key=lambda g: g.area) for p in arr],
+        dtype=object,
+    )
+    poles = shapely.get_coordinates(shapely.get_point(shapely.maximum_inscribed_circle(mains, tol), 0))
+    xs = np.linspace(b[:, 0], b[:, 2], n_grid + 2, axis=1)[:, 1:-1]
+    ys = np.linspace(b[:, 1], b[:, 3], n_grid + 2, axis=1)[:, 1:-1]
+    gx = np.broadcast_to(xs[:, None, :], (len(arr), n_grid, n_grid)).reshape(len(arr), -1)
+    gy = np.broadcast_to(ys[:, :, None], (len(arr), n_grid, n_grid)).reshape(len(arr), -1)
+    owner = np.repeat(np.arange(len(arr)), n_grid * n_grid)
+    inside = shapely.contains_xy(arr[owner], gx.ravel(), gy.ravel())
+    idx = np.flatnonzero(inside)
+    dist = np.empty(len(inside))
+    dist[idx] = shapely.distance(
+        shapely.boundary(arr)[owner[idx]], shapely.points(gx.ravel()[idx], gy.ravel()[idx])
+    )
+    out = []
+    for i in range(len(arr)):
+        mine = idx[owner[idx] == i]
+        mine = mine[np.argsort(-dist[mine], kind="stable")[:keep]]
+        pts = np.column_stack([gx.ravel()[mine], gy.ravel()[mine]])
+        out.append(np.vstack([poles[i : i + 1], pts]))
+    return out
 
 
 def _boxes(centres: np.ndarray, w: float, h: float) -> np.ndarray:
@@ -159,37 +179,52 @@ def layout_labels(
         placed.append(geom)
         tree = shapely.STRtree(placed)
 
+    live = [i for i, item in enumerate(items) if not item.polygon.is_empty and item.variants]
+    cands_of = dict(zip(live, _candidates_many([items[i].polygon for i in live]), strict=True))
     for idx, item in enumerate(items):
         poly = item.polygon
-        if poly.is_empty or not item.variants:
+        if idx not in cands_of:
             results[idx] = Placement(item.key, (), 0.0, (0.0, 0.0), (0.0, 0.0), (0, 0, 0, 0), "none", -1)
             continue
         shapely.prepare(poly)
-        cands = _candidates(poly)
+        cands = cands_of[idx]
         anchor = (float(cands[0, 0]), float(cands[0, 1]))
-        done = False
+        minx, miny, maxx, maxy = poly.bounds
+        found = None
         for vi, lines in enumerate(item.variants):
             cap = item.variant_max_pt[vi] if vi < len(item.variant_max_pt) else None
+            # every size of this variant at once; a box as wide or tall as the polygon cannot fit
+            tries = []
             for size in sizes:
                 if cap is not None and size > cap:
                     continue
                 wpt, hpt = box_size_pt(lines, size, item.weight)
-                boxes = _boxes(cands, wpt * m_per_pt, hpt * m_per_pt)
-                ok = shapely.contains_properly(poly, boxes) & _free(boxes, tree, placed)
-                if ok.any():
-                    k = int(np.argmax(ok))
-                    centre = (float(cands[k, 0]), float(cands[k, 1]))
-                    b = boxes[k]
-                    results[idx] = Placement(
-                        item.key, lines, size, centre, centre, tuple(b.bounds), "inside", vi, item.weight
-                    )
-                    add(b)
-                    done = True
-                    break
-            if done:
+                w, h = wpt * m_per_pt, hpt * m_per_pt
+                if w < maxx - minx and h < maxy - miny:
+                    tries.append((size, w, h))
+            if not tries:
+                continue
+            n = len(cands)
+            ws = np.repeat([w for _, w, _ in tries], n)
+            hs = np.repeat([h for _, _, h in tries], n)
+            cx, cy = np.tile(cands[:, 0], len(tries)), np.tile(cands[:, 1], len(tries))
+            boxes = shapely.box(cx - ws / 2, cy - hs / 2, cx + ws / 2, cy + hs / 2)
+            ok = shapely.contains_properly(poly, boxes)
+            if ok.any():
+                ok[ok] = _free(boxes[ok], tree, placed)
+            if ok.any():
+                first = int(np.argmax(ok))  # the largest size that fits, then the first candidate
+                found = (vi, lines, tries[first // n][0], first % n, boxes[first])
                 break
-        if not done:
+        if found is None:
             pending.append((idx, item, anchor))
+            continue
+        vi, lines, size, k, b = found
+        centre = (float(cands[k, 0]), float(cands[k, 1]))
+        results[idx] = Placement(
+            item.key, lines, size, centre, centre, tuple(b.bounds), "inside", vi, item.weight
+        )
+        add(b)
 
     # Callouts after every inside label, so they only take space nobody inside needs.
     for idx, item, anchor in pending:

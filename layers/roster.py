@@ -16,12 +16,12 @@ from typing import Literal
 from matplotlib.axes import Axes
 from matplotlib.collections import LineCollection
 from matplotlib.patches import Rectangle
-from matplotlib.text import Text
 
 from geo.hierarchy import Grid
 from geo.roles import Post, Role, mask_phone
 from layers.labels import text_width_em
 from layers.styles import INK
+from layers.textrun import add_text_run
 
 MM_PER_PT = 25.4 / 72.0
 HEADER = ("微网格编码", "名称", "微网格长", "微网格员")
@@ -141,12 +141,6 @@ def fit_roster(
     return best
 
 
-def _text(ax: Axes, x: float, y: float, s: str, **kw: object) -> Text:
-    """Text in the axes' data units, held by the figure: axes texts get a clip path each, which costs
-    more than the rest of the table and is not needed inside the panel."""
-    return ax.figure.text(x, y, s, transform=ax.transData, **kw)
-
-
 def draw_roster(
     ax: Axes, rows: Sequence[RosterRow], x: float, y_top: float, width_mm: float, fit: RosterFit
 ) -> float:
@@ -157,6 +151,8 @@ def draw_roster(
     block_w = sum(fit.col_em) * em
     per_col = math.ceil(len(rows) / fit.columns)
     rules: list[list[tuple[float, float]]] = []
+    # cells by (weight, colour): each set drawn as one TextRun (see layers.textrun)
+    cells: dict[tuple[str, str], list[tuple[float, float, str]]] = {}
     bottom = y_top
     for b in range(fit.columns):
         chunk = rows[b * per_col : (b + 1) * per_col]
@@ -169,17 +165,7 @@ def draw_roster(
         )
         cx = bx
         for h, w in zip(HEADER, fit.col_em, strict=True):
-            _text(
-                ax,
-                cx + 0.4 * em,
-                y - pitch / 2,
-                h,
-                fontsize=f,
-                fontweight="bold",
-                va="center",
-                ha="left",
-                color=INK,
-            )
+            cells.setdefault(("bold", INK), []).append((cx + 0.4 * em, y - pitch / 2, h))
             cx += w * em
         y -= pitch
         rules.append([(bx, y), (bx + block_w, y)])
@@ -196,34 +182,28 @@ def draw_roster(
                         zorder=1,
                     )
                 )
-                _text(
-                    ax,
-                    bx + 0.4 * em,
-                    y - pitch / 2,
-                    r.cells[0],
-                    fontsize=f,
-                    fontweight="bold",
-                    va="center",
-                    ha="left",
-                    color=INK,
-                )
+                cells.setdefault(("bold", INK), []).append((bx + 0.4 * em, y - pitch / 2, r.cells[0]))
             else:
                 cx = bx
                 for c, w in zip(r.cells, fit.col_em, strict=True):
-                    _text(
-                        ax,
-                        cx + 0.4 * em,
-                        y - pitch / 2,
-                        c,
-                        fontsize=f,
-                        va="center",
-                        ha="left",
-                        color="#a00000" if c == VACANT else INK,
-                    )
+                    color = "#a00000" if c == VACANT else INK
+                    cells.setdefault(("normal", color), []).append((cx + 0.4 * em, y - pitch / 2, c))
                     cx += w * em
             y -= pitch
             rules.append([(bx, y), (bx + block_w, y)])
         ax.add_patch(Rectangle((bx, y), block_w, y_top - y, facecolor="none", edgecolor=INK, linewidth=0.6))
         bottom = min(bottom, y)
     ax.add_collection(LineCollection(rules, colors="#bdbdbd", linewidths=0.3))
+    for (weight, color), run in cells.items():
+        # held by the figure, in the axes' data units: axes texts get a clip path each, not needed here
+        add_text_run(
+            ax.figure,  # type: ignore[arg-type]
+            run,
+            transform=ax.transData,
+            fontsize=f,
+            fontweight=weight,
+            va="center",
+            ha="left",
+            color=color,
+        )
     return bottom
