@@ -29,7 +29,8 @@ Python floats for scalar input, float64 arrays otherwise. Non-finite values pass
 use :func:`validate_lonlat` to reject them.
 
 pyproj Transformers are cached (``functools.lru_cache``) and built with ``always_xy=True``; they
-are thread-safe since pyproj 3.1.
+are thread-safe since pyproj 3.1 (each thread gets its own PROJ object, rebuilt from a pipeline
+string where the EPSG search found a single operation: see ``_transformer``).
 """
 
 from __future__ import annotations
@@ -239,9 +240,24 @@ def _crs_from_epsg(code: int) -> CRS:
     return CRS.from_epsg(code)
 
 
+#: What PROJ reports as the definition of a transformer that picks among several operations per point.
+_SEVERAL_OPERATIONS = "unavailable until proj_trans is called"
+
+
 @lru_cache(maxsize=256)
 def _transformer(src_epsg: int, dst_epsg: int) -> Transformer:
-    return Transformer.from_crs(src_epsg, dst_epsg, always_xy=True)
+    """The transformer between two EPSG codes; one chosen operation becomes a plain pipeline.
+
+    A pyproj Transformer rebuilds its PROJ object in each thread that first uses it; built with
+    ``from_crs`` that redoes the EPSG database search (~120 ms CPU per thread and transformer),
+    built from the pipeline string it is well under a millisecond. The search runs once here; where
+    it finds a single operation, its pipeline gives the same numbers. Where PROJ keeps several
+    candidates (chosen per point by area of use, e.g. Beijing 1954 → WGS84) the full one is kept.
+    """
+    found = Transformer.from_crs(src_epsg, dst_epsg, always_xy=True)
+    if found.definition == _SEVERAL_OPERATIONS:
+        return found
+    return Transformer.from_pipeline(found.definition)
 
 
 def get_transformer(src: str | int | CRSSpec, dst: str | int | CRSSpec) -> Transformer:

@@ -466,6 +466,36 @@ def test_transformers_are_cached_and_offsets_have_none():
         get_transformer("gcj02", "wgs84")
 
 
+@pytest.mark.parametrize(
+    ("src", "dst"), [(4326, 4544), (4544, 4326), (4326, 32648), (4214, 4326), (4490, 4326)]
+)
+def test_cached_transformers_match_pyproj_from_crs_in_other_threads(src, dst):
+    """The cached transformer (a plain pipeline where PROJ found one operation, the full search
+    result where it keeps several, as for Beijing 1954) gives pyproj's own numbers, here and in a
+    fresh thread, where pyproj rebuilds its PROJ object."""
+    import threading
+
+    from pyproj import Transformer
+
+    rng = np.random.default_rng(7)
+    if CRS_IS_GEOGRAPHIC[src]:
+        x, y = rng.uniform(70, 140, 500), rng.uniform(0, 56, 500)
+    else:
+        x, y = rng.uniform(-2e6, 3e6, 500), rng.uniform(0, 9e6, 500)
+    expected = Transformer.from_crs(src, dst, always_xy=True).transform(x, y)
+    cached = get_transformer(src, dst)
+    got: list[tuple] = [cached.transform(x, y)]
+    thread = threading.Thread(target=lambda: got.append(cached.transform(x, y)))
+    thread.start()
+    thread.join()
+    assert len(got) == 2
+    for result in got:
+        assert all(np.array_equal(a, b, equal_nan=True) for a, b in zip(result, expected, strict=True))
+
+
+CRS_IS_GEOGRAPHIC = {4326: True, 4490: True, 4214: True, 4544: False, 32648: False}
+
+
 # ---- geometries: local metric, reprojection, area ---------------------------------------------------
 
 # A 0.01° × 0.01° square near Xinglong, and the same square given in GCJ-02.
