@@ -188,7 +188,7 @@ def assignment_data(service: Service, community: str) -> dict[str, Any]:
     clock not yet past the next deadline of a listed incident (where an incident turns overdue or
     due). Reading and replaying every incident and event of the community took ~100–300 ms of CPU
     at 1,000 incidents, on every load of the page."""
-    from api.ops.workspace import _roster_tag as roster_tag
+    from api.ops.workspace import roster_tag
     from store import db
     from store.incidents import last_event_id
 

@@ -143,7 +143,7 @@ def my_todo(service: Service, user: User) -> dict[str, Any]:
     return {"items": items, "total": len(items)}
 
 
-def _roster_tag(service: Service) -> str:
+def roster_tag(service: Service) -> str:
     """A digest of the roster this process shows (names, phones, posts), computed once per roster
     reload: remembered with the list :meth:`Service.posts` hands out, recomputed when it hands out
     another."""
@@ -171,7 +171,7 @@ def feed_version(service: Service, user: User, community: str | None) -> str:
     except NotFound:
         versions = ()
     who = (user.username, user.role.value, user.person_id)
-    key = (last, versions, _roster_tag(service), who, community, service.today().isoformat())
+    key = (last, versions, roster_tag(service), who, community, service.today().isoformat())
     return hashlib.sha256(repr(key).encode()).hexdigest()[:24]
 
 
