@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import statistics
 import sys
 import tempfile
@@ -68,22 +67,6 @@ BREAKDOWN = """() => {
       .map((r) => r.name.replace(location.origin, '')),
   };
 }"""
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _points(n: int, seed: int = 7) -> list[tuple[float, float]]:
@@ -116,6 +99,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from api.http.app import create_app
     from api.settings import Settings
+    from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, _free_port
 
     print(f"load average at start: {os.getloadavg()}")
     tmp = tempfile.TemporaryDirectory()
@@ -166,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
             )
 
         with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+            browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
             warm = browser.new_context()  # one throw-away load: Chromium's own first-start costs
             warm.add_cookies([{"name": "weiwang_token", "value": token, "url": base}])
             warm.new_page().goto(base + pages["coverage"])
