@@ -11,10 +11,8 @@ everything works, not to quote figures.
 from __future__ import annotations
 
 import argparse
-import os
-import subprocess
-import sys
-import time
+
+from bench.runall import run_modules
 
 BENCHES: dict[str, tuple[list[str], list[str]]] = {
     # name: (full arguments, --quick arguments)
@@ -39,18 +37,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="short runs: a smoke test, not figures to quote")
     ap.add_argument("--only", default=",".join(BENCHES), help="comma-separated subset")
     args = ap.parse_args(argv)
-    results: list[tuple[str, int, float]] = []
-    print(f"负载 / load average at start: {os.getloadavg()}", flush=True)
-    for name in args.only.split(","):
-        full, quick = BENCHES[name]
-        cmd = [sys.executable, "-m", f"bench.{name}", *(quick if args.quick else full)]
-        print(f"\n######## {' '.join(cmd[1:])}", flush=True)
-        t = time.perf_counter()
-        rc = subprocess.run(cmd, check=False).returncode
-        results.append((name, rc, time.perf_counter() - t))
-    print(f"\n负载 / load average at end: {os.getloadavg()}")
-    for name, rc, secs in results:
-        print(f"{name:15s} {'PASS' if rc == 0 else f'FAIL (exit {rc})':16s} {secs:6.0f} s")
+    modules = [(f"bench.{name}", BENCHES[name][1 if args.quick else 0]) for name in args.only.split(",")]
+    results = run_modules(modules, ok="PASS", failed="FAIL", width=(15, 16))
     return 0 if all(rc == 0 for _, rc, _ in results) else 1
 
 

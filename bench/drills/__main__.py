@@ -8,12 +8,11 @@ another; the exit status is 0 only if every drill held. Arguments after ``--`` g
 from __future__ import annotations
 
 import argparse
-import os
 import pkgutil
-import subprocess
 import sys
-import time
 from pathlib import Path
+
+from bench.runall import run_modules
 
 
 def drill_names() -> list[str]:
@@ -43,17 +42,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"未知演练 / unknown drill(s): {', '.join(unknown)}; found: {', '.join(names)}")
             return 2
         names = wanted
-    print(f"负载 / load average at start: {os.getloadavg()}", flush=True)
-    results: list[tuple[str, int, float]] = []
-    for name in names:
-        cmd = [sys.executable, "-m", f"bench.drills.{name}", *passthrough]
-        print(f"\n######## {' '.join(cmd[1:])}", flush=True)
-        t = time.perf_counter()
-        rc = subprocess.run(cmd, check=False).returncode
-        results.append((name, rc, time.perf_counter() - t))
-    print(f"\n负载 / load average at end: {os.getloadavg()}")
-    for name, rc, secs in results:
-        print(f"{name:32s} {'HELD' if rc == 0 else f'FAILED (exit {rc})':18s} {secs:6.0f} s")
+    modules = [(f"bench.drills.{name}", passthrough) for name in names]
+    results = run_modules(modules, ok="HELD", failed="FAILED", width=(32, 18))
     return 0 if results and all(rc == 0 for _, rc, _ in results) else 1
 
 
