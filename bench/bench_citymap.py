@@ -82,9 +82,11 @@ _ZOOM = """([lat, lon, z]) => new Promise((done, fail) => {
   const t0 = performance.now();
   const one = () => { if (--left === 0) done(performance.now() - t0); };
   layers.forEach((l) => l.once('load', one));
-  setTimeout(() => fail(new Error('tiles did not load in 300 s')), 300000);
+  setTimeout(() => fail(new Error('tiles did not load in 120 s')), 120000);
   wwMap.setView([lat, lon], z, {animate: false});
   if (!layers.length) done(performance.now() - t0);
+  // nothing to fetch (the view's tiles were already there): no "load" will come
+  layers.forEach((l) => { if (!l.isLoading()) { l.off('load', one); one(); } });
 })"""
 
 #: Before a click: note when the popup card of ``code`` shows its people (window.__wwCardMs).
