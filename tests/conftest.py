@@ -99,15 +99,10 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 @pytest.fixture(scope="session")
 def pg_server() -> Iterator[object]:
-    if os.environ.get("WEIWANG_TEST_POSTGIS", "").lower() == "skip":
-        pytest.skip("WEIWANG_TEST_POSTGIS=skip (local development only; fails in CI)")
-    from tests.pgserver import start
+    from tests.pgserver import for_test
 
-    server = start()
-    try:
+    with for_test() as server:
         yield server
-    finally:
-        server.stop()
 
 
 # -- databases -----------------------------------------------------------------------------------

@@ -15,6 +15,8 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -155,6 +157,21 @@ def start(*, durable: bool = False) -> PgServer:
         server.stop()
         raise
     return server
+
+
+@contextmanager
+def for_test() -> Iterator[PgServer]:
+    """:func:`start` for a test or fixture, stopped when it is done; the test is skipped when
+    ``WEIWANG_TEST_POSTGIS=skip`` (local development only; fails in CI)."""
+    if os.environ.get("WEIWANG_TEST_POSTGIS", "").lower() == "skip":
+        import pytest
+
+        pytest.skip("WEIWANG_TEST_POSTGIS=skip (local development only; fails in CI)")
+    server = start()
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 def _launch(root: Path, port: int, *, durable: bool = False) -> subprocess.Popen[bytes]:

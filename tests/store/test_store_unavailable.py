@@ -6,7 +6,6 @@ cut); a write cut before its commit leaves nothing. Errors that are the query's 
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Iterator
 
@@ -17,21 +16,14 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from store import db
 from store.dberrors import DatabaseUnavailable
-from tests.pgserver import PgServer
+from tests.pgserver import PgServer, for_test
 
 
 @pytest.fixture
 def own_pg() -> Iterator[PgServer]:
     """A cluster of this test's own: it is stopped and restarted, which the shared one must not be."""
-    if os.environ.get("WEIWANG_TEST_POSTGIS", "").lower() == "skip":
-        pytest.skip("WEIWANG_TEST_POSTGIS=skip (local development only; fails in CI)")
-    from tests.pgserver import start
-
-    server = start()
-    try:
+    with for_test() as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture
