@@ -19,13 +19,8 @@ import argparse
 import http.client
 import json
 import os
-import secrets
 import shutil
-import signal
-import socket
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -58,12 +53,6 @@ def synthetic_layer(n: int) -> list[Grid]:
     return grids
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description="OGC API – Features 翻页基准 / paging bench")
     ap.add_argument("--grids", type=int, default=50_000)
@@ -77,6 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     from store import db
     from store.importing import import_grids
     from store.versions import publish
+    from tests.served import served
 
     tmp = Path(tempfile.mkdtemp(prefix="bench_ogc_"))
     url = f"sqlite:///{tmp / 'bench.sqlite'}"
@@ -91,59 +81,37 @@ def main(argv: list[str] | None = None) -> int:
     micro = sum(1 for g in grids if g.level is Level.MICRO)
     print(f"layer: {micro} micro-grids imported and published in {time.perf_counter() - t:.0f} s", flush=True)
 
-    port = _free_port()
-    env = dict(os.environ, WEIWANG_DATABASE_URL=url, WEIWANG_SECRET_KEY=secrets.token_urlsafe(16))
-    weiwang = str(Path(sys.executable).parent / "weiwang")
-    proc = subprocess.Popen(
-        [weiwang, "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
     try:
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                conn.request("GET", "/health")
-                conn.getresponse().read()
-                break
-            except OSError:
-                conn.close()
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.2)
+        with served(url, workers=1, start_timeout=120) as srv:  # one worker, stopped on the way out
+            conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=120)
 
-        def page(path: str) -> tuple[float, dict]:
-            t0 = time.perf_counter()
-            conn.request("GET", path)
-            r = conn.getresponse()
-            data = r.read()
-            ms = (time.perf_counter() - t0) * 1000
-            assert r.status == 200, data[:300]
-            return ms, json.loads(data)
+            def page(path: str) -> tuple[float, dict]:
+                t0 = time.perf_counter()
+                conn.request("GET", path)
+                r = conn.getresponse()
+                data = r.read()
+                ms = (time.perf_counter() - t0) * 1000
+                assert r.status == 200, data[:300]
+                return ms, json.loads(data)
 
-        base = f"/ogc/collections/{COMMUNITY}-micro/items?limit={args.page}"
-        passes: list[list[float]] = []
-        for _ in range(2):
-            times, seen, offset = [], 0, 0
-            while True:
-                ms, body = page(f"{base}&offset={offset}" if offset else base)
-                times.append(ms)
-                seen += body["numberReturned"]
-                assert body["numberMatched"] == micro
-                if not any(link["rel"] == "next" for link in body["links"]):
-                    break
-                offset += args.page
-            assert seen == micro, (seen, micro)
-            passes.append(times)
-        x1, y1, x2, y2 = (float(v) for v in shapely.total_bounds([g.geometry for g in grids[:2]]))
-        bbox_ms, bbox_body = page(f"{base}&bbox={x1},{y1},{(x1 + x2) / 2},{(y1 + y2) / 2}")
-        conn.close()
+            base = f"/ogc/collections/{COMMUNITY}-micro/items?limit={args.page}"
+            passes: list[list[float]] = []
+            for _ in range(2):
+                times, seen, offset = [], 0, 0
+                while True:
+                    ms, body = page(f"{base}&offset={offset}" if offset else base)
+                    times.append(ms)
+                    seen += body["numberReturned"]
+                    assert body["numberMatched"] == micro
+                    if not any(link["rel"] == "next" for link in body["links"]):
+                        break
+                    offset += args.page
+                assert seen == micro, (seen, micro)
+                passes.append(times)
+            x1, y1, x2, y2 = (float(v) for v in shapely.total_bounds([g.geometry for g in grids[:2]]))
+            bbox_ms, bbox_body = page(f"{base}&bbox={x1},{y1},{(x1 + x2) / 2},{(y1 + y2) / 2}")
+            conn.close()
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=30)
         shutil.rmtree(tmp, ignore_errors=True)
 
     print(f"\n{'pass':10s}{'pages':>7s}{'median ms':>11s}{'p95 ms':>9s}{'max ms':>9s}")
