@@ -265,6 +265,26 @@ var ww = (function () {
     }
   }
 
+  /* The caller's notices (GET /notices) into the page's badge (#ww-notice-badge) and list
+   * (#ww-notices), newest first as the server sends them; a click on an item calls onClick(notice).
+   * Resolves with the answer (unread, items). */
+  function notices(onClick) {
+    return api("/notices").then(function (body) {
+      var badge = document.getElementById("ww-notice-badge");
+      badge.textContent = String(body.unread);
+      badge.classList.toggle("ww-has", body.unread > 0);
+      var list = document.getElementById("ww-notices");
+      list.textContent = "";
+      if (!body.items.length) list.appendChild(el("li", {class: "ww-muted"}, ["暂无通知"]));
+      body.items.forEach(function (n) {
+        var li = el("li", {class: n.read ? "ww-muted" : "", "data-id": String(n.id)}, [fmtTime(n.created_at) + " " + n.message]);
+        li.addEventListener("click", function () { onClick(n); });
+        list.appendChild(li);
+      });
+      return body;
+    });
+  }
+
   function fmtTime(iso) {
     if (!iso) return "—";
     var t = new Date(iso);
@@ -275,5 +295,5 @@ var ww = (function () {
 
   return {data: pageData, el: el, gcj: gcj, toMap: toMap, msg: msg, api: api, drawGrids: drawGrids,
           microCard: microCard, zoomTo: zoomTo, fmtTime: fmtTime, loginLink: loginLink, token: token,
-          feed: feed};
+          feed: feed, notices: notices};
 })();

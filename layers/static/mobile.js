@@ -234,18 +234,7 @@
 
   /* ---- notices ---- */
   function loadNotices(markRead) {
-    return ww.api("/notices").then(function (body) {
-      var badge = document.getElementById("ww-notice-badge");
-      badge.textContent = String(body.unread);
-      badge.classList.toggle("ww-has", body.unread > 0);
-      var list = document.getElementById("ww-notices");
-      list.textContent = "";
-      if (!body.items.length) list.appendChild(el("li", {class: "ww-muted"}, ["暂无通知"]));
-      body.items.forEach(function (n) {
-        var li = el("li", {class: n.read ? "ww-muted" : ""}, [ww.fmtTime(n.created_at) + " " + n.message]);
-        li.addEventListener("click", function () { openDetail(n.incident_id); });
-        list.appendChild(li);
-      });
+    return ww.notices(function (n) { openDetail(n.incident_id); }).then(function (body) {
       if (markRead && body.unread) ww.api("/notices/read", {method: "POST", body: {}}).then(function () { loadNotices(false); });
     }).catch(function () { /* the badge stays */ });
   }

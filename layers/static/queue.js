@@ -404,21 +404,9 @@ function wwQueue(map) {
 
   /* ---- notices (badge + list) ---- */
   function loadNotices() {
-    return ww.api("/notices").then(function (body) {
-      var badge = document.getElementById("ww-notice-badge");
-      badge.textContent = String(body.unread);
-      badge.classList.toggle("ww-has", body.unread > 0);
-      var list = document.getElementById("ww-notices");
-      list.textContent = "";
-      if (!body.items.length) list.appendChild(el("li", {class: "ww-muted"}, ["暂无通知"]));
-      body.items.forEach(function (n) {
-        var li = el("li", {class: n.read ? "ww-muted" : "", "data-id": String(n.id)}, [ww.fmtTime(n.created_at) + " " + n.message]);
-        li.addEventListener("click", function () {
-          ww.api("/notices/read", {method: "POST", body: {ids: [n.id]}}).then(loadNotices);
-          if (byId[n.incident_id]) select(n.incident_id, true);
-        });
-        list.appendChild(li);
-      });
+    return ww.notices(function (n) {
+      ww.api("/notices/read", {method: "POST", body: {ids: [n.id]}}).then(loadNotices);
+      if (byId[n.incident_id]) select(n.incident_id, true);
     }).catch(function () { /* the badge stays as it was */ });
   }
 
