@@ -302,10 +302,12 @@ def _page(
     base: Basemap,
     user: Mapping[str, Any] | None = None,
     notices: bool = False,
+    css: str | None = None,
 ) -> str:
     """One page: map + panel + data block + our scripts; returns the HTML text. ``user``
     (``username``, ``name``, ``role``): the logged-in caller, shown with 退出登录 at the top of the
-    panel by the shared :func:`layers.header.user_bar`; None for an offline snapshot."""
+    panel by the shared :func:`layers.header.user_bar`; None for an offline snapshot. ``css``: one
+    more stylesheet of ours (e.g. ``workspace.css``), linked last in the head."""
     root = static_base.rstrip("/")
     c = _shift(community.geometry.centroid, base.overlay_crs)
     m = OfflineMap(
@@ -336,6 +338,8 @@ def _page(
     )
     if data.get("tiles"):  # grids from /tiles (layers/static/tiles.js), not embedded
         page = with_tile_scripts(page, root)
+    if css:
+        page = page.replace("</head>", f'<link rel="stylesheet" href="{_e(root)}/weiwang/{css}">\n</head>', 1)
     return page.replace("<html>", '<html lang="zh-CN">', 1)
 
 

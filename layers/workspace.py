@@ -131,7 +131,7 @@ def queue_page(
         "pollMs": int(poll_ms),
         "grids": fc,
     }
-    page = _page(
+    return _page(
         title=title,
         community=community,
         panel=panel,
@@ -142,10 +142,7 @@ def queue_page(
         base=base,
         user=user,
         notices=True,
-    )
-    root = static_base.rstrip("/")
-    return page.replace(
-        "</head>", f'<link rel="stylesheet" href="{_e(root)}/weiwang/workspace.css">\n</head>', 1
+        css="workspace.css",
     )
 
 
@@ -294,7 +291,7 @@ def stats_page(
         "indicators": dict(indicators),
         "grids": fc,
     }
-    page = _page(
+    return _page(
         title=title,
         community=community,
         panel=panel,
@@ -304,8 +301,5 @@ def stats_page(
         static_base=static_base,
         base=base,
         user=user,
-    )
-    root = static_base.rstrip("/")
-    return page.replace(
-        "</head>", f'<link rel="stylesheet" href="{_e(root)}/weiwang/workspace.css">\n</head>', 1
+        css="workspace.css",
     )
