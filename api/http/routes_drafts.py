@@ -195,11 +195,11 @@ def plan_page(
     version: Annotated[int | None, Query(ge=1, le=1_000_000)] = None,
 ) -> Response:
     """A logged-in planner's page; others are sent to the login page."""
-    from api.http.routes_maps import html_page, login_redirect, page_user
+    from api.http.routes_maps import user_page
 
-    user = page_user(request)
-    if user is None:
-        return login_redirect(request)
-    if user.role not in (AppRole.PLANNER, AppRole.ADMIN):
-        raise Forbidden("规划编辑页仅限规划员", "the planner's page is for planners", field="role")
-    return html_page(ops.plan_page(service_of(request), community, version, user))
+    def build(user: User) -> tuple[str, tuple[str, ...]]:
+        if user.role not in (AppRole.PLANNER, AppRole.ADMIN):
+            raise Forbidden("规划编辑页仅限规划员", "the planner's page is for planners", field="role")
+        return ops.plan_page(service_of(request), community, version, user)
+
+    return user_page(request, build)

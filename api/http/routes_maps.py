@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import mimetypes
 import os
+from collections.abc import Callable
 from typing import Annotated
 from urllib.parse import quote
 
@@ -67,6 +68,15 @@ def page_user(request: Request) -> User | None:
         return None
 
 
+def user_page(request: Request, build: Callable[[User], tuple[str, tuple[str, ...]]]) -> Response:
+    """The page ``build`` makes for the logged-in caller (:func:`html_page`), or the redirect to the
+    login page when nobody is logged in."""
+    user = page_user(request)
+    if user is None:
+        return login_redirect(request)
+    return html_page(build(user))
+
+
 @router.get("/maps/login", response_class=HTMLResponse, summary="地图登录页 map login page")
 def maps_login(next: Annotated[str, Query(max_length=500)] = "/home") -> Response:
     return html_page((maps.login(next), ()))
@@ -81,18 +91,12 @@ def root() -> RedirectResponse:
 @router.get("/maps/", response_class=HTMLResponse, summary="地图首页 map index")
 def maps_index(request: Request) -> Response:
     """Every community with a published grid version, linking its three maps and printable sheets."""
-    user = page_user(request)
-    if user is None:
-        return login_redirect(request)
-    return html_page(maps.index(service_of(request), user))
+    return user_page(request, lambda user: maps.index(service_of(request), user))
 
 
 @router.get("/maps/dispatch/{community}", response_class=HTMLResponse, summary="事件调度地图 dispatcher map")
 def maps_dispatch(community: CommunityCode, request: Request) -> Response:
-    user = page_user(request)
-    if user is None:
-        return login_redirect(request)
-    return html_page(maps.dispatch(service_of(request), user, community))
+    return user_page(request, lambda user: maps.dispatch(service_of(request), user, community))
 
 
 @router.get("/maps/coverage/{community}", response_class=HTMLResponse, summary="覆盖核查地图 coverage map")
@@ -101,18 +105,12 @@ def maps_coverage(
     request: Request,
     version: Annotated[int | None, Query(ge=1, le=1_000_000)] = None,
 ) -> Response:
-    user = page_user(request)
-    if user is None:
-        return login_redirect(request)
-    return html_page(maps.coverage(service_of(request), community, version, user))
+    return user_page(request, lambda user: maps.coverage(service_of(request), community, version, user))
 
 
 @router.get("/maps/assignment/{community}", response_class=HTMLResponse, summary="交办态势 assignment map")
 def maps_assignment(community: CommunityCode, request: Request) -> Response:
-    user = page_user(request)
-    if user is None:
-        return login_redirect(request)
-    return html_page(maps.assignment(service_of(request), community, user))
+    return user_page(request, lambda user: maps.assignment(service_of(request), community, user))
 
 
 class MemoryStaticFiles(StaticFiles):

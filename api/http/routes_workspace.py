@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from pydantic import Field
 
 from api.http.deps import CommunityCode, current_user, service_of
-from api.http.routes_maps import html_page, login_redirect, page_user
+from api.http.routes_maps import html_page, login_redirect, page_user, user_page
 from api.http.schemas import Strict
 from api.ops import notices, photos, workspace
 from api.ops.access import TOKEN_COOKIE, User
@@ -40,10 +40,7 @@ def home(request: Request) -> Response:
     "/maps/incidents/{community}", response_class=HTMLResponse, summary="事件办理 incident queue page"
 )
 def maps_incidents(community: CommunityCode, request: Request) -> Response:
-    user = page_user(request)
-    if user is None:
-        return login_redirect(request)
-    return html_page(workspace.queue(service_of(request), user, community))
+    return user_page(request, lambda user: workspace.queue(service_of(request), user, community))
 
 
 @router.get("/maps/stats/{community}", response_class=HTMLResponse, summary="考核看板 leaders' dashboard")
@@ -53,18 +50,14 @@ def maps_stats(
     start: Annotated[date | None, Query(alias="from")] = None,
     end: Annotated[date | None, Query(alias="to")] = None,
 ) -> Response:
-    user = page_user(request)
-    if user is None:
-        return login_redirect(request)
-    return html_page(workspace.stats_page(service_of(request), user, community, start, end))
+    return user_page(
+        request, lambda user: workspace.stats_page(service_of(request), user, community, start, end)
+    )
 
 
 @router.get("/m/", response_class=HTMLResponse, summary="网格员手机页 grid worker's phone page")
 def mobile(request: Request) -> Response:
-    user = page_user(request)
-    if user is None:
-        return login_redirect(request)
-    return html_page((workspace.mobile(service_of(request), user), ()))
+    return user_page(request, lambda user: (workspace.mobile(service_of(request), user), ()))
 
 
 @router.get("/maps/logout", response_class=HTMLResponse, summary="退出登录 log out")
