@@ -113,6 +113,13 @@ def check_located(
     _check_same(version_ids, in_force_ids(conn, at))
 
 
+_lv = layer_versions.c
+#: Built once (no parameters): the group commit's version read compiles nothing per batch.
+_PUBLISHED_VERSIONS = select(_lv.id, _lv.state, _lv.valid_from, _lv.valid_to).where(
+    _lv.state.in_((PUBLISHED, RETIRED)), _lv.valid_from.is_not(None)
+)
+
+
 def check_located_many(
     conn: Connection, located: Sequence[tuple[datetime | date | None, Iterable[int]]]
 ) -> None:
@@ -122,11 +129,7 @@ def check_located_many(
     instant — the same rule as :func:`in_force_clause`. :class:`LayersChanged` for the first
     report located on other versions than those in force at its instant."""
     hold_switch(conn, exclusive=False, wait=True)
-    lv = layer_versions.c
-    q = select(lv.id, lv.state, lv.valid_from, lv.valid_to).where(
-        lv.state.in_((PUBLISHED, RETIRED)), lv.valid_from.is_not(None)
-    )
-    rows = conn.execute(q).all()
+    rows = conn.execute(_PUBLISHED_VERSIONS).all()
     for at, version_ids in located:
         _check_same(version_ids, frozenset(r.id for r in rows if in_force(r, at)))  # type: ignore[arg-type]
 
