@@ -28,10 +28,10 @@ import logging
 import os
 import threading
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
@@ -39,6 +39,8 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from geo.errors import WeiwangError
 from store.dberrors import DatabaseUnavailable
+
+T = TypeVar("T")
 
 log = logging.getLogger("weiwang.store")
 
@@ -229,6 +231,74 @@ def write(engine: Engine, *, wait: bool = True) -> Iterator[Connection]:
 def _write_tx(engine: Engine) -> Iterator[Connection]:
     with engine.connect().execution_options(**{_WRITE_OPTION: True}) as conn, conn.begin():
         yield conn
+
+
+class HeldWriter:
+    """Write transactions on one connection kept checked out (a writer thread's, for its
+    lifetime): no pool checkout and no ``pool_pre_ping`` round trip per transaction, as with
+    :func:`write`. Use it from one thread only.
+
+    The same failures as :func:`write`: a cut connection is :class:`DatabaseUnavailable` and is
+    dropped (the next transaction connects again). As with the pre-ping, a connection that went
+    stale while idle never fails a caller by itself: when the kept connection is found cut before
+    the commit was sent, the transaction (``work``, run again from the start) is retried once on a
+    fresh connection. A commit cut on its way is not retried (its outcome is unknown): it is
+    :class:`DatabaseUnavailable`, like any error of a fresh connection."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._conn: Connection | None = None
+
+    def run(self, work: Callable[[Connection], T], *, wait: bool = True) -> T:
+        """``work(conn)`` in one write transaction, committed when it returns (see the class)."""
+        queue = _WRITERS.get(self.engine)
+        with _unavailable_as_domain_error():
+            if queue is not None:
+                with queue.held(wait):
+                    return self._run(work)
+            return self._run(work)
+
+    def _run(self, work: Callable[[Connection], T]) -> T:
+        reused = self._conn is not None
+        conn = self._connection()
+        committing = False
+        try:
+            with conn.begin():
+                out = work(conn)
+                committing = True  # the commit is sent as the block ends
+        except DBAPIError as err:
+            if conn.invalidated or is_unavailable(err):
+                self._drop()
+            if committing or not reused or not err.connection_invalidated:
+                raise
+            return self._run(work)  # the kept connection went stale: once more, freshly connected
+        except BaseException:
+            if conn.invalidated:
+                self._drop()
+            raise
+        return out
+
+    def _connection(self) -> Connection:
+        if self._conn is None or self._conn.closed or self._conn.invalidated:
+            self._drop()
+            self._conn = self.engine.connect().execution_options(**{_WRITE_OPTION: True})
+        return self._conn
+
+    def _drop(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            try:
+                conn.close()
+            except Exception:  # a cut connection may fail to close: it is discarded either way
+                log.debug("closing a dropped writer connection failed", exc_info=True)
+
+    def close(self) -> None:
+        """Close the connection (the writer is ending). Closed, not returned: the engine may have
+        been disposed meanwhile, and a connection returned to a disposed pool is never closed."""
+        conn = self._conn
+        if conn is not None and not conn.closed:
+            conn.invalidate()
+        self._drop()
 
 
 @contextmanager

@@ -34,6 +34,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy import Connection
+
 from api.ops.intake import Report, store_report
 from api.ops.service import Service
 from store import db
@@ -42,17 +44,27 @@ from store.incidents import get_incidents, insert_incidents
 from store.inforce import check_located_many
 
 
-def store_batch(service: Service, reports: list[Report]) -> list[dict[str, Any] | BaseException]:
+def store_batch(
+    service: Service, reports: list[Report], writer: db.HeldWriter | None = None
+) -> list[dict[str, Any] | BaseException]:
     """Write ``reports`` in one transaction; per report its stored row or its own error (see the
-    module docstring). Blocking: call it from a thread, not from an event loop.
+    module docstring). Blocking: call it from a thread, not from an event loop. ``writer``: the
+    connection that thread keeps (:class:`store.db.HeldWriter`; default one checked out now).
 
     A batch of one takes the same path (five statements, no savepoint); only when it fails is the
     report stored by :func:`api.ops.intake.store_report`, which names a duplicate id."""
+
+    def write(conn: Connection) -> list[dict[str, Any]]:
+        check_located_many(conn, [(r.at, r.version_ids) for r in reports if r.at is not None])
+        insert_incidents(conn, [(r.record, r.events) for r in reports])
+        return get_incidents(conn, [r.id for r in reports])
+
     try:
-        with db.write(service.engine) as conn:
-            check_located_many(conn, [(r.at, r.version_ids) for r in reports if r.at is not None])
-            insert_incidents(conn, [(r.record, r.events) for r in reports])
-            rows = get_incidents(conn, [r.id for r in reports])
+        if writer is None:
+            with db.write(service.engine) as conn:
+                rows = write(conn)
+        else:
+            rows = writer.run(write)
         return list(rows)
     except DatabaseUnavailable as err:  # rolled back as a whole: all of them may be retried
         return [err] * len(reports)
@@ -87,6 +99,9 @@ class IntakeBatcher:
         self._pending: list[tuple[Report, asyncio.Future[dict[str, Any]]]] = []
         self._writer: asyncio.Task[None] | None = None
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="intake-writer")
+        #: The writer thread's connection, kept between batches (no checkout, no pre-ping each).
+        self._held = db.HeldWriter(service.engine)
+        weakref.finalize(self, self._held.close)
 
     async def store(self, report_: Report) -> dict[str, Any]:
         """Queue ``report_`` and return its stored row once its batch has committed (or raise the
@@ -112,7 +127,9 @@ class IntakeBatcher:
             reports = [r for r, _ in batch]
             try:
                 loop = asyncio.get_running_loop()
-                results = await loop.run_in_executor(self._executor, store_batch, self.service, reports)
+                results = await loop.run_in_executor(
+                    self._executor, store_batch, self.service, reports, self._held
+                )
             except asyncio.CancelledError:  # the loop is closing: nobody waits forever
                 for _, fut in (*batch, *self._pending):
                     fut.cancel()
