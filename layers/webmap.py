@@ -25,6 +25,7 @@ import functools
 import html
 import json
 import math
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
@@ -71,6 +72,10 @@ MAIN_FINDINGS: tuple[tuple[str, ...], ...] = (
 )
 _NESTING_ZH = "嵌套错误"
 COORD_DECIMALS = 6
+#: On a tiled page (more micro-grids than ``map_tiles_above``), a finding kind with more findings
+#: than this is listed without geometry: its count and the first this many codes, each zooming to
+#: its grid (a 12,500-grid community's 无人在岗 polygons made an 11 MB page).
+FINDINGS_LISTED = 50
 #: Scripts of a page drawing its grids from vector tiles (after common.js, before the page's own).
 TILE_SCRIPTS = ("vendor/leaflet.vectorgrid/Leaflet.VectorGrid.bundled.min.js", "tiles.js")
 
@@ -520,6 +525,40 @@ def _party_legend(party: Sequence[PartyArea]) -> str:
     )
 
 
+def _finding_group(
+    h: Hierarchy, title: str, key: str, found: Sequence[Finding], *, listed: int, crs: str
+) -> str:
+    """One list item for the many findings of one kind on a tiled page: title, severity, count,
+    the first ``listed`` codes (grids, else elements) as items carrying their box
+    (``data-bbox="west,south,east,north"`` in the overlay CRS: a click zooms there, no geometry
+    embedded) and how many more there are."""
+    codes = []
+    for f in found[:listed]:
+        where = "、".join(f.grids + f.elements) or f.code
+        geom = f.geometry
+        if (geom is None or geom.is_empty) and f.grids and f.grids[0] in h:
+            geom = h.get(f.grids[0]).geometry
+        bbox = ""
+        if geom is not None and not geom.is_empty:
+            bbox = ",".join(f"{v:.{COORD_DECIMALS}f}" for v in _shift(geom, crs).bounds)
+        codes.append(
+            f'<li class="ww-finding-code ww-mono" data-code="{_e(f.grids[0] if f.grids else "")}"'
+            f' data-bbox="{bbox}" tabindex="0">{_e(where)}</li>'
+        )
+    more = len(found) - len(codes)
+    sev = found[0].severity
+    return (
+        f'<li class="ww-finding-group ww-sev-{_e(sev)}" data-kind="{_e(key)}" data-count="{len(found)}">'
+        f"{_swatch(finding_color(key))}<b>{_e(title)}</b> "
+        f'<span class="ww-badge">{"错误" if sev == "error" else "警告"}</span> '
+        f'<span class="ww-count">{len(found)}</span> 项'
+        '<div class="ww-muted">数量较多，地图上不逐一绘出；点击编码定位。</div>'
+        f'<ul class="ww-codes">{"".join(codes)}</ul>'
+        + (f'<div class="ww-muted ww-more">以及另外 {more} 项（and {more} more）</div>' if more else "")
+        + "</li>"
+    )
+
+
 def coverage_page(
     h: Hierarchy,
     community_code: str,
@@ -532,6 +571,8 @@ def coverage_page(
     user: Mapping[str, Any] | None = None,
     party: Sequence[PartyArea] = (),
     tiles: Mapping[str, Any] | None = None,
+    api_base: str = "/api/v1",
+    listed: int = FINDINGS_LISTED,
 ) -> str:
     """The coverage check (覆盖核查) of one version of a community: findings drawn and listed.
 
@@ -540,6 +581,11 @@ def coverage_page(
     :data:`MAIN_FINDINGS` always have a legend entry (count 0 when clean). ``party``: the party
     organisations' areas (两网融合, :func:`geo.party.party_areas`), drawn as a layer of their own
     with a legend row per type that toggles it (:func:`party_collection`).
+
+    ``tiles`` (the micro-grids come from ``/tiles``): a kind with more than ``listed`` findings is
+    not drawn; it is listed as one group (:func:`_finding_group`): its count and its first
+    ``listed`` codes, each zooming to its grid. Kinds with fewer (gaps, overlaps) are drawn as
+    usual. ``api_base``: where a click on a tiled micro-grid asks for its card.
     """
     base = make_basemap(basemap, tianditu_key=tianditu_key)
     community = _community(h, community_code)
@@ -548,12 +594,17 @@ def coverage_page(
     titles: dict[str, str] = {}
     for key, zh in (_finding_kind(g[0]) for g in MAIN_FINDINGS):
         counts[key], titles[key] = 0, zh
+    per_kind = Counter(_finding_kind(f.code)[0] for f in findings)
+    grouped: dict[str, list[Finding]] = {k: [] for k, n in per_kind.items() if tiles and n > listed}
     feats: list[dict[str, Any]] = []
     rows: list[str] = []
     for i, f in enumerate(findings):
         key, zh = _finding_kind(f.code)
         counts[key] = counts.get(key, 0) + 1
         titles.setdefault(key, zh)
+        if key in grouped:
+            grouped[key].append(f)
+            continue
         color = finding_color(key)
         geom = _geojson(f.geometry, base.overlay_crs)
         if geom is not None:
@@ -584,6 +635,9 @@ def coverage_page(
             f'<div class="ww-msgtext">{_e(f.message_zh)}</div>'
             f'<div class="ww-muted">{_e(where)}</div></li>'
         )
+    rows += [
+        _finding_group(h, titles[k], k, fs, listed=listed, crs=base.overlay_crs) for k, fs in grouped.items()
+    ]
     legend = "".join(
         f'<li class="{"ww-zero" if counts[k] == 0 else ""}"><label>'
         f'<input type="checkbox" class="ww-f-kind" value="{_e(k)}" checked>'
@@ -610,6 +664,7 @@ def coverage_page(
     data = {
         "page": "coverage",
         "community": {"code": community.code, "name": community.name},
+        "api": api_base.rstrip("/"),
         "version": version_label,
         "style": js_style(),
         "grids": fc,
@@ -659,6 +714,7 @@ def assignment_page(
     tianditu_key: str = "",
     user: Mapping[str, Any] | None = None,
     tiles: Mapping[str, Any] | None = None,
+    api_base: str = "/api/v1",
 ) -> str:
     """The assignment picture (交办态势) of one community.
 
@@ -667,7 +723,8 @@ def assignment_page(
     handler with ``name``, ``role``, ``grid_code``, ``open``, ``overdue`` (and optional
     ``person_id``, ``grid_name``), listed in the order given. ``total_open``: every open incident
     of the community (default: the sum of ``open_by_micro``); the caller makes ``workload`` add
-    up to it, so the panel's total and its table agree.
+    up to it, so the panel's total and its table agree. ``api_base``: where a click on a tiled
+    micro-grid asks for its card.
     """
     base = make_basemap(basemap, tianditu_key=tianditu_key)
     community = _community(h, community_code)
@@ -730,6 +787,7 @@ def assignment_page(
     data = {
         "page": "assignment",
         "community": {"code": community.code, "name": community.name},
+        "api": api_base.rstrip("/"),
         "style": js_style(),
         "grids": fc,
         "tiles": dict(tiles) if tiles else None,

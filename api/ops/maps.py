@@ -176,6 +176,7 @@ def coverage(
         user=user_info(service, user) if user is not None else None,
         party=party_layer(service, view, community),
         tiles=_tiles(service, view, community),
+        api_base=API_BASE,
         **basemap_options(service),
     )
     return page, tile_hosts(service)
@@ -275,6 +276,7 @@ def assignment(service: Service, community: str, user: User | None = None) -> tu
         static_base=STATIC_BASE,
         user=user_info(service, user) if user is not None else None,
         tiles=_tiles(service, view, community),
+        api_base=API_BASE,
         **assignment_data(service, community),
         **basemap_options(service),
     )

@@ -15,8 +15,10 @@ function wwAssignment(map) {
   function generalStyle(f) {
     var p = f.properties;
     var on = theme === "ontime";
+    // tiled micro-grids lie below the embedded general grids (tile pane): an unfilled general
+    // grid lets a click through to them while the open-incident picture shows
     return {className: "ww-general ww-ontime", color: on ? "#333333" : ww.data().style.generalLine, weight: 3,
-            fillColor: p.ontimeColor, fillOpacity: on ? 0.7 : 0, fill: true};
+            fillColor: p.ontimeColor, fillOpacity: on ? 0.7 : 0, fill: on || !ww.data().tiles};
   }
   function microCard(p) {
     var c = ww.microCard(p);

@@ -1,5 +1,5 @@
 /* weiwang coverage page (覆盖核查): validation findings drawn, one legend entry per kind, the list
- * beside the map (click → zoom). Plain ES2017; user text only through textContent. Needs common.js. */
+ * beside the map (click → zoom); on a tiled page a kind with many findings is listed as codes. Plain ES2017; user text only through textContent. Needs common.js. */
 "use strict";
 
 function wwCoverage(map) {
@@ -54,6 +54,26 @@ function wwCoverage(map) {
       if (!map.hasLayer(layer)) layer.addTo(map);
       ww.zoomTo(map, layer);
       layer.openTooltip(layer.getBounds ? layer.getBounds().getCenter() : layer.getLatLng());
+    }
+    li.addEventListener("click", go);
+    li.addEventListener("keydown", function (e) { if (e.key === "Enter") go(); });
+  });
+
+  // A tiled page lists a kind with many findings as codes only (no geometry embedded): a click
+  // zooms to the code's box (data-bbox "west,south,east,north") and, on the published version,
+  // shows the grid's card (code and people in post) as a click on the map would.
+  Array.prototype.forEach.call(document.querySelectorAll("#ww-findings li.ww-finding-code"), function (li) {
+    function go() {
+      Array.prototype.forEach.call(document.querySelectorAll("#ww-findings li.ww-active"), function (x) {
+        x.classList.remove("ww-active");
+      });
+      li.classList.add("ww-active");
+      var b = (li.getAttribute("data-bbox") || "").split(",").map(Number);
+      if (b.length !== 4 || b.some(isNaN)) { ww.msg("该问题没有可显示的位置", "info"); return; }
+      var bounds = L.latLngBounds([b[1], b[0]], [b[3], b[2]]);
+      map.fitBounds(bounds, {maxZoom: 18, padding: [30, 30], animate: false});
+      var code = li.getAttribute("data-code");
+      if (code && d.tiles && !d.tiles.version && window.wwTiles) wwTiles.showGrid(map, d, code, bounds.getCenter());
     }
     li.addEventListener("click", go);
     li.addEventListener("keydown", function (e) { if (e.key === "Enter") go(); });

@@ -163,6 +163,87 @@ def test_large_community_maps_draw_micro_grids_from_tiles(city_page, city_live, 
         page.wait_for_timeout(300)
 
 
+def _post_worker(live: Live, person: str, grid: str, name: str, phone: str) -> None:
+    """Put ``name`` in the 微网格员 post of ``grid`` from 2020 on (as the planner)."""
+    with httpx.Client(base_url=live.base) as client:
+        tok = client.post("/api/v1/auth/login", json={"username": "planner", "password": "planner-demo"})
+        r = client.post(
+            "/api/v1/roster/posts",
+            json={
+                "person_id": person,
+                "role": "微网格员",
+                "grid_code": grid,
+                "name": name,
+                "phone": phone,
+                "valid_from": "2020-01-01",
+            },
+            headers={"Authorization": f"Bearer {tok.json()['access_token']}"},
+        )
+        assert r.status_code == 201, r.text
+
+
+@pytest.mark.parametrize("kind, nth", [("coverage", 11), ("assignment", 12)])
+def test_a_click_on_a_tiled_micro_grid_of_a_community_page_shows_code_and_workers(
+    city_page, city_live, kind: str, nth: int
+) -> None:
+    live, city = city_live
+    page = city_page
+    code = sorted(city)[0]
+    micro = [g for g in city[code] if g.level.value == "micro"][nth]
+    name, phone = f"{kind}测试员", f"1390000{nth:04d}"
+    _post_worker(live, f"T{nth:04d}", micro.code, name, phone)
+    _fresh(page)
+    page.goto(f"{live.base}/maps/{kind}/{code}")
+    _drawn_ms(page)
+    assert page.evaluate("ww.data().api") == "/api/v1"
+    p = micro.geometry.representative_point()
+    page.evaluate("([lat, lon]) => wwMap.setView([lat, lon], 16, {animate: false})", [p.y, p.x])
+    until(page, "Object.keys(wwGrids.micro._vectorTiles || {}).length > 0 && !wwGrids.micro._loading", 60)
+    page.wait_for_timeout(300)
+    _click_at(page, p.x, p.y)
+    until(page, "window.wwLastCard && window.wwLastCard.code", 30)
+    card = page.evaluate("window.wwLastCard")
+    assert card["code"] == micro.code
+    assert [x["name"] for x in card["people"]] == [name]
+    until(
+        page,
+        f"!!document.querySelector('.leaflet-popup .ww-card[data-code=\"{micro.code}\"] .ww-card-people')",
+    )
+    popup = page.inner_text(".leaflet-popup-content")
+    assert micro.code in popup and name in popup
+    assert not [u for u in page.requests if "undefined/" in u]
+    screenshot(page, f"city-{kind}-click")
+
+
+def test_tiled_coverage_page_lists_unstaffed_grids_without_their_geometry(city_page, city_live) -> None:
+    """The coverage page of a tiled community does not embed one polygon per unstaffed micro-grid:
+    the kind is one group in the list (count, first codes); a code zooms to its grid."""
+    live, city = city_live
+    page = city_page
+    code = sorted(city)[1]
+    micro = {g.code: g for g in city[code] if g.level.value == "micro"}
+    _fresh(page)
+    r = page.goto(f"{live.base}/maps/coverage/{code}")
+    size = len(r.body())
+    _drawn_ms(page)
+    drawn = page.evaluate("ww.data().findings.features.map(f => f.properties.kind)")
+    assert "unstaffed" not in drawn and len(drawn) <= 50
+    count = int(page.get_attribute('li.ww-finding-group[data-kind="unstaffed"]', "data-count"))
+    assert count >= len(micro) - 2  # every micro-grid but the few given a worker by other tests
+    codes = page.evaluate("[...document.querySelectorAll('li.ww-finding-code')].map(e => e.dataset.code)")
+    assert 0 < len(codes) <= 50 and set(codes) <= set(micro)
+    # far less than the ~0.9 KB per micro-grid of a polygon per finding
+    assert size < 120 * len(micro) + 60_000, size
+    print(f"\ncoverage of a {len(micro)}-grid community from tiles: page {size / 1024:.0f} KiB")
+    first = micro[codes[0]]
+    page.click(f'li.ww-finding-code[data-code="{first.code}"]')
+    until(page, "window.wwLastCard && window.wwLastCard.code", 30)
+    assert page.evaluate("window.wwLastCard.code") == first.code
+    c = first.geometry.representative_point()
+    assert page.evaluate("([lat, lon]) => wwMap.getBounds().contains([lat, lon])", [c.y, c.x])
+    assert page.evaluate("wwMap.getZoom()") >= 16
+
+
 def test_the_sample_community_stays_embedded(city_page, city_live) -> None:
     live, _ = city_live
     page = city_page

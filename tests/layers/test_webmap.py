@@ -272,6 +272,42 @@ def test_coverage_page_lists_each_finding_and_each_kind(sample) -> None:
     assert sum(1 for f in drawn if f["properties"]["kind"] == "unstaffed") == 82
 
 
+def test_tiled_coverage_page_lists_many_findings_of_a_kind_without_geometry(sample) -> None:
+    """Above the tile threshold a kind with more than ``listed`` findings (82 无人在岗 here) is one
+    group: its count, the first codes with their boxes, how many more; only the few kinds are drawn."""
+    sub = sample.hierarchy.subset(SGS)
+    h = Hierarchy(g for g in sub if g.code != "510116004001003007")
+    findings = validate(h, staffed_micro=set())
+    unstaffed = [f for f in findings if f.code == "unstaffed"]
+    tiles = {"url": "/tiles", "community": SGS, "version": None, "zooms": {"micro": [14, 20]}}
+    page = coverage_page(h, SGS, findings, version_label="第1版", tiles=tiles, listed=20)
+    data = _data(page)
+    assert data["api"] == "/api/v1"
+    drawn = data["findings"]["features"]
+    assert not [f for f in drawn if f["properties"]["kind"] == "unstaffed"]
+    assert {f["properties"]["kind"] for f in drawn} >= {"gap"}  # the few keep their geometry
+    group = re.search(
+        r'<li class="ww-finding-group[^"]*" data-kind="unstaffed" data-count="(\d+)">(.*?)</ul>', page
+    )
+    assert group is not None and int(group.group(1)) == len(unstaffed) == 82
+    items = re.findall(
+        r'<li class="ww-finding-code ww-mono" data-code="(\d+)" data-bbox="([^"]*)"', group.group(2)
+    )
+    assert [c for c, _ in items] == [f.grids[0] for f in unstaffed[:20]]
+    for code, bbox in items:
+        w, s_, e, n = map(float, bbox.split(","))
+        gx1, gy1, gx2, gy2 = h.get(code).geometry.bounds
+        assert (w, s_, e, n) == pytest.approx((gx1, gy1, gx2, gy2), abs=1e-6)
+    assert "以及另外 62 项" in page
+    assert "未配微网格员" in page and '<span class="ww-count">82</span>' in page
+    # below the threshold (no tiles) nothing changes: every finding drawn and listed
+    plain = coverage_page(h, SGS, findings, version_label="第1版", listed=20)
+    assert (
+        sum(1 for f in _data(plain)["findings"]["features"] if f["properties"]["kind"] == "unstaffed") == 82
+    )
+    assert "ww-finding-group" not in plain
+
+
 def test_coverage_page_clean() -> None:
     page = coverage_page(TINY, COMMUNITY.code, [], version_label="第1版（已发布）")
     assert "未发现问题" in page
