@@ -1,11 +1,13 @@
 """Mapbox Vector Tiles of the stored layers: the same tile from SpatiaLite and PostGIS.
 
 On PostGIS the database cuts and encodes (``ST_AsMVTGeom`` + ``ST_AsMVT``, the GiST index picks the
-rows); on SpatiaLite the rows come from the bounding-box columns, :func:`geo.tiles.tile_geometries`
-does what ``ST_AsMVTGeom`` does (clip to the buffered tile, snap to the 4096 grid) and the
-``mapbox-vector-tile`` package encodes. Decoded, both give the same features with the same
-attributes (a ``None`` attribute is left out, as ``ST_AsMVT`` leaves out NULLs), in the same order,
-and geometries equal up to the integer snapping. A tile without features is empty bytes on both.
+rows); on SpatiaLite the rows come from the bounding-box columns (geometries read as WKB and
+parsed in one :func:`shapely.from_wkb`), :func:`geo.tiles.tile_geometries` does what
+``ST_AsMVTGeom`` does (clip to the buffered tile, snap to the 4096 grid) and :mod:`geo.mvt` encodes
+(the ``mapbox-vector-tile`` package's bytes; the package itself for what geo.mvt leaves to it).
+Decoded, both give the same features with the same attributes (a ``None`` attribute is left out,
+as ``ST_AsMVT`` leaves out NULLs), in the same order, and geometries equal up to the integer
+snapping. A tile without features is empty bytes on both.
 
 Layers (the MVT layer is named like the tile layer):
 
@@ -24,11 +26,11 @@ from typing import Any
 import mapbox_vector_tile
 import orjson
 import shapely
-from sqlalchemy import Connection, bindparam, select, text
+from sqlalchemy import Connection, LargeBinary, bindparam, func, select, text
 
 from geo.hierarchy import GRID_PROPERTIES
+from geo.mvt import encode_layer
 from geo.tiles import BUFFER, EXTENT, TileCoord, lonlat_bounds, tile_geometries
-from store import shapes
 from store.db import is_sqlite
 from store.incidents import EVERYTHING, INCIDENT_COLUMNS, Visibility
 from store.models import elements as elements_t
@@ -47,27 +49,32 @@ _ENCODE_OPTIONS = {
 
 
 def _encode(layer: str, features: Sequence[tuple[Any, Mapping[str, Any]]]) -> bytes:
-    """``mapbox-vector-tile``'s encoding of tile-coordinate geometries (empty bytes for none)."""
+    """The MVT layer of tile-coordinate geometries (empty bytes for none): :func:`geo.mvt.encode_layer`
+    (numpy, the package's exact bytes, ≈ 6× less CPU) for polygons or points, the
+    ``mapbox-vector-tile`` package for anything else (lines, mixed, empty or 3D geometries)."""
     if not features:
         return b""
+    kept = [(g, {k: v for k, v in p.items() if v is not None}) for g, p in features]
+    fast = encode_layer(layer, kept, EXTENT)
+    if fast is not None:
+        return fast
     return bytes(
         mapbox_vector_tile.encode(
-            [
-                {
-                    "name": layer,
-                    "features": [
-                        {"geometry": g, "properties": {k: v for k, v in p.items() if v is not None}}
-                        for g, p in features
-                    ],
-                }
-            ],
+            [{"name": layer, "features": [{"geometry": g, "properties": p} for g, p in kept]}],
             default_options=_ENCODE_OPTIONS,
         )
     )
 
 
+def _wkb(table: Any) -> Any:
+    """The geometry column as SpatiaLite's plain WKB blob: read raw (no geoalchemy element per row)
+    and parsed by one :func:`shapely.from_wkb` over the whole column in :func:`_python_tile` —
+    the same geometries as :func:`store.shapes.to_shapely` at about a third of the CPU."""
+    return func.AsBinary(table.c.geom, type_=LargeBinary).label("geom")
+
+
 def _python_tile(layer: str, rows: Sequence[Mapping[str, Any]], attrs: Sequence[str], t: TileCoord) -> bytes:
-    geoms = tile_geometries([shapes.to_shapely(r["geom"]) for r in rows], t)
+    geoms = tile_geometries(shapely.from_wkb([r["geom"] for r in rows]), t)
     return _encode(
         layer, [(g, {a: r[a] for a in attrs}) for g, r in zip(geoms, rows, strict=True) if g is not None]
     )
@@ -141,7 +148,7 @@ def grid_tile(conn: Connection, version_ids: Sequence[int], level: str, t: TileC
             conn, "grids", level, GRID_ATTRS, "code", version_ids, t, "AND t.level = :level", level=level
         )
     q = (
-        select(*(grids_t.c[a] for a in GRID_ATTRS), grids_t.c.geom)
+        select(*(grids_t.c[a] for a in GRID_ATTRS), _wkb(grids_t))
         .where(
             grids_t.c.version_id.in_(list(version_ids)), grids_t.c.level == level, *_bbox_where(grids_t, t)
         )
@@ -157,7 +164,7 @@ def element_tile(conn: Connection, version_ids: Sequence[int], t: TileCoord) -> 
     if not is_sqlite(conn):
         return _pg_tile(conn, "elements", "elements", ELEMENT_ATTRS, "element_id", version_ids, t)
     q = (
-        select(*(elements_t.c[a] for a in ELEMENT_ATTRS), elements_t.c.geom)
+        select(*(elements_t.c[a] for a in ELEMENT_ATTRS), _wkb(elements_t))
         .where(elements_t.c.version_id.in_(list(version_ids)), *_bbox_where(elements_t, t))
         .order_by(elements_t.c.element_id)
     )

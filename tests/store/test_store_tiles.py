@@ -102,3 +102,51 @@ def test_point_tiles_are_the_same_on_both_databases(engines: dict) -> None:
         {"id": "B", "urgent": False},
     ]
     assert_same(one["incidents"], two["incidents"], "id")
+
+
+def _package_tile(layer: str, rows: list, attrs: tuple[str, ...], t: TileCoord) -> bytes:
+    """The tile as built before geo.mvt and the WKB column read: each geometry through
+    store.shapes, encoded by the mapbox-vector-tile package."""
+    import mapbox_vector_tile
+
+    from geo.tiles import EXTENT, tile_geometries
+    from store import shapes
+
+    geoms = tile_geometries([shapes.to_shapely(r.geom) for r in rows], t)
+    feats = [
+        {"geometry": g, "properties": {a: getattr(r, a) for a in attrs if getattr(r, a) is not None}}
+        for g, r in zip(geoms, rows, strict=True)
+        if g is not None
+    ]
+    if not feats:
+        return b""
+    options = {"extents": EXTENT, "quantize_bounds": None, "y_coord_down": True, "check_winding_order": True}
+    return bytes(mapbox_vector_tile.encode([{"name": layer, "features": feats}], default_options=options))
+
+
+@pytest.mark.parametrize(("level", "z"), [("general", 13), ("micro", 15)])
+def test_spatialite_tiles_are_the_package_bytes_of_the_stored_rows(engines: dict, level: str, z: int) -> None:
+    from sqlalchemy import select
+
+    from store.models import elements as elements_t
+    from store.models import grids as grids_t
+    from store.tiles import ELEMENT_ATTRS, GRID_ATTRS
+
+    sl = engines["spatialite"]
+    ids = _published(sl)
+    built = 0
+    for t in _tiles(sl, z)[:40]:
+        with db.read(sl) as conn:
+            grids = conn.execute(
+                select(grids_t)
+                .where(grids_t.c.version_id.in_(ids), grids_t.c.level == level)
+                .order_by(grids_t.c.code)
+            ).all()
+            elements = conn.execute(
+                select(elements_t).where(elements_t.c.version_id.in_(ids)).order_by(elements_t.c.element_id)
+            ).all()
+            tile = grid_tile(conn, ids, level, t)
+            assert tile == _package_tile(level, grids, GRID_ATTRS, t)
+            assert element_tile(conn, ids, t) == _package_tile("elements", elements, ELEMENT_ATTRS, t)
+        built += bool(tile)
+    assert built > 0
