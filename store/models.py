@@ -168,6 +168,8 @@ grids = Table(
     _geom("GEOMETRY"),
     UniqueConstraint("version_id", "code"),
     Index(None, "version_id", "level"),
+    #: A tile's rows of one version and level within a box, filtered in the index (migration 0006).
+    Index(None, "version_id", "level", "minx", "maxx", "miny", "maxy"),
     CheckConstraint(_in("level", GRID_LEVELS), name="level"),
 )
 
