@@ -105,16 +105,19 @@ def writer_stage(kind: str, url: str, sizes: tuple[int, ...] = (1, 8, 64), per_s
             except WeiwangError:
                 pass
 
+    from store.db import HeldWriter
+
+    writer = HeldWriter(svc.engine)  # one connection kept, as each served worker's writer thread does
     out: dict[str, Any] = {}
     try:
         for size in sizes:
             batches = [
                 [report(k * size + j) for j in range(size)] for k in range(max(4, per_size // size) + 1)
             ]
-            store_batch(svc, batches[0])  # warm
+            store_batch(svc, batches[0], writer)  # warm
             t, c = time.perf_counter(), time.process_time()
             for b in batches[1:]:
-                assert all(isinstance(r, dict) for r in store_batch(svc, b))
+                assert all(isinstance(r, dict) for r in store_batch(svc, b, writer))
             n = sum(len(b) for b in batches[1:])
             wall_ms = (time.perf_counter() - t) / n * 1e3
             out[str(size)] = {
@@ -129,6 +132,7 @@ def writer_stage(kind: str, url: str, sizes: tuple[int, ...] = (1, 8, 64), per_s
                 flush=True,
             )
     finally:
+        writer.close()
         svc.engine.dispose()
     return out
 
