@@ -111,3 +111,32 @@ def test_spatialite_locked_is_unavailable_but_a_wrong_query_is_not(tmp_path) -> 
     assert db.is_unavailable(locked)
     assert not db.is_unavailable(OperationalError("SELECT", {}, sqlean.OperationalError("no such table: x")))
     assert not db.is_unavailable(ValueError("database is locked"))
+
+
+@pytest.mark.postgis
+def test_a_held_writer_reconnects_after_a_restart_and_is_unavailable_while_down(
+    own_pg: PgServer, pg_engine: Engine
+) -> None:
+    """The intake writer's kept connection (:class:`store.db.HeldWriter`): cut by a restart while
+    idle, the next transaction is run again on a fresh connection (nothing lost, nothing doubled);
+    while the server is down it is :class:`DatabaseUnavailable`."""
+    writer = db.HeldWriter(pg_engine)
+
+    def insert(n: int) -> None:
+        writer.run(lambda conn: conn.execute(text("INSERT INTO t VALUES (:n)"), {"n": n}))
+
+    try:
+        insert(1)
+        own_pg.shutdown()
+        own_pg.restart_server()  # the kept connection is now stale
+        insert(2)
+        assert _count(pg_engine) == 2
+        own_pg.shutdown()
+        with pytest.raises(DatabaseUnavailable):
+            insert(3)
+        own_pg.restart_server()
+        insert(4)
+    finally:
+        writer.close()
+    with db.read(pg_engine) as conn:
+        assert [r[0] for r in conn.execute(text("SELECT n FROM t ORDER BY n"))] == [1, 2, 4]
