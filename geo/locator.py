@@ -791,6 +791,11 @@ class Locator:
             todo &= ~hit
         return out
 
+    @property
+    def prepared(self) -> bool:
+        """True once :meth:`prepare` has run: no build work is left for any point."""
+        return self._outline_index is not None
+
     def prepare(self) -> _OutlineDistance:
         """Build the index for points outside every grid now (thread-safe; once). A server calls it
         at start-up so no request pays for it; otherwise the first such point does."""

@@ -173,6 +173,11 @@ class LayerView:
         return Locator.from_hierarchy(self.hierarchy, snap_tolerance_m=self.snap_m)
 
     @cached_property
+    def version_ids(self) -> tuple[int, ...]:
+        """The ids of the view's versions, sorted: a key for what is derived from this view."""
+        return tuple(sorted(v.id for v in self.versions.values()))
+
+    @cached_property
     def elements(self) -> list[Element]:
         """The governance elements of the view's versions."""
         if self._load_elements is None:
@@ -249,6 +254,12 @@ class LayerView:
                 locators=self.locators,
             )
         return view
+
+
+def _prepared(view: LayerView | None) -> bool:
+    """Whether ``view``'s locator (a cached property, built on first use) is built and prepared."""
+    locator = view.__dict__.get("locator") if view is not None else None
+    return locator is not None and locator.prepared
 
 
 def version_source(v: Version) -> dict[str, Any]:
@@ -401,8 +412,16 @@ class LayersInForce:
             view: LayerView | None = current
         else:
             view = self._built.get(key)
-        locator = view.__dict__.get("locator") if view is not None else None
-        return getattr(locator, "_outline_index", None) is not None  # built by Locator.prepare
+        return _prepared(view)
+
+    def ready(self) -> LayerView | None:
+        """The published view of every community when its locator is built and prepared (an answer
+        costs microseconds then, and may be given on the event loop); None when a build is due (just
+        published, first use). :meth:`is_built_for` ``(None, None)`` asks about the same view, but
+        sorts and compares the version table on every call (~6 µs, a sixth of the lean GET)."""
+        self._table()  # polled as current() polls it: a publish seen there drops the view
+        view = self._current
+        return view if _prepared(view) else None
 
     def version(self, community: str, number: int | None = None) -> LayerView:
         """Version ``number`` of ``community`` in any state; the published one when None.

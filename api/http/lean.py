@@ -20,7 +20,7 @@ import re
 from fastapi import FastAPI
 from starlette.types import Receive, Scope, Send
 
-from api.ops.locating import locate_caller, point_json, ready_view
+from api.ops.locating import locate_caller, point_json
 from api.ops.service import Service
 
 PATH = "/api/v1/locate"
@@ -81,7 +81,7 @@ def answer(service: Service, scope: Scope) -> bytes | None:
         return None
     try:
         locate_caller(service, token)
-        view = ready_view(service)
+        view = service.layers.ready()
         if view is None:
             return None
         return point_json(view, *query)

@@ -68,12 +68,8 @@ async def _intake(service: Service, user: User, body: dict[str, Any]) -> dict[st
 def _present(service: Service, user: User, row: dict[str, Any]) -> dict[str, Any]:
     """:func:`api.ops.incidents.present_rows` for one row, with the person-id map of the roster
     built once per roster (``present_rows`` builds it from every post on each call)."""
-    posts = service.posts()
-    cached: tuple[Any, dict[str, Any]] | None = service.__dict__.get("_intake_people")
-    if cached is None or cached[0] is not posts:
-        cached = (posts, ops.people_of(posts))
-        service.__dict__["_intake_people"] = cached
-    shown = ops.present(row, people=cached[1], names=ops.names_of(service), mask=False, now=service.clock())
+    people = service.per_roster("people_of", ops.people_of)
+    shown = ops.present(row, people=people, names=ops.names_of(service), mask=False, now=service.clock())
     return privacy.apply(user.role, shown)
 
 

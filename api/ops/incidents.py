@@ -85,7 +85,7 @@ def names_of(service: Service) -> dict[str, str]:
         view = service.layers.current()
     except NotFound:
         return {}
-    key = ("grid_names", tuple(sorted(v.id for v in view.versions.values())))
+    key = ("grid_names", view.version_ids)
     return service.cached(key, lambda: {g.code: g.name for g in view.hierarchy}, float("inf"))
 
 

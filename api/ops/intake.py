@@ -201,18 +201,9 @@ def _routed(service: Service, user: User, body: dict[str, Any], p: _Located) -> 
         record,
         (first.to_dict(), *(ev.to_dict() for ev in events)),
         at=at,
-        version_ids=view_version_ids(view),
+        version_ids=view.version_ids,
         redo=partial(prepare_report, service, user, body, received_at=p.now),
     )
-
-
-def view_version_ids(view: Any) -> tuple[int, ...]:
-    """The sorted version ids of a view (computed once per view: views are cached per version)."""
-    ids: tuple[int, ...] | None = view.__dict__.get("_intake_version_ids")
-    if ids is None:
-        ids = tuple(sorted(v.id for v in view.versions.values()))
-        view.__dict__["_intake_version_ids"] = ids
-    return ids
 
 
 #: Routes kept per roster (:meth:`Service.posts` returns the same list until it reloads it).
@@ -220,15 +211,13 @@ _ROUTES_MAX = 4096
 
 
 def routed_to(service: Service, micro: str | None, general: str | None, community: str, day: Any) -> Any:
-    """:func:`dispatch.route` for these codes and day on the service's roster, remembered while the
-    roster list is the same object (a reload, at its TTL or after a roster change, starts afresh):
-    ``route`` is a pure function of its arguments, and scanning the roster for each report cost
-    more than the rest of routing."""
-    posts = service.posts()
-    cache: dict[Any, Any] | None = service.__dict__.get("_intake_routes")
-    if cache is None or cache.get(None) is not posts or len(cache) > _ROUTES_MAX:
-        cache = {None: posts}
-        service.__dict__["_intake_routes"] = cache
+    """:func:`dispatch.route` for these codes and day on the service's roster, remembered per roster
+    (:meth:`Service.per_roster`): ``route`` is a pure function of its arguments, and scanning the
+    roster for each report cost more than the rest of routing."""
+    held: tuple[Any, dict[tuple[Any, ...], Any]] = service.per_roster("intake_routes", lambda p: (p, {}))
+    posts, cache = held
+    if len(cache) > _ROUTES_MAX:
+        cache.clear()
     key = (micro, general, community, day)
     found = cache.get(key)
     if found is None:

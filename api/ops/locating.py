@@ -102,24 +102,6 @@ def locate_point(service: Service, lon: float, lat: float, crs: str = "wgs84") -
     return point_answer(service.layers.current(), lon, lat, crs)
 
 
-def ready_view(service: Service) -> LayerView | None:
-    """The published view when its locator is built and prepared (an answer then costs microseconds
-    and may be given on the event loop); None when a build is due (just published, first use).
-    ``LayersInForce.is_built_for(None, None)`` asks the same of the view in force now, but sorts and
-    compares the version table on every call (~6 µs, a sixth of the lean GET)."""
-    layers = service.layers
-    # LayersInForce's own state, read as current() reads it: the version table polled (a publish
-    # seen there drops the view), then the published view, None until built after a publish
-    layers._table()
-    view = layers._current
-    if view is None:
-        return None
-    locator = view.__dict__.get("locator")  # built on first use (a cached property)
-    if getattr(locator, "_outline_index", None) is None:  # prepared by Locator.prepare
-        return None
-    return view
-
-
 #: JSON of the answer after ``wgs84`` (the location and ``version``) for points inside a grid, by
 #: location, for the view last asked (:func:`point_json`): at most two per grid (on a boundary or
 #: not), the same bytes for every point of the grid.

@@ -146,7 +146,7 @@ def findings(service: Service, community: str, version: int | None = None) -> li
     # A published or retired version never changes: its findings depend only on the staffing. They
     # are remembered per version (validate took ~15–60 ms of CPU, loading the elements ~30 ms, and
     # the first reprojection in a worker thread ~170 ms more to build that thread's transformer).
-    key = ("findings", community, tuple(sorted(v.id for v in view.versions.values())))
+    key = ("findings", community, view.version_ids)
     held = service.cached(key, lambda: None, float("inf"))
     if held is not None and held[0] == staffed:
         return list(held[1])
@@ -196,7 +196,7 @@ def assignment_data(service: Service, community: str) -> dict[str, Any]:
     now = service.clock()
     with db.read(service.engine) as conn:
         last = last_event_id(conn)
-    versions = tuple(sorted(v.id for v in service.layers.current().versions.values()))
+    versions = service.layers.current().version_ids
     stamp = (last, versions, roster_tag(service), service.today())
     key = ("assignment_data", community)
     held = service.cached(key, lambda: None, float("inf"))

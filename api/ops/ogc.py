@@ -541,7 +541,7 @@ def _grid_rows(service: Service, view: LayerView, level: str) -> tuple[list[Grid
     frozen = all(v.state in (PUBLISHED, RETIRED) for v in view.versions.values())
     if not frozen:
         return build()
-    key = ("ogc-grids", tuple(sorted(v.id for v in view.versions.values())), level)
+    key = ("ogc-grids", view.version_ids, level)
     return service.cached(key, build, float("inf"))
 
 

@@ -58,6 +58,7 @@ class Service:
         self._posts: dict[str, tuple[float, list[Post]]] = {}
         self._posts_lock = threading.Lock()
         self._cache: dict[Hashable, tuple[float, Any]] = {}
+        self._per_roster: dict[str, tuple[list[Post], Any]] = {}
 
     def today(self) -> date:
         """Today's Beijing date by the service's clock."""
@@ -83,6 +84,16 @@ class Service:
         with self._posts_lock:
             self._posts[key] = (now, found)
         return found
+
+    def per_roster(self, name: str, build: Callable[[list[Post]], T]) -> T:
+        """``build(roster)`` for the whole roster of :meth:`posts`, remembered while that returns the
+        same list (after a reload, at its TTL or a roster change, it is built again)."""
+        posts = self.posts()
+        hit = self._per_roster.get(name)
+        if hit is None or hit[0] is not posts:
+            hit = (posts, build(posts))
+            self._per_roster[name] = hit
+        return hit[1]  # type: ignore[no-any-return]
 
     def cached(self, key: Hashable, load: Callable[[], T], ttl_s: float) -> T:
         """``load()``, remembered under ``key`` for ``ttl_s`` seconds in this process (0: no cache)."""

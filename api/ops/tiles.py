@@ -350,7 +350,7 @@ def city(service: Service, user: User) -> tuple[str, tuple[str, ...]]:
     if view is None or not rows:
         raise NotFound("尚无已发布的网格", "no grid version is published yet", field="version")
     h = view.hierarchy
-    key = ("tiles-city", tuple(sorted(v.id for v in view.versions.values())))
+    key = ("tiles-city", view.version_ids)
 
     def colors() -> dict[str, str]:
         from layers.palette import general_colors

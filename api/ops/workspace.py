@@ -167,7 +167,7 @@ def feed_version(service: Service, user: User, community: str | None) -> str:
     with db.read(service.engine) as conn:
         last = last_event_id(conn)
     try:
-        versions = tuple(sorted(v.id for v in service.layers.current().versions.values()))
+        versions = service.layers.current().version_ids
     except NotFound:
         versions = ()
     who = (user.username, user.role.value, user.person_id)
