@@ -454,23 +454,18 @@ def bench_engine(kind: str, args: argparse.Namespace, work: Path, floor: dict) -
                     flush=True,
                 )
 
-            phase = {}
-            with machine_use(phase, pid):
-                phase |= run_wrk(
-                    port, token, bbox, args.seconds, args.clients, work / "locate.lua", args.pin_wrk
-                )
-            per_request(phase)
-            result["locate"] = phase
-            print_locate(f"定位 / locate, throughput run (-c{args.clients})", phase)
-
-            phase = {}
-            with machine_use(phase, pid):
-                phase |= run_wrk(
-                    port, token, bbox, args.seconds, args.latency_clients, work / "locate.lua", args.pin_wrk
-                )
-            per_request(phase)
-            result["locate_latency"] = phase
-            print_locate(f"定位 / locate, latency run (-c{args.latency_clients})", phase)
+            for key, run, clients in (
+                ("locate", "throughput run", args.clients),
+                ("locate_latency", "latency run", args.latency_clients),
+            ):
+                phase = {}
+                with machine_use(phase, pid):
+                    phase |= run_wrk(
+                        port, token, bbox, args.seconds, clients, work / "locate.lua", args.pin_wrk
+                    )
+                per_request(phase)
+                result[key] = phase
+                print_locate(f"定位 / locate, {run} (-c{clients})", phase)
 
             phase = {}
             n0 = count_incidents(url)
