@@ -141,19 +141,18 @@ def findings(service: Service, community: str, version: int | None = None) -> li
         for p in posts_on(service.posts(community), service.today())
         if p.role is Role.MICRO_WORKER
     )
-    if view.state == DRAFT:  # a draft's grids and elements change under the same version id
+
+    def check() -> list[Finding]:
         return validate(view.hierarchy, elements=view.elements, staffed_micro=set(staffed))
+
+    if view.state == DRAFT:  # a draft's grids and elements change under the same version id
+        return check()
     # A published or retired version never changes: its findings depend only on the staffing. They
     # are remembered per version (validate took ~15–60 ms of CPU, loading the elements ~30 ms, and
     # the first reprojection in a worker thread ~170 ms more to build that thread's transformer).
     key = ("findings", community, view.version_ids)
-    held = service.cached(key, lambda: None, float("inf"))
-    if held is not None and held[0] == staffed:
-        return list(held[1])
-    found = validate(view.hierarchy, elements=view.elements, staffed_micro=set(staffed))
-    service.forget(key)
-    service.cached(key, lambda: (staffed, tuple(found)), float("inf"))
-    return found
+    held = service.kept(key, lambda h: h[0] == staffed, lambda: (staffed, tuple(check())))
+    return list(held[1])
 
 
 def coverage(
@@ -198,16 +197,16 @@ def assignment_data(service: Service, community: str) -> dict[str, Any]:
         last = last_event_id(conn)
     versions = service.layers.current().version_ids
     stamp = (last, versions, roster_tag(service), service.today())
-    key = ("assignment_data", community)
-    held = service.cached(key, lambda: None, float("inf"))
-    if held is not None:
-        held_stamp, since, until, data = held
-        if held_stamp == stamp and since <= now and (until is None or now < until):
-            return dict(data)
-    service.forget(key)
-    data, until = _assignment_data(service, community, now)
-    service.cached(key, lambda: (stamp, now, until, data), float("inf"))
-    return dict(data)
+
+    def still(h: tuple[Any, datetime, datetime | None, dict[str, Any]]) -> bool:
+        held_stamp, since, until, _ = h
+        return bool(held_stamp == stamp and since <= now and (until is None or now < until))
+
+    def load() -> tuple[Any, datetime, datetime | None, dict[str, Any]]:
+        data, until = _assignment_data(service, community, now)
+        return stamp, now, until, data
+
+    return dict(service.kept(("assignment_data", community), still, load)[3])
 
 
 def _assignment_data(

@@ -105,6 +105,16 @@ class Service:
         self._cache[key] = (now, value)
         return value
 
+    def kept(self, key: Hashable, still: Callable[[T], bool], load: Callable[[], T]) -> T:
+        """``load()``, remembered under ``key`` in this process for as long as ``still(value)`` holds
+        of the value remembered (no TTL: the value says itself what it depends on)."""
+        hit = self._cache.get(key)
+        if hit is not None and still(hit[1]):
+            return hit[1]  # type: ignore[no-any-return]
+        value = load()
+        self._cache[key] = (time.monotonic(), value)
+        return value
+
     def forget(self, key: Hashable) -> None:
         """Drop one :meth:`cached` value in this process (others see the change within its TTL)."""
         self._cache.pop(key, None)
