@@ -76,7 +76,7 @@ def account(service: Service, user_id: int) -> Any:
         with db.read(service.engine) as conn:
             return conn.execute(users.select().where(users.c.id == user_id)).first()
 
-    return service.cached(("account", user_id), load, ACCOUNT_TTL_S)
+    return service.refreshed(("account", user_id), load, ACCOUNT_TTL_S)
 
 
 def authenticate(service: Service, token: str | None) -> User:

@@ -35,7 +35,7 @@ def time_limits_for(service: Service, community_code: str | None) -> TimeLimits:
         with db.read(service.engine) as conn:
             return limits_from_rows(load_time_limits(conn, community_code))
 
-    return service.cached(_key(community_code), load, service.roster_ttl_s)
+    return service.refreshed(_key(community_code), load, service.roster_ttl_s)
 
 
 def view(community_code: str, rows: dict[str, int]) -> dict[str, Any]:

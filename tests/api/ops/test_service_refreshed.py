@@ -1,0 +1,86 @@
+"""Reference data a request needs on the hot path (:meth:`api.ops.service.Service.refreshed`: the
+roster, time limits, account rows): in a served process the watcher thread reloads it, so a request
+never waits for a reload, an unchanged roster stays the same object, and a change made by another
+process still arrives within the TTL and one watcher period (both databases)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import event
+
+from api.ops.service import Service
+from api.settings import Settings
+from geo.roles import Post, Role
+from store import db
+from store.people import add_post, upsert_person
+from tests.api.ops.test_publishing import M1
+
+NEWCOMER = Post("P-REFRESH", "新来的", Role.MICRO_WORKER, M1)
+
+
+@pytest.fixture
+def service(seeded_url: str) -> Iterator[Service]:
+    engine = db.make_engine(seeded_url)
+    yield Service(Settings(database_url=seeded_url, version_poll_s=0.2, locator_dir=None), engine)
+    engine.dispose()
+
+
+def _statements_by_thread(service: Service) -> tuple[list[str], object]:
+    """Names of the threads that ran a statement on the service's engine (an event listener)."""
+    seen: list[str] = []
+
+    def record(*_args: object) -> None:
+        seen.append(threading.current_thread().name)
+
+    event.listen(service.engine, "before_cursor_execute", record)
+    return seen, record
+
+
+def _add_newcomer(url: str) -> None:
+    """Another process's roster change: its own engine, committed."""
+    other = db.make_engine(url)
+    try:
+        with db.write(other) as conn:
+            upsert_person(conn, NEWCOMER.person_id, NEWCOMER.name)
+            add_post(conn, NEWCOMER)
+    finally:
+        other.dispose()
+
+
+def test_the_watcher_reloads_the_roster_and_requests_never_wait(service: Service, seeded_url: str) -> None:
+    first = service.posts()  # loaded by the caller, the first time
+    service.watch_layers()
+    seen, record = _statements_by_thread(service)
+    try:
+        time.sleep(3 * service.roster_ttl_s)  # several reloads by the watcher
+        assert service.posts() is first  # unchanged: the same object, so what was built from it holds
+        caller = threading.current_thread().name
+        assert caller not in seen and seen, seen  # the watcher read; this thread did not
+        _add_newcomer(seeded_url)
+        deadline = time.monotonic() + service.roster_ttl_s + 2 * service._poll_s() + 2.0
+        while NEWCOMER.person_id not in {p.person_id for p in service.posts()}:
+            assert time.monotonic() < deadline, "the change did not arrive"
+            time.sleep(0.05)
+        assert caller not in seen  # arrived without a request loading it
+        assert service.posts() is not first
+    finally:
+        event.remove(service.engine, "before_cursor_execute", record)
+
+
+def test_without_the_watcher_a_request_loads_an_expired_roster_itself(
+    service: Service, seeded_url: str
+) -> None:
+    first = service.posts()
+    seen, record = _statements_by_thread(service)
+    try:
+        _add_newcomer(seeded_url)
+        time.sleep(service.roster_ttl_s + 0.1)
+        again = service.posts()
+        assert NEWCOMER.person_id in {p.person_id for p in again} and again is not first
+        assert threading.current_thread().name in seen
+    finally:
+        event.remove(service.engine, "before_cursor_execute", record)
