@@ -91,7 +91,7 @@ def insert_incident(
     automatic 受理 and 交办 of an intake) follow it with seq 2, 3, …. ``seq`` defaults to the last
     event's seq, ``created_at`` to now. A duplicate id raises :class:`Conflict`.
     """
-    values, events = _new_incident_values(record, (first_event, *later_events))
+    values, events = new_incident_values(record, (first_event, *later_events))
     incident_id = str(values["id"])
     try:
         with conn.begin_nested():
@@ -105,9 +105,11 @@ def insert_incident(
     conn.execute(_INSERT_EVENT, events)
 
 
-def _new_incident_values(
+def new_incident_values(
     record: Mapping[str, Any], events_in: Sequence[Mapping[str, Any]]
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The columns of a new incident and of its events as inserted (see :func:`insert_incident`):
+    checked, with ``seq`` and ``created_at`` defaulted and the geometry following lon/lat."""
     values = _incident_values(record)
     incident_id = str(values["id"])
     events = [_event_values(incident_id, e) for e in events_in]
@@ -132,7 +134,7 @@ def insert_incidents(
     rows: list[dict[str, Any]] = []
     events: list[dict[str, Any]] = []
     for record, evs in items:
-        values, ev_values = _new_incident_values(record, evs)
+        values, ev_values = new_incident_values(record, evs)
         rows.append(values)
         events.extend(ev_values)
     conn.execute(_INSERT_INCIDENT, rows)

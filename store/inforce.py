@@ -129,9 +129,17 @@ def check_located_many(
     instant — the same rule as :func:`in_force_clause`. :class:`LayersChanged` for the first
     report located on other versions than those in force at its instant."""
     hold_switch(conn, exclusive=False, wait=True)
-    rows = conn.execute(_PUBLISHED_VERSIONS).all()
+    check_versions(conn.execute(_PUBLISHED_VERSIONS).all(), located)
+
+
+def check_versions(
+    rows: Sequence[Any], located: Sequence[tuple[datetime | date | None, Iterable[int]]]
+) -> None:
+    """The check of :func:`check_located_many` on ``rows`` already read (the published and retired
+    versions, each with ``id``, ``state``, ``valid_from``, ``valid_to``): :class:`LayersChanged`
+    for the first report located on other versions than those in force at its instant."""
     for at, version_ids in located:
-        _check_same(version_ids, frozenset(r.id for r in rows if in_force(r, at)))  # type: ignore[arg-type]
+        _check_same(version_ids, frozenset(r.id for r in rows if in_force(r, at)))
 
 
 def _check_same(located_on: Iterable[int], found: frozenset[int]) -> None:

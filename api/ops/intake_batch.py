@@ -40,8 +40,7 @@ from api.ops.intake import Report, store_report
 from api.ops.service import Service
 from store import db
 from store.dberrors import DatabaseUnavailable
-from store.incidents import get_incidents, insert_incidents
-from store.inforce import check_located_many
+from store.groupwrite import write_batch
 
 
 def store_batch(
@@ -55,9 +54,8 @@ def store_batch(
     report stored by :func:`api.ops.intake.store_report`, which names a duplicate id."""
 
     def write(conn: Connection) -> list[dict[str, Any]]:
-        check_located_many(conn, [(r.at, r.version_ids) for r in reports if r.at is not None])
-        insert_incidents(conn, [(r.record, r.events) for r in reports])
-        return get_incidents(conn, [r.id for r in reports])
+        located = [(r.at, r.version_ids) for r in reports]
+        return write_batch(conn, located, [(r.record, r.events) for r in reports])
 
     try:
         if writer is None:

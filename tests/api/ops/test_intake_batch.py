@@ -8,7 +8,9 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import threading
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from sqlalchemy import event, func, select, text
@@ -21,7 +23,10 @@ from api.settings import Settings
 from dispatch import AppRole
 from store import db
 from store.dberrors import Conflict, DatabaseUnavailable
+from store.groupwrite import write_batch
+from store.incidents import get_incidents, insert_incidents, list_events
 from store.models import incident_events, incidents
+from store.shapes import to_shapely
 from tests.api.ops.test_publishing import M1, M2, points
 from tests.loops import run_loop
 
@@ -106,31 +111,29 @@ def test_a_bad_report_in_a_batch_gets_its_own_error_and_the_others_are_stored(se
 
 
 def test_the_database_failing_mid_batch_fails_all_of_it_with_nothing_written(service, db_kind) -> None:
-    """The connection is cut for real between the incidents' insert and the events' insert (the
-    server terminates the backend on PostgreSQL; the SQLite connection is closed under it): every
-    report of the batch gets DatabaseUnavailable (503), none is stored, not even half."""
+    """The connection is cut for real between the incidents' insert and the events' insert (on
+    PostgreSQL the events' table is locked by another session and the server terminates the
+    writer's backend while it waits there; the SQLite connection is closed under it): every report
+    of the batch gets DatabaseUnavailable (503), none is stored, not even half."""
     reports = [
         intake.prepare_report(service, DISPATCHER, body(*spots()[i % 3], f"cut {i}")) for i in range(5)
     ]
     armed = threading.Event()
     armed.set()
+    if db_kind == "postgis":
+        out = _cut_while_waiting_for_events(service, reports, armed)
+    else:
 
-    @event.listens_for(service.engine, "before_cursor_execute")
-    def cut(conn, cursor, statement, params, context, executemany) -> None:
-        if not (armed.is_set() and statement.lstrip().upper().startswith("INSERT INTO INCIDENT_EVENTS")):
-            return
-        armed.clear()
-        if db_kind == "postgis":
-            pid = conn.connection.dbapi_connection.info.backend_pid
-            with service.engine.connect() as other:
-                other.execute(text("SELECT pg_terminate_backend(:p)"), {"p": pid})
-        else:
-            conn.connection.dbapi_connection.close()
+        @event.listens_for(service.engine, "before_cursor_execute")
+        def cut(conn, cursor, statement, params, context, executemany) -> None:
+            if armed.is_set() and statement.lstrip().upper().startswith("INSERT INTO INCIDENT_EVENTS"):
+                armed.clear()
+                conn.connection.dbapi_connection.close()
 
-    try:
-        out = run_loop(gather_batched(service, reports))
-    finally:
-        event.remove(service.engine, "before_cursor_execute", cut)
+        try:
+            out = run_loop(gather_batched(service, reports))
+        finally:
+            event.remove(service.engine, "before_cursor_execute", cut)
     assert not armed.is_set()  # the cut happened
     # the database went away under the batch: 503 for every report of it (clients retry) ...
     assert len(out) == 5 and all(isinstance(r, DatabaseUnavailable) for r in out), out
@@ -140,6 +143,84 @@ def test_the_database_failing_mid_batch_fails_all_of_it_with_nothing_written(ser
     assert all(isinstance(r, dict) for r in out), out
     rows = stored(service, "cut ")
     assert sorted(rows) == sorted(r.id for r in reports) and all(r["n_events"] == 3 for r in rows.values())
+
+
+def _cut_while_waiting_for_events(
+    service: Service, reports: list[intake.Report], armed: threading.Event
+) -> list:
+    """Store ``reports`` in one batch on PostgreSQL while another session holds the events' table
+    locked; once the writer waits on its events insert, terminate the writer's backend."""
+    with service.engine.connect() as holder:
+        holder.execute(text("LOCK TABLE incident_events IN ACCESS EXCLUSIVE MODE"))
+        with ThreadPoolExecutor(1) as pool:
+            pending = pool.submit(run_loop, gather_batched(service, reports))
+            deadline = time.monotonic() + 30
+            while armed.is_set() and time.monotonic() < deadline:
+                with service.engine.connect() as other:
+                    pid = other.execute(
+                        text(
+                            "SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                            " AND query ILIKE 'INSERT INTO %incident_events%'"
+                        )
+                    ).scalar()
+                    if pid is not None:
+                        other.execute(text("SELECT pg_terminate_backend(:p)"), {"p": pid})
+                        armed.clear()
+                time.sleep(0.01)
+            holder.rollback()
+            return pending.result(timeout=60)
+
+
+def _twin(rep: intake.Report, n: int) -> intake.Report:
+    """The same report under another id (its record and events renamed)."""
+    twin_id = f"{rep.id[:-2]}{n:02d}"
+    record = rep.record | {"id": twin_id}
+    events = tuple(e | {"incident_id": twin_id} for e in rep.events)
+    return dataclasses.replace(rep, id=twin_id, record=record, events=events)
+
+
+def test_the_rows_answered_are_the_rows_stored_as_sqlalchemy_stores_them(service) -> None:
+    """The batch write (on PostgreSQL one pipeline of raw statements, :mod:`store.groupwrite`)
+    answers exactly the rows read back afterwards, and stores incidents, events and points exactly
+    as :func:`store.incidents.insert_incidents` does (compared with twins stored that way)."""
+    p = spots()
+    bodies = [
+        body(*p[0], "twin plain"),
+        body(*p[1], "twin resident")
+        | {"reporter": {"name": "张三", "phone": "13800001111"}, "address": "1号"},
+        body(*p[2], "twin urgent") | {"urgent": True, "crs": "gcj02"},
+        body(p[0][0] + 0.3, p[0][1] + 0.3, "twin far away"),  # outside every grid: refused
+        body(*p[2], "twin late") | {"reported_at": "2026-12-01T08:00:00"},
+    ]
+    reports = []
+    for b in bodies:
+        try:
+            reports.append(intake.prepare_report(service, DISPATCHER, b))
+        except Exception:
+            continue
+    assert len(reports) >= 3
+    twins = [_twin(r, i) for i, r in enumerate(reports)]
+    with db.write(service.engine) as conn:
+        answered = write_batch(
+            conn, [(r.at, r.version_ids) for r in reports], [(r.record, r.events) for r in reports]
+        )
+    with db.write(service.engine) as conn:
+        insert_incidents(conn, [(t.record, t.events) for t in twins])
+    with db.read(service.engine) as conn:
+        back = get_incidents(conn, [r.id for r in reports])
+        back_twins = get_incidents(conn, [t.id for t in twins])
+        events = {r.id: [dict(e) for e in list_events(conn, r.id)] for r in (*reports, *twins)}
+        points = dict(conn.execute(select(incidents.c.id, incidents.c.geom)).all())
+    assert answered == back  # what was answered is what is stored, value for value and type for type
+    assert [type(v) for r in answered for v in r.values()] == [type(v) for r in back for v in r.values()]
+    for rep, twin, row, twin_row in zip(reports, twins, back, back_twins, strict=True):
+        assert {**row, "id": None, "created_at": None} == {**twin_row, "id": None, "created_at": None}
+        mine, theirs = events[rep.id], events[twin.id]
+        assert [{**e, "id": None, "incident_id": None} for e in mine] == [
+            {**e, "id": None, "incident_id": None} for e in theirs
+        ]
+        assert to_shapely(points[rep.id]).wkb == to_shapely(points[twin.id]).wkb
+        assert to_shapely(points[rep.id]).coords[0] == (row["lon"], row["lat"])
 
 
 def test_reports_over_http_with_group_commit(seeded_url: str) -> None:
