@@ -42,8 +42,8 @@ from dispatch.actors import Actor, authorise
 from dispatch.categories import Category
 from dispatch.deadlines import DEFAULT_TIME_LIMITS, TimeLimits
 from dispatch.errors import InvalidInput, NotPermitted
-from dispatch.events import Event, diff
-from dispatch.incident import Incident, to_record
+from dispatch.events import Event
+from dispatch.incident import Incident, record_diff, to_record
 from dispatch.states import SYSTEM_ACTIONS, Action, State, allowed_actions, next_state
 from dispatch.validation import (
     ADDRESS_MAX,
@@ -387,7 +387,7 @@ def apply(
     granted = authorise(incident, act, actor)
     changes, clean = _HANDLERS[act](incident, actor, at, limits, dict(payload))
     new = replace(incident, state=target, updated_at=at, seq=incident.seq + 1, **changes)
-    before, after = diff(to_record(incident), to_record(new))
+    before, after = record_diff(incident, new)
     event = Event(
         incident.id, new.seq, act, actor.person_id, granted, at, incident.state, target, clean, before, after
     )

@@ -124,6 +124,22 @@ def to_record(incident: Incident) -> dict[str, Any]:
     return {name: _dump(name, getattr(incident, name)) for name in INCIDENT_FIELDS}
 
 
+def record_diff(old: Incident, new: Incident) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``dispatch.events.diff(to_record(old), to_record(new))`` without dumping every field twice:
+    a field holding the very same object in both (what ``dataclasses.replace`` keeps) dumps the
+    same, so only the others are compared as dumped. Same keys, order and values."""
+    before: dict[str, Any] = {}
+    after: dict[str, Any] = {}
+    for name in INCIDENT_FIELDS:
+        a, b = getattr(old, name), getattr(new, name)
+        if a is b:
+            continue
+        da, db = _dump(name, a), _dump(name, b)
+        if da != db:
+            before[name], after[name] = da, db
+    return before, after
+
+
 def from_record(record: Mapping[str, Any]) -> Incident:
     """Inverse of :func:`to_record`; unknown keys are refused, missing optional ones take defaults."""
     unknown = set(record) - set(INCIDENT_FIELDS)

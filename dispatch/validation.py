@@ -7,9 +7,13 @@ Every helper returns the cleaned value or raises :class:`~dispatch.errors.Invali
 from __future__ import annotations
 
 import math
+import re
 from datetime import datetime
 
 from dispatch.errors import InvalidInput
+
+#: Whitespace as ``str.isspace`` defines it (``\s`` of a str pattern is the same class).
+_SPACE = re.compile(r"\s")
 
 #: Longest incident description (characters, after stripping surrounding whitespace).
 DESCRIPTION_MAX = 2000
@@ -63,7 +67,7 @@ def check_id(field: str, value: object, *, required: bool = True) -> str | None:
         return None
     if not isinstance(value, str):
         raise InvalidInput(f"{field} 必须是文本", f"{field} must be text", field=field)
-    if len(value) > ID_MAX or any(ch.isspace() or not ch.isprintable() for ch in value):
+    if len(value) > ID_MAX or not value.isprintable() or _SPACE.search(value) is not None:
         raise InvalidInput(
             f"{field} 无效（最多 {ID_MAX} 个字符，不含空白）",
             f"{field} is invalid (at most {ID_MAX} characters, no whitespace)",

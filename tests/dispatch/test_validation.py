@@ -55,6 +55,22 @@ def test_ids_hours_times_and_points():
         assert err.value.field == field
 
 
+def test_id_check_refuses_exactly_whitespace_and_unprintable_characters():
+    """``check_id`` refuses a character exactly when ``str.isspace`` or not ``str.isprintable``
+    says so, over every code point of the Basic Multilingual Plane and a few beyond it."""
+    for cp in [*range(0x10000), 0x1F600, 0xE0001, 0x10FFFD]:
+        ch = chr(cp)
+        if 0xD800 <= cp <= 0xDFFF:
+            continue
+        bad = ch.isspace() or not ch.isprintable()
+        try:
+            check_id("id", f"a{ch}b")
+        except InvalidInput:
+            assert bad, hex(cp)
+        else:
+            assert not bad, hex(cp)
+
+
 def test_stable_values():
     assert [c.value for c in Category] == ["综合维稳", "矛盾纠纷", "安全隐患", "应急管理风险隐患", "群众诉求"]
     assert [c.key for c in Category] == ["stability", "dispute", "safety", "emergency", "request"]

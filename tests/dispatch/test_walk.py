@@ -20,6 +20,8 @@ from dispatch import (
     replay,
     report,
 )
+from dispatch.events import diff
+from dispatch.incident import INCIDENT_FIELDS, to_record
 from geo.roles import Role
 
 CST = timezone(timedelta(hours=8))
@@ -84,6 +86,8 @@ def test_random_walk_keeps_invariants(walk):
             continue
         events.append(ev)
         assert ev.seq == len(events) and ev.from_state is before.state and ev.to_state is inc.state
+        assert (ev.before, ev.after) == diff(to_record(before), to_record(inc))  # record_diff's promise
+        assert list(ev.after) == [k for k in INCIDENT_FIELDS if k in ev.after]  # in field order
         if inc.state is State.CLOSED:
             assert ev.action is Action.VERIFY_PASS and inc.closed_at == at
             assert inc.verifier_id not in (inc.assignee_id, inc.feedback_by)
