@@ -60,6 +60,7 @@ def create_app(
     # the hot routes, matched first: GET /api/v1/locate, then POST /api/v1/incidents (the lean intake;
     # the same object stays in routes_incidents.router behind it, never reached for a POST it answers)
     app.router.routes.insert(0, routes_incidents.LEAN_ROUTE)
+    app.intake_first = routes_incidents.answer_first  # a plain report, before the middleware
     app.router.routes.insert(0, routes_locate.LEAN_ROUTE)
     _include_maps(app)
     _offline_docs(app)

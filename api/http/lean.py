@@ -16,9 +16,10 @@ bodies and statuses are exactly those of the app (:mod:`api.http.routes_locate`)
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable
 
 from fastapi import FastAPI
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.ops.locating import locate_caller, point_json
 from api.ops.service import Service
@@ -89,20 +90,34 @@ def answer(service: Service, scope: Scope) -> bytes | None:
         return None
 
 
+#: ``(service, scope, receive, send, app)`` answering ``POST /api/v1/incidents`` first (set by
+#: :func:`api.http.app.create_app`: :func:`api.http.routes_incidents.answer_first`).
+IntakeFirst = Callable[[Service, Scope, Receive, Send, ASGIApp], Awaitable[None]]
+_INTAKE_PATH = "/api/v1/incidents"
+_RAW_INTAKE_PATH = _INTAKE_PATH.encode()
+
+
 class LocateFirst(FastAPI):
     """The FastAPI app, answering a plain ``GET /api/v1/locate`` before anything else runs (see the
-    module); everything else is :meth:`FastAPI.__call__` unchanged. A subclass rather than a
-    wrapper, so the app stays the FastAPI object everyone holds (``app.state``, routes, OpenAPI)."""
+    module), and handing ``POST /api/v1/incidents`` on its exact path to :attr:`intake_first`;
+    everything else is :meth:`FastAPI.__call__` unchanged. A subclass rather than a wrapper, so the
+    app stays the FastAPI object everyone holds (``app.state``, routes, OpenAPI)."""
+
+    intake_first: IntakeFirst | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope.get("root_path") or self.root_path:
+            await super().__call__(scope, receive, send)
+            return
         if (
-            scope["type"] == "http"
-            and scope["path"] == PATH
-            and scope["method"] == "GET"
-            and scope.get("raw_path") == _RAW_PATH
-            and not scope.get("root_path")
-            and not self.root_path
+            scope["method"] == "POST"
+            and self.intake_first is not None
+            and scope["path"] == _INTAKE_PATH
+            and scope.get("raw_path") == _RAW_INTAKE_PATH
         ):
+            await self.intake_first(self.state.service, scope, receive, send, super().__call__)
+            return
+        if scope["path"] == PATH and scope["method"] == "GET" and scope.get("raw_path") == _RAW_PATH:
             body = answer(self.state.service, scope)
             if body is not None:
                 await send(

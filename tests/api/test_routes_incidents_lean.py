@@ -61,3 +61,34 @@ def test_lean_route_refusals_keep_their_bodies(api: Api) -> None:
     # a point outside every community: the domain error, from the lean route itself
     r = api.post("/api/v1/incidents", json={**good, "lon": 100.0, "lat": 20.0})
     assert r.status_code == 422 and r.json()["error"]["code"] == "invalid_coordinates"
+
+
+def test_reports_taken_before_the_middleware_are_refused_as_the_app_refuses_them(api: Api) -> None:
+    """A plain report is answered before the middleware (``routes_incidents.answer_first``); what
+    it does not take is replayed to the app, whose limits and routes refuse it with their bodies."""
+    lon, lat = inside_point(api, MICRO)
+    good = {"lon": lon, "lat": lat, **GOOD}
+    dispatcher = {**api.as_("dispatcher"), "Content-Type": "application/json"}
+    # too deep for the JSON depth limit, though small: BodyLimits' 422
+    deep = {**good, "reporter": {"name": "x"}, "address": "a"}
+    raw = json.dumps(deep).encode()[:-1] + b', "x": ' + b"[" * 40 + b"]" * 40 + b"}"
+    r = api.client.post("/api/v1/incidents", content=raw, headers=dispatcher)
+    assert r.status_code == 422 and r.json()["error"]["message_en"] == "JSON nested too deeply"
+    # over the body size limit, declared: BodyLimits' 413
+    big = json.dumps({**good, "description": "长" * 400_000}, ensure_ascii=False).encode()
+    r = api.client.post("/api/v1/incidents", content=big, headers=dispatcher)
+    assert r.status_code == 413 and r.json()["error"]["code"] == "payload_too_large"
+    # a point far from every community: the domain refusal, nothing stored
+    before = api.get("/api/v1/incidents").json()["items"]
+    r = api.post("/api/v1/incidents", json={**good, "lon": lon + 1.0, "lat": lat + 1.0})
+    assert r.status_code == 422 and r.json()["error"]["field"] == "lon", r.text
+    assert "社区" in r.json()["error"]["message_zh"]
+    assert api.get("/api/v1/incidents").json()["items"] == before
+    # with a query string or a cookie-less odd token the app answers; the same report, stored once
+    r = api.client.post("/api/v1/incidents?x=1", content=json.dumps(good).encode(), headers=dispatcher)
+    assert r.status_code == 201
+    r2 = api.client.post("/api/v1/incidents", content=json.dumps(good).encode(), headers=dispatcher)
+    assert r2.status_code == 201
+    _same_but_identity(r.json(), r2.json())
+    after = api.get("/api/v1/incidents").json()["items"]
+    assert len(after) == len(before) + 2
