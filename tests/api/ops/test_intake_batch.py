@@ -111,10 +111,11 @@ def test_a_bad_report_in_a_batch_gets_its_own_error_and_the_others_are_stored(se
 
 
 def test_the_database_failing_mid_batch_fails_all_of_it_with_nothing_written(service, db_kind) -> None:
-    """The connection is cut for real between the incidents' insert and the events' insert (on
-    PostgreSQL the events' table is locked by another session and the server terminates the
-    writer's backend while it waits there; the SQLite connection is closed under it): every report
-    of the batch gets DatabaseUnavailable (503), none is stored, not even half."""
+    """The connection is cut for real in the middle of the batch's transaction (on PostgreSQL, after
+    the switch lock, the events' table is locked by another session and the server terminates the
+    writer's backend while its insert waits there; on SQLite the connection is closed under it
+    between the incidents' insert and the events'): every report of the batch gets
+    DatabaseUnavailable (503), none is stored, not even half."""
     reports = [
         intake.prepare_report(service, DISPATCHER, body(*spots()[i % 3], f"cut {i}")) for i in range(5)
     ]
@@ -149,19 +150,18 @@ def _cut_while_waiting_for_events(
     service: Service, reports: list[intake.Report], armed: threading.Event
 ) -> list:
     """Store ``reports`` in one batch on PostgreSQL while another session holds the events' table
-    locked; once the writer waits on its events insert, terminate the writer's backend."""
+    locked; once the writer waits for that lock, terminate the writer's backend."""
     with service.engine.connect() as holder:
         holder.execute(text("LOCK TABLE incident_events IN ACCESS EXCLUSIVE MODE"))
+        holder_pid = holder.connection.driver_connection.info.backend_pid  # type: ignore[union-attr]
         with ThreadPoolExecutor(1) as pool:
             pending = pool.submit(run_loop, gather_batched(service, reports))
             deadline = time.monotonic() + 30
             while armed.is_set() and time.monotonic() < deadline:
                 with service.engine.connect() as other:
                     pid = other.execute(
-                        text(
-                            "SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
-                            " AND query ILIKE 'INSERT INTO %incident_events%'"
-                        )
+                        text("SELECT pid FROM pg_stat_activity WHERE :holder = ANY(pg_blocking_pids(pid))"),
+                        {"holder": holder_pid},
                     ).scalar()
                     if pid is not None:
                         other.execute(text("SELECT pg_terminate_backend(:p)"), {"p": pid})
