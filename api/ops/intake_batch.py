@@ -7,10 +7,10 @@ one writer thread per event loop. A report that is ready to store (:func:`api.op
 has converted, located and routed it) is queued and its caller awaits a future; the writer takes
 everything queued — up to ``intake_batch_max``, after waiting up to ``intake_batch_window_ms`` for
 more (default 0: whatever queued while the previous transaction was being written) — and writes it
-in ONE transaction: the shared layer-switch lock and the committed version table once
-(:func:`store.inforce.check_located_many`, the same rule as a single report), one insert for the
-incidents and one for their events, one read back, one commit. Only after that commit is each
-caller's future resolved, so every 201 is durable as far as the database's commit is.
+in ONE transaction (:func:`store.groupwrite.write_batch`): the shared layer-switch lock and the
+committed version table once (the same rule as a single report), the incidents and their events,
+one commit — on PostgreSQL in two round trips (one pipeline, then the commit). Only after that
+commit is each caller's future resolved, so every 201 is durable as far as the database's commit is.
 
 Failures never lose, duplicate or half-write a report:
 
@@ -50,8 +50,8 @@ def store_batch(
     module docstring). Blocking: call it from a thread, not from an event loop. ``writer``: the
     connection that thread keeps (:class:`store.db.HeldWriter`; default one checked out now).
 
-    A batch of one takes the same path (five statements, no savepoint); only when it fails is the
-    report stored by :func:`api.ops.intake.store_report`, which names a duplicate id."""
+    A batch of one takes the same path (no savepoint); only when it fails is the report stored by
+    :func:`api.ops.intake.store_report`, which names a duplicate id."""
 
     def write(conn: Connection) -> list[dict[str, Any]]:
         located = [(r.at, r.version_ids) for r in reports]
