@@ -18,6 +18,7 @@ from typing import Any
 from geoalchemy2 import Geometry
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     CheckConstraint,
     Column,
@@ -266,6 +267,15 @@ time_limits = Table(
     Column("category", String(16), primary_key=True),
     Column("hours", Integer, nullable=False),
     CheckConstraint("hours > 0", name="hours"),
+)
+
+#: One row per kind of reference data, bumped by triggers on its tables (migration 0007,
+#: :mod:`store.changes`): what a running service polls to know when to reload.
+change_counters = Table(
+    "change_counters",
+    metadata,
+    Column("name", String(32), primary_key=True),
+    Column("n", BigInteger, nullable=False, server_default="0"),
 )
 
 incidents = Table(

@@ -26,6 +26,7 @@ from geo.hierarchy import Hierarchy, Level
 from geo.roles import Post
 from geo.times import beijing_date
 from store import db
+from store.changes import USERS
 from store.incidents import Visibility
 from store.models import users
 
@@ -76,7 +77,7 @@ def account(service: Service, user_id: int) -> Any:
         with db.read(service.engine) as conn:
             return conn.execute(users.select().where(users.c.id == user_id)).first()
 
-    return service.refreshed(("account", user_id), load, ACCOUNT_TTL_S)
+    return service.refreshed(("account", user_id), load, ACCOUNT_TTL_S, USERS)
 
 
 def authenticate(service: Service, token: str | None) -> User:

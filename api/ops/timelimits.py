@@ -11,6 +11,7 @@ from api.ops.service import Service
 from dispatch import Category
 from dispatch.deadlines import DEFAULT_TIME_LIMITS, TimeLimits
 from store import db
+from store.changes import TIME_LIMITS
 from store.timelimits import URGENT_KEY, load_time_limits, set_time_limits
 
 
@@ -35,7 +36,7 @@ def time_limits_for(service: Service, community_code: str | None) -> TimeLimits:
         with db.read(service.engine) as conn:
             return limits_from_rows(load_time_limits(conn, community_code))
 
-    return service.refreshed(_key(community_code), load, service.roster_ttl_s)
+    return service.refreshed(_key(community_code), load, service.roster_ttl_s, TIME_LIMITS)
 
 
 def view(community_code: str, rows: dict[str, int]) -> dict[str, Any]:

@@ -29,12 +29,14 @@ def service(seeded_url: str) -> Iterator[Service]:
     engine.dispose()
 
 
-def _statements_by_thread(service: Service) -> tuple[list[str], object]:
-    """Names of the threads that ran a statement on the service's engine (an event listener)."""
+def _statements_by_thread(service: Service, about: str = "") -> tuple[list[str], object]:
+    """Names of the threads that ran a statement (containing ``about``) on the service's engine
+    (an event listener)."""
     seen: list[str] = []
 
-    def record(*_args: object) -> None:
-        seen.append(threading.current_thread().name)
+    def record(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        if about in statement:
+            seen.append(threading.current_thread().name)
 
     event.listen(service.engine, "before_cursor_execute", record)
     return seen, record
@@ -82,5 +84,56 @@ def test_without_the_watcher_a_request_loads_an_expired_roster_itself(
         again = service.posts()
         assert NEWCOMER.person_id in {p.person_id for p in again} and again is not first
         assert threading.current_thread().name in seen
+    finally:
+        event.remove(service.engine, "before_cursor_execute", record)
+
+
+def test_writes_to_the_reference_tables_bump_their_counters(service: Service, seeded_url: str) -> None:
+    """The triggers of migration 0007: a roster write moves ``roster`` (and only it), a time-limit
+    write ``time_limits``, an account write ``users``."""
+    from sqlalchemy import update
+
+    from store.changes import ROSTER, TIME_LIMITS, USERS, read_counters
+    from store.models import users
+    from store.timelimits import set_time_limits
+    from store.users import create_user
+
+    def counters() -> dict[str, int]:
+        with db.read(service.engine) as conn:
+            found = read_counters(conn)
+        assert found is not None
+        return found
+
+    before = counters()
+    _add_newcomer(seeded_url)
+    after_roster = counters()
+    assert after_roster[ROSTER] > before[ROSTER]
+    assert after_roster[TIME_LIMITS] == before[TIME_LIMITS] and after_roster[USERS] == before[USERS]
+    with db.write(service.engine) as conn:
+        set_time_limits(conn, M1[:12], {"安全隐患": 12})
+    assert counters()[TIME_LIMITS] > after_roster[TIME_LIMITS]
+    with db.write(service.engine) as conn:
+        create_user(conn, "counter-check", "x" * 20, "查看者")
+    created = counters()[USERS]
+    assert created > after_roster[USERS]
+    with db.write(service.engine) as conn:
+        conn.execute(update(users).where(users.c.username == "counter-check").values(active=False))
+    assert counters()[USERS] > created
+
+
+def test_the_watcher_reloads_the_roster_only_when_it_changed(service: Service, seeded_url: str) -> None:
+    first = service.posts()  # loaded before any counter was read: the watcher reads it once more
+    service.watch_layers()
+    time.sleep(2 * service._poll_s())
+    roster_reads, record = _statements_by_thread(service, "role_assignments")
+    try:
+        time.sleep(4 * service._poll_s())  # polls that find the roster's counter unchanged
+        assert roster_reads == [] and service.posts() is first  # not read again at all
+        _add_newcomer(seeded_url)
+        deadline = time.monotonic() + 2 * service._poll_s() + 2.0
+        while NEWCOMER.person_id not in {p.person_id for p in service.posts()}:
+            assert time.monotonic() < deadline, "the change did not arrive"
+            time.sleep(0.05)
+        assert threading.current_thread().name not in roster_reads and roster_reads  # the watcher read it
     finally:
         event.remove(service.engine, "before_cursor_execute", record)
