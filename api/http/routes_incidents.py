@@ -108,6 +108,18 @@ def _bearer(scope: Scope) -> str | None:
     return None
 
 
+async def _read_body(receive: Receive) -> bytes | None:
+    """The whole request body; None when the client went away first."""
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            return None
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
 def _replaying(raw: bytes) -> Receive:
     """A ``receive`` that hands out ``raw`` as the whole body, then a disconnect."""
     sent = False
@@ -144,15 +156,9 @@ async def answer_first(service: Service, scope: Scope, receive: Receive, send: S
     if token is None:
         await app(scope, receive, send)
         return
-    chunks: list[bytes] = []
-    while True:
-        message = await receive()
-        if message["type"] != "http.request":  # the client went away
-            return
-        chunks.append(message.get("body", b""))
-        if not message.get("more_body", False):
-            break
-    raw = b"".join(chunks)
+    raw = await _read_body(receive)
+    if raw is None:  # the client went away
+        return
     try:
         depth = settings.max_json_depth
         if raw.count(b"{") + raw.count(b"[") > depth and not json_depth_ok(raw, depth):
@@ -209,15 +215,9 @@ class _LeanIntake:
         self._described: APIRoute | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        chunks: list[bytes] = []
-        while True:
-            message = await receive()
-            if message["type"] != "http.request":  # the client went away
-                return
-            chunks.append(message.get("body", b""))
-            if not message.get("more_body", False):
-                break
-        raw = b"".join(chunks)
+        raw = await _read_body(receive)
+        if raw is None:  # the client went away
+            return
         parsed: Any = None
         if _is_json(scope):
             try:
@@ -230,19 +230,7 @@ class _LeanIntake:
         service: Service = scope["app"].state.service
         user = require_role(locate_caller(service, _bearer(scope)), *REPORTERS)
         answer = await _intake(service, user, parsed.model_dump())
-        body = orjson.dumps(answer)
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 201,
-                "headers": [
-                    (b"content-length", str(len(body)).encode()),
-                    (b"content-type", b"application/json"),
-                    (b"location", f"/api/v1/incidents/{answer['id']}".encode()),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+        await _send_json(send, 201, answer, [(b"location", f"{PATH}/{answer['id']}".encode())])
 
     async def _full_route(self, scope: Scope, raw: bytes, send: Send) -> None:
         """The FastAPI route of :data:`router` (the described one), with the body already read
@@ -251,19 +239,10 @@ class _LeanIntake:
             self._described = next(
                 r for r in router.routes if isinstance(r, APIRoute) and r.path == PATH and "POST" in r.methods
             )
-        sent = False
-
-        async def replay() -> dict[str, Any]:
-            nonlocal sent
-            if not sent:
-                sent = True
-                return {"type": "http.request", "body": raw, "more_body": False}
-            return {"type": "http.disconnect"}
-
         match, child = self._described.matches(scope)
         if match is not Match.FULL:  # pragma: no cover - the same path and method
             raise RuntimeError("the described intake route does not match")
-        await self._described.handle({**scope, **child}, replay, send)
+        await self._described.handle({**scope, **child}, _replaying(raw), send)
 
 
 PATH = f"{router.prefix}/incidents"
