@@ -30,7 +30,9 @@ use :func:`validate_lonlat` to reject them.
 
 pyproj Transformers are cached (``functools.lru_cache``) and built with ``always_xy=True``; they
 are thread-safe since pyproj 3.1 (each thread gets its own PROJ object, rebuilt from a pipeline
-string where the EPSG search found a single operation: see ``_transformer``).
+string where the EPSG search found a single operation: see ``_transformer``). pyproj is imported
+when this module is, not on first use: imported after SpatiaLite had loaded the system's PROJ (a
+lazy import, tried to save ~90 ms of CLI start-up), it made ``weiwang grids`` die with SIGSEGV.
 """
 
 from __future__ import annotations
