@@ -19,12 +19,6 @@ from store.models import change_counters
 ROSTER = "roster"
 TIME_LIMITS = "time_limits"
 USERS = "users"
-#: Counter name → the tables whose writes bump it (the migration creates the triggers).
-WATCHED: dict[str, tuple[str, ...]] = {
-    ROSTER: ("people", "role_assignments"),
-    TIME_LIMITS: ("time_limits",),
-    USERS: ("users",),
-}
 
 _READ = select(change_counters.c.name, change_counters.c.n)
 

@@ -32,7 +32,9 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from psycopg import sql
-from sqlalchemy import Boolean, Connection, Float, Integer
+from psycopg.rows import namedtuple_row
+from sqlalchemy import JSON, Boolean, Connection, Float, Integer
+from sqlalchemy.dialects.postgresql.psycopg import dialect as psycopg_dialect
 from sqlalchemy.sql.elements import False_, True_
 
 from store.incidents import (
@@ -42,8 +44,8 @@ from store.incidents import (
     insert_incidents,
     new_incident_values,
 )
-from store.inforce import check_located_many, check_versions
-from store.models import PUBLISHED, RETIRED, UTCDateTime, incident_events, incidents
+from store.inforce import PUBLISHED_VERSIONS, check_located_many, check_versions
+from store.models import UTCDateTime, incident_events, incidents
 from store.versions import SWITCH_LOCK_KEY
 
 
@@ -82,7 +84,7 @@ def _cast(table: Any, name: str) -> str:
     kind = table.c[name].type
     if isinstance(kind, UTCDateTime):
         return "::timestamptz"
-    if type(kind).__name__ == "JSON":
+    if isinstance(kind, JSON):
         return "::json"
     return ""
 
@@ -102,9 +104,9 @@ def _insert(table: Any, names: Sequence[str], extra: tuple[str, str] | None = No
 
 
 _LOCK_SQL = "SELECT pg_advisory_xact_lock_shared(%s)"
-_VERSIONS_SQL = (
-    "SELECT id, state, valid_from, valid_to FROM layer_versions "
-    "WHERE state IN (%s, %s) AND valid_from IS NOT NULL"
+#: :data:`store.inforce.PUBLISHED_VERSIONS` (the one statement of the check) as PostgreSQL text.
+_VERSIONS_SQL = str(
+    PUBLISHED_VERSIONS.compile(dialect=psycopg_dialect(), compile_kwargs={"literal_binds": True})
 )
 #: The point as :func:`store.shapes.to_db` stores it (the same double coordinates, SRID 4326).
 _INCIDENT_SQL = _insert(incidents, INCIDENT_COLUMNS, ("geom", "ST_SetSRID(ST_MakePoint(%s, %s), 4326)"))
@@ -146,28 +148,21 @@ def write_new_incidents(
             event_rows.append(tuple(json.dumps(ev[n]) if n in _JSON_EVENT else ev[n] for n in _EVENT_NAMES))
     raw = conn.connection.driver_connection
     assert raw is not None
-    with raw.pipeline(), raw.cursor() as lock, raw.cursor() as versions, raw.cursor() as cur:
+    with (
+        raw.pipeline(),
+        raw.cursor() as lock,
+        raw.cursor(row_factory=namedtuple_row) as versions,
+        raw.cursor() as cur,
+    ):
         lock.execute(_LOCK_SQL, (SWITCH_LOCK_KEY,))
-        versions.execute(_VERSIONS_SQL, (PUBLISHED, RETIRED))
+        versions.execute(_VERSIONS_SQL)
         if incident_rows:
             cur.executemany(_INCIDENT_SQL, incident_rows)
         if event_rows:
             cur.executemany(_EVENT_SQL, event_rows)
         found = versions.fetchall()  # the pipeline is synced here: every statement has run
-    check_versions([_Version(*r) for r in found], [(at, ids) for at, ids in located if at is not None])
+    check_versions(found, [(at, ids) for at, ids in located if at is not None])
     return answers
-
-
-class _Version:
-    """A committed version row as :func:`store.inforce.in_force` reads it."""
-
-    __slots__ = ("id", "state", "valid_from", "valid_to")
-
-    def __init__(self, id: int, state: str, valid_from: datetime, valid_to: datetime | None) -> None:
-        self.id = id
-        self.state = state
-        self.valid_from = valid_from
-        self.valid_to = valid_to
 
 
 def write_batch(

@@ -115,7 +115,7 @@ def check_located(
 
 _lv = layer_versions.c
 #: Built once (no parameters): the group commit's version read compiles nothing per batch.
-_PUBLISHED_VERSIONS = select(_lv.id, _lv.state, _lv.valid_from, _lv.valid_to).where(
+PUBLISHED_VERSIONS = select(_lv.id, _lv.state, _lv.valid_from, _lv.valid_to).where(
     _lv.state.in_((PUBLISHED, RETIRED)), _lv.valid_from.is_not(None)
 )
 
@@ -129,7 +129,7 @@ def check_located_many(
     instant — the same rule as :func:`in_force_clause`. :class:`LayersChanged` for the first
     report located on other versions than those in force at its instant."""
     hold_switch(conn, exclusive=False, wait=True)
-    check_versions(conn.execute(_PUBLISHED_VERSIONS).all(), located)
+    check_versions(conn.execute(PUBLISHED_VERSIONS).all(), located)
 
 
 def check_versions(

@@ -16,7 +16,7 @@ down_revision: str | None = "0006"
 branch_labels: str | None = None
 depends_on: str | None = None
 
-#: Counter name → the tables whose writes bump it (kept equal to store.changes.WATCHED).
+#: Counter name (store.changes.ROSTER, TIME_LIMITS, USERS) → the tables whose writes bump it.
 WATCHED: dict[str, tuple[str, ...]] = {
     "roster": ("people", "role_assignments"),
     "time_limits": ("time_limits",),
