@@ -104,11 +104,14 @@ end
 # -- machine -------------------------------------------------------------------------------------
 
 
-def _cpu_times() -> tuple[float, float]:
-    """(busy, total) jiffies of the whole machine from /proc/stat."""
+def _cpu_times() -> tuple[float, float, float]:
+    """(busy, total, steal) jiffies of the whole machine from /proc/stat. Steal is time the host
+    gave this virtual machine's CPUs to others: on a shared host it comes and goes, and the
+    latency of a run with 10–25 % steal is not that of a quiet one (busy includes it)."""
     parts = [float(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
     idle = parts[3] + (parts[4] if len(parts) > 4 else 0.0)
-    return sum(parts) - idle, sum(parts)
+    steal = parts[7] if len(parts) > 7 else 0.0
+    return sum(parts) - idle, sum(parts), steal
 
 
 def _worker_cpu(server_pid: int | None) -> dict[int, float]:
@@ -134,16 +137,18 @@ def _worker_cpu(server_pid: int | None) -> dict[int, float]:
 
 @contextmanager
 def machine_use(into: dict[str, Any], server_pid: int | None = None) -> Iterator[None]:
-    """Record load average, machine-wide CPU busy % and each server worker's CPU seconds over the
-    block into ``into`` (uneven worker CPU means the kernel spread the connections unevenly)."""
-    b0, t0 = _cpu_times()
+    """Record load average, machine-wide CPU busy % and steal %, and each server worker's CPU
+    seconds over the block into ``into`` (uneven worker CPU means the kernel spread the connections
+    unevenly)."""
+    b0, t0, s0 = _cpu_times()
     w0 = _worker_cpu(server_pid)
     into["load_before"] = [round(v, 2) for v in os.getloadavg()]
     yield
-    b1, t1 = _cpu_times()
+    b1, t1, s1 = _cpu_times()
     w1 = _worker_cpu(server_pid)
     into["load_after"] = [round(v, 2) for v in os.getloadavg()]
     into["machine_cpu_busy_pct"] = round(100.0 * (b1 - b0) / max(t1 - t0, 1.0), 1)
+    into["machine_steal_pct"] = round(100.0 * (s1 - s0) / max(t1 - t0, 1.0), 1)
     into["worker_cpu_s"] = [round(w1[p] - w0.get(p, 0.0), 2) for p in sorted(w1)]
 
 
@@ -397,6 +402,7 @@ def bench_floor(args: argparse.Namespace, work: Path) -> dict:
     print(
         f"基线 / floor: {phase['rps']} req/s, p50 {phase['latency_ms']['p50']} ms, p99 "
         f"{phase['latency_ms']['p99']} ms, errors {phase['errors']}  (CPU {phase['machine_cpu_busy_pct']} %, "
+        f"steal {phase.get('machine_steal_pct')} %, "
         f"server {phase['server_cpu_ms_per_request']} ms/req, wrk {phase['wrk_cpu_us_per_request']} µs/req; "
         f"load {phase['load_before']} → {phase['load_after']})",
         flush=True,
@@ -408,7 +414,8 @@ def print_locate(title: str, phase: dict[str, Any]) -> None:
     print(
         f"{title}: {phase['rps']} req/s, p50 {phase['latency_ms']['p50']} ms, "
         f"p99 {phase['latency_ms']['p99']} ms, errors {phase['errors']}  "
-        f"(CPU {phase['machine_cpu_busy_pct']} %, workers {phase['worker_cpu_s']} s; server "
+        f"(CPU {phase['machine_cpu_busy_pct']} %, steal {phase.get('machine_steal_pct')} %, "
+        f"workers {phase['worker_cpu_s']} s; server "
         f"{phase['server_cpu_ms_per_request']} ms/req, wrk {phase['wrk_cpu_us_per_request']} µs/req; "
         f"load {phase['load_before']} → {phase['load_after']})",
         flush=True,
@@ -479,7 +486,8 @@ def bench_engine(kind: str, args: argparse.Namespace, work: Path, floor: dict) -
             print(
                 f"上报 / intake: {phase['achieved_rate']} req/s of {args.rate:g}, p50 {lat['p50']} ms, "
                 f"p99 {lat['p99']} ms, errors {phase['errors']}, stored {phase['stored']}  "
-                f"(CPU {phase['machine_cpu_busy_pct']} %, workers {phase['worker_cpu_s']} s)",
+                f"(CPU {phase['machine_cpu_busy_pct']} %, steal {phase.get('machine_steal_pct')} %, "
+                f"workers {phase['worker_cpu_s']} s)",
                 flush=True,
             )
     finally:

@@ -15,7 +15,9 @@ average, and on PostGIS the commits and WAL fsyncs per report (``pg_stat_databas
 ``--pin-loadgen`` (default CPU 1; ``none`` for unpinned) while the server's workers are not pinned:
 it shares that core with them, and its own CPU per report is printed.
 
-Then, per engine, the write stage alone in this process (no HTTP): prepared reports stored by
+Then, per engine, the write stage alone in this process (no HTTP; on PostGIS both the served
+worker's one statement, :class:`store.groupwrite.ReportWriter`, and the transaction it falls back
+to): prepared reports stored by
 ``store_batch`` in batches of 1, 8 and 64 → wall and CPU ms per report; 1000 / wall ms is what one
 writer sustains (SpatiaLite's ceiling: one writer per file, however many workers).
 
@@ -131,9 +133,51 @@ def writer_stage(kind: str, url: str, sizes: tuple[int, ...] = (1, 8, 64), per_s
                 f"{w['cpu_ms_per_report']} ms CPU → one writer ≤ {w['ceiling_per_s']}/s",
                 flush=True,
             )
+        if kind == "postgis":
+            out["one_statement"] = one_statement_stage(svc, report, sizes, per_size)
     finally:
         writer.close()
         svc.engine.dispose()
+    return out
+
+
+def one_statement_stage(svc: Any, report: Any, sizes: tuple[int, ...], per_size: int) -> dict:
+    """The served worker's PostgreSQL write alone: :class:`store.groupwrite.ReportWriter` (one
+    statement, awaited on an event loop) in batches of each size → wall and CPU ms per report."""
+    import asyncio
+
+    from store.groupwrite import ReportWriter
+
+    out: dict[str, Any] = {}
+
+    async def run(batches: list[list[Any]]) -> None:
+        writer = ReportWriter(svc.engine)
+        try:
+            for b in batches:
+                located = [(r.at, r.version_ids) for r in b]
+                await writer.write(svc.layers.committed(), located, [(r.record, r.events) for r in b])
+        finally:
+            writer.close()
+
+    for size in sizes:
+        batches = [
+            [report(k * size + j + 10**6) for j in range(size)] for k in range(max(4, per_size // size) + 1)
+        ]
+        asyncio.run(run(batches[:1]))  # warm
+        t, c = time.perf_counter(), time.process_time()
+        asyncio.run(run(batches[1:]))
+        n = sum(len(b) for b in batches[1:])
+        wall_ms = (time.perf_counter() - t) / n * 1e3
+        out[str(size)] = w = {
+            "wall_ms_per_report": round(wall_ms, 3),
+            "cpu_ms_per_report": round((time.process_time() - c) / n * 1e3, 3),
+            "ceiling_per_s": round(1000 / wall_ms),
+        }
+        print(
+            f"一条语句 / one statement, batch {size}: {w['wall_ms_per_report']} ms/report wall, "
+            f"{w['cpu_ms_per_report']} ms CPU → one writer ≤ {w['ceiling_per_s']}/s",
+            flush=True,
+        )
     return out
 
 
@@ -216,7 +260,8 @@ def bench_one(kind: str, mode: str, args: argparse.Namespace, work: Path) -> dic
         f"(= 201s: {r['stored_matches_201']}); server CPU {r['server_cpu_ms_per_report']} ms/report "
         f"(workers {r['worker_cpu_s']} s), load generator {r['loadgen_cpu_ms_per_report']} ms/report "
         f"({r.get('paced_cpu_ms_per_request')} ms while pacing)"
-        f"{extra}; machine CPU {r['machine_cpu_busy_pct']} %, load {r['load_before']} → "
+        f"{extra}; machine CPU {r['machine_cpu_busy_pct']} % (steal {r.get('machine_steal_pct')} %), "
+        f"load {r['load_before']} → "
         f"{r['load_after']}",
         flush=True,
     )
@@ -278,11 +323,14 @@ def main(argv: list[str] | None = None) -> int:
     widths = [max(len(row[i]) for row in rows) for i in range(len(head))]
     print("\n".join("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in rows))
     for r in results:
-        for size, w in (r.get("writer_stage") or {}).items():
-            print(
-                f"{r['engine']}: write stage alone, batches of {size}: {w['wall_ms_per_report']} ms/report "
-                f"→ one writer ≤ {w['ceiling_per_s']} reports/s ({w['cpu_ms_per_report']} ms CPU/report)"
-            )
+        stage = dict(r.get("writer_stage") or {})
+        one = stage.pop("one_statement", {})
+        for label, sizes in (("write stage alone (transaction)", stage), ("one statement", one)):
+            for size, w in sizes.items():
+                print(
+                    f"{r['engine']}: {label}, batches of {size}: {w['wall_ms_per_report']} ms/report "
+                    f"→ one writer ≤ {w['ceiling_per_s']} reports/s ({w['cpu_ms_per_report']} ms CPU/report)"
+                )
     (OUT / "intake.json").write_text(
         json.dumps(
             {

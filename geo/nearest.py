@@ -1,10 +1,14 @@
 """Which community is nearest a point that no grid covers (for the 研判 queue of a stray report).
 
 Distances are planar metres in the local metric projection (:func:`geo.crs.to_local_metric`),
-measured to each community's outline; a point inside a community is at distance 0.
+measured to each community's outline; a point inside a community is at distance 0. The outlines
+are projected once per :class:`~geo.hierarchy.Hierarchy` (kept while it lives): projecting them on
+every stray report cost ~0.5 ms of its ~0.6.
 """
 
 from __future__ import annotations
+
+import weakref
 
 from shapely.geometry import Point
 from shapely.geometry.base import BaseGeometry
@@ -18,9 +22,19 @@ def nearest_community(h: Hierarchy, lon: float, lat: float, within_m: float) -> 
     to the lower code. None when every community is farther."""
     pt: BaseGeometry = to_local_metric(Point(lon, lat))
     best: tuple[float, str, Grid] | None = None
-    for c in h.communities:
-        outline: BaseGeometry = to_local_metric(c.geometry)
+    for c, outline in _outlines(h):
         d = float(outline.distance(pt))
         if d <= within_m and (best is None or (d, c.code) < best[:2]):
             best = (d, c.code, c)
     return best[2] if best else None
+
+
+_OUTLINES: weakref.WeakKeyDictionary[Hierarchy, list[tuple[Grid, BaseGeometry]]] = weakref.WeakKeyDictionary()
+
+
+def _outlines(h: Hierarchy) -> list[tuple[Grid, BaseGeometry]]:
+    """Each community of ``h`` with its outline in the local metric projection."""
+    found = _OUTLINES.get(h)
+    if found is None:
+        found = _OUTLINES[h] = [(c, to_local_metric(c.geometry)) for c in h.communities]
+    return found

@@ -337,13 +337,16 @@ def _unavailable_as_domain_error() -> Iterator[None]:
     except DBAPIError as err:
         if not is_unavailable(err):
             raise
-        log.warning(
-            "database unavailable: %s", str(err.orig).strip().splitlines()[0][:300] if err.orig else err
-        )
-        raise DatabaseUnavailable(
-            "数据库暂时不可用（可能正在重启），请稍后重试",
-            "the database is unavailable for the moment (it may be restarting); please try again shortly",
-        ) from err
+        raise unavailable(err.orig if err.orig is not None else err) from err
+
+
+def unavailable(cause: BaseException) -> DatabaseUnavailable:
+    """The :class:`~store.dberrors.DatabaseUnavailable` to raise for ``cause`` (logged)."""
+    log.warning("database unavailable: %s", (str(cause).strip().splitlines() or [repr(cause)])[0][:300])
+    return DatabaseUnavailable(
+        "数据库暂时不可用（可能正在重启），请稍后重试",
+        "the database is unavailable for the moment (it may be restarting); please try again shortly",
+    )
 
 
 def include_object(obj: object, name: str | None, type_: str, reflected: bool, compare_to: object) -> bool:

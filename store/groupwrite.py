@@ -1,27 +1,33 @@
-"""Intake's group commit on PostgreSQL in two round trips: one pipeline, then the commit.
+"""Intake's group commit on PostgreSQL: one statement on the event loop, or one transaction.
 
-:func:`api.ops.intake_batch.store_batch` writes a batch of prepared reports in one transaction: the
-shared layer-switch lock, the committed version table (the in-force check of
-:func:`store.inforce.check_located_many`), the incidents, their events, and the stored rows to
-answer with. Through SQLAlchemy that was seven statements, each a round trip and ~0.3 ms of client
-CPU; a writer thread waiting on the GIL after each round trip (the event loop holds it while
-requests are busy) stretched a batch to 15–20 ms under load. Here, on PostgreSQL, the same
-statements go through psycopg's pipeline mode on the transaction's own connection:
+:mod:`api.ops.intake_batch` writes a batch of prepared reports at once: the shared layer-switch
+lock, the in-force check (:func:`store.inforce.check_versions`), the incidents and their events,
+and the stored rows to answer with (:func:`stored_row`, built from the values inserted). On
+PostgreSQL a served worker does it with :class:`ReportWriter`: ONE statement in autocommit
+(``weiwang_store_reports``, migration 0008) sent from the event loop, the commit and its WAL flush
+in the same round trip. The check runs in Python on the versions the process holds
+(:meth:`store.inforce.LayersInForce.committed`) and the statement confirms under the lock that the
+committed table still holds exactly those; otherwise (:class:`VersionsMoved`), or on any other
+error, nothing was written and the batch goes to :func:`write_batch` in the writer thread.
+
+:func:`write_batch` is that transaction: on PostgreSQL :func:`write_new_incidents`, two round trips
+through psycopg's pipeline mode on the transaction's own connection —
 
 1. ``pg_advisory_xact_lock_shared`` (the switch lock, :func:`store.versions.hold_switch`), then
    the published and retired versions — a separate statement, so its READ COMMITTED snapshot is
    taken after the lock is held — then the incidents and the events (``executemany``), all sent
    at once and read back with one sync;
-2. the versions are checked in Python (:func:`store.inforce.check_versions`): a report located on
-   other versions than those in force at its instant raises :class:`~store.inforce.LayersChanged`
-   and the caller rolls the whole transaction back (nothing was committed), as before; else the
-   caller commits.
+2. the versions are checked in Python: a report located on other versions than those in force at
+   its instant raises :class:`~store.inforce.LayersChanged` and the caller rolls the whole
+   transaction back (nothing was committed); else the caller commits.
 
-The rows answered are built from the values inserted (:func:`stored_row`): every column the
-read-back returned, with the server defaults filled in and each value in the type the database
-gives back (tests compare them with :func:`store.incidents.get_incidents`, and the stored rows and
-events with those of :func:`store.incidents.insert_incidents`). SpatiaLite keeps that path: it has
-one writer per file and no round trips.
+Measured on 2 cores (bench/README.md): a batch of one took 2.0 ms wall and 1.1 ms of client CPU in
+the writer thread through SQLAlchemy and the pipeline, 1.0 ms and 0.3 ms as one statement; the
+thread, waiting on the GIL behind the event loop after each round trip, stretched batches to 15–20
+ms under load. The rows answered equal the read-back (tests compare them with
+:func:`store.incidents.get_incidents`, and rows, events and points with those of
+:func:`store.incidents.insert_incidents`). SpatiaLite keeps the SQLAlchemy path: one writer per
+file and no round trips.
 """
 
 from __future__ import annotations
@@ -31,12 +37,15 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
+import orjson
+import psycopg
 from psycopg import sql
 from psycopg.rows import namedtuple_row
-from sqlalchemy import JSON, Boolean, Connection, Float, Integer
+from sqlalchemy import JSON, Boolean, Connection, Engine, Float, Integer
 from sqlalchemy.dialects.postgresql.psycopg import dialect as psycopg_dialect
 from sqlalchemy.sql.elements import False_, True_
 
+from store.db import unavailable
 from store.incidents import (
     EVENT_COLUMNS,
     INCIDENT_COLUMNS,
@@ -44,7 +53,7 @@ from store.incidents import (
     insert_incidents,
     new_incident_values,
 )
-from store.inforce import PUBLISHED_VERSIONS, check_located_many, check_versions
+from store.inforce import PUBLISHED_VERSIONS, LayersChanged, check_located_many, check_versions
 from store.models import UTCDateTime, incident_events, incidents
 from store.versions import SWITCH_LOCK_KEY
 
@@ -179,3 +188,148 @@ def write_batch(
     check_located_many(conn, [(at, ids) for at, ids in located if at is not None])
     insert_incidents(conn, items)
     return get_incidents(conn, [str(record["id"]) for record, _ in items])
+
+
+# -- one statement: the async writer of a served worker ------------------------------------------
+
+#: SQLSTATE raised by ``weiwang_store_reports`` (migration 0008) when the committed version table is
+#: not the one the reports were checked against.
+VERSIONS_MOVED = "WW409"
+STORE_REPORTS_SQL = "SELECT weiwang_store_reports(%s, %s, %s, %s, %s, %s, %s)"
+_INCIDENT_KEYS = tuple(str(n) for n in INCIDENT_COLUMNS)  # plain str: orjson refuses str subclasses
+_EVENT_KEYS = tuple(str(n) for n in EVENT_COLUMNS)
+_TIME_KEYS = frozenset(n for n in _INCIDENT_KEYS if isinstance(incidents.c[n].type, UTCDateTime))
+_EVENT_TIME_KEYS = frozenset(n for n in _EVENT_KEYS if isinstance(incident_events.c[n].type, UTCDateTime))
+
+
+class VersionsMoved(LayersChanged):
+    """The committed version table is not the one the reports were checked against (a publish
+    since this process last read it, or one in between): nothing was written; check again in a
+    transaction (:func:`write_batch`)."""
+
+
+def _utc(value: Any) -> Any:
+    """A time column's value as :class:`store.models.UTCDateTime` stores it (naive is UTC)."""
+    if isinstance(value, datetime):
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    return value
+
+
+def store_reports_params(
+    committed: Sequence[Any],
+    located: Sequence[tuple[datetime | date | None, Sequence[int]]],
+    items: Sequence[tuple[Mapping[str, Any], Sequence[Mapping[str, Any]]]],
+) -> tuple[list[dict[str, Any]], tuple[Any, ...]]:
+    """The in-force check of ``located`` on ``committed`` (the published and retired versions this
+    process holds, :meth:`store.inforce.LayersInForce.committed`; :class:`LayersChanged` when it
+    fails), then (the rows to answer, the parameters of :data:`STORE_REPORTS_SQL`): those versions,
+    and the incidents (every column, the point as EWKT of the same doubles) and events as JSON."""
+    check_versions(committed, [(at, ids) for at, ids in located if at is not None])
+    new: list[dict[str, Any]] = []
+    events: list[dict[str, Any]] = []
+    answers: list[dict[str, Any]] = []
+    for record, events_in in items:
+        values, ev_values = new_incident_values(record, events_in)
+        answers.append(stored_row(values))
+        row = {n: values[n] if n in values else _DEFAULTS[n] for n in _INCIDENT_KEYS}
+        for n in _TIME_KEYS:
+            row[n] = _utc(row[n])
+        lon, lat = values.get("lon"), values.get("lat")
+        row["geom"] = (
+            None if lon is None or lat is None else f"SRID=4326;POINT({float(lon)!r} {float(lat)!r})"
+        )
+        new.append(row)
+        for ev in ev_values:
+            events.append({n: _utc(ev[n]) if n in _EVENT_TIME_KEYS else ev[n] for n in _EVENT_KEYS})
+    params = (
+        SWITCH_LOCK_KEY,
+        [v.id for v in committed],
+        [v.state for v in committed],
+        [_utc(v.valid_from) for v in committed],
+        [_utc(v.valid_to) for v in committed],
+        orjson.dumps(new).decode(),
+        orjson.dumps(events).decode(),
+    )
+    return answers, params
+
+
+class ReportWriter:
+    """Intake's group commit on PostgreSQL as ONE statement on the event loop (a served worker's).
+
+    ``weiwang_store_reports`` (migration 0008) in autocommit: one round trip, the commit (and its
+    WAL flush) included, no writer thread — a thread waiting on the GIL behind the event loop after
+    each round trip was most of intake's latency tail. The in-force check runs here on the versions
+    this process holds, and the statement confirms under the switch lock that the committed table
+    still holds exactly those (else :class:`VersionsMoved`, nothing written): the same rule as
+    :func:`write_new_incidents` reading the table in its transaction.
+
+    One kept connection per event loop. Failures: a statement error leaves nothing written (one
+    statement) and is raised as the driver's error, or :class:`VersionsMoved`; the connection lost
+    is :class:`~store.dberrors.DatabaseUnavailable`, except that when the kept connection is found
+    cut (the server restarted while it was idle) the batch is looked up on a fresh connection by its
+    incident ids — stored whole (the commit got through before the cut) or not at all, then written
+    once more — so a stale connection never fails a report, and none is stored twice."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.conninfo = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        self._conn: psycopg.AsyncConnection[Any] | None = None
+
+    async def write(
+        self,
+        committed: Sequence[Any],
+        located: Sequence[tuple[datetime | date | None, Sequence[int]]],
+        items: Sequence[tuple[Mapping[str, Any], Sequence[Mapping[str, Any]]]],
+    ) -> list[dict[str, Any]]:
+        """Store ``items`` (as for :func:`write_batch`) in one statement; the stored rows in order."""
+        answers, params = store_reports_params(committed, located, items)
+        ids = [str(record["id"]) for record, _ in items]
+        kept = self._conn is not None and not self._conn.closed
+        conn = await self._connection()
+        try:
+            await conn.execute(STORE_REPORTS_SQL, params)
+            return answers
+        except psycopg.Error as err:
+            if not conn.broken:
+                if err.sqlstate == VERSIONS_MOVED:
+                    raise VersionsMoved(
+                        "网格版本刚刚切换，正在按上报时生效的版本重新定位",
+                        "the grid version switched meanwhile; locating again against the version in force",
+                        field="reported_at",
+                    ) from err
+                raise
+            self.close()
+            if not kept:
+                raise unavailable(err) from err
+        # the kept connection was cut: did the statement commit before that?
+        conn = await self._connection()
+        try:
+            found = await (await conn.execute(_COUNT_SQL, (ids,))).fetchone()
+            if found is not None and found[0] == len(ids):
+                return answers
+            await conn.execute(STORE_REPORTS_SQL, params)
+            return answers
+        except psycopg.Error as err:
+            if conn.broken:
+                self.close()
+                raise unavailable(err) from err
+            if err.sqlstate == VERSIONS_MOVED:
+                raise VersionsMoved("网格版本刚刚切换", "the grid version switched meanwhile") from err
+            raise
+
+    async def _connection(self) -> psycopg.AsyncConnection[Any]:
+        if self._conn is None or self._conn.closed:
+            self._conn = None
+            try:
+                self._conn = await psycopg.AsyncConnection.connect(self.conninfo, autocommit=True)
+            except psycopg.OperationalError as err:
+                raise unavailable(err) from err
+        return self._conn
+
+    def close(self) -> None:
+        """Close the kept connection now (no await needed: the socket is closed, nothing is sent)."""
+        conn, self._conn = self._conn, None
+        if conn is not None and not conn.closed:
+            conn.pgconn.finish()
+
+
+_COUNT_SQL = "SELECT count(*) FROM incidents WHERE id = ANY(%s)"

@@ -341,6 +341,14 @@ class LayersInForce:
                 self._checked = time.monotonic()
         return self._versions
 
+    def committed(self) -> list[Version]:
+        """The published and retired versions with their validity (the rows :func:`check_versions`
+        takes) as this process last read them, polled as the locator's view is: what a report
+        located here was located against. A write may check its reports on them only if it then
+        confirms, under the switch lock, that the committed table still holds exactly these rows
+        (:mod:`store.groupwrite` does)."""
+        return [v for v in self._table() if v.state in (PUBLISHED, RETIRED) and v.valid_from is not None]
+
     def refresh(self) -> None:
         """Re-read at the next question (after a publish or a new draft in this process)."""
         with self._lock:

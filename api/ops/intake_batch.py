@@ -1,16 +1,18 @@
 """Group commit of intake: reports arriving together are written in one transaction.
 
 With a durable database every commit waits for its fsync (PostgreSQL with ``fsync`` and
-``synchronous_commit`` on: a WAL flush per commit), and a report written on the event loop blocks
-the worker for that wait and for each round trip of its transaction. Here each worker process has
-one writer thread per event loop. A report that is ready to store (:func:`api.ops.intake.prepare_report`
-has converted, located and routed it) is queued and its caller awaits a future; the writer takes
-everything queued — up to ``intake_batch_max``, after waiting up to ``intake_batch_window_ms`` for
-more (default 0: whatever queued while the previous transaction was being written) — and writes it
-in ONE transaction (:func:`store.groupwrite.write_batch`): the shared layer-switch lock and the
-committed version table once (the same rule as a single report), the incidents and their events,
-one commit — on PostgreSQL in two round trips (one pipeline, then the commit). Only after that
-commit is each caller's future resolved, so every 201 is durable as far as the database's commit is.
+``synchronous_commit`` on: a WAL flush per commit). A report that is ready to store
+(:func:`api.ops.intake.prepare_report` has converted, located and routed it) is queued and its
+caller awaits a future; one writer per event loop takes everything queued — up to
+``intake_batch_max``, after waiting up to ``intake_batch_window_ms`` for more (default 0: whatever
+queued while the previous batch was being written) — and stores it at once: the shared
+layer-switch lock and the in-force check once (the same rule as a single report), the incidents
+and their events, one commit. On PostgreSQL that is ONE statement awaited on the event loop
+(:class:`store.groupwrite.ReportWriter`: no thread, the commit in the same round trip); when it
+fails for any reason but the database being away it wrote nothing, and the batch takes the path
+SpatiaLite always takes: ONE transaction (:func:`store.groupwrite.write_batch`) in the worker's
+writer thread. Only after the commit is each caller's future resolved, so every 201 is durable as
+far as the database's commit is.
 
 Failures never lose, duplicate or half-write a report:
 
@@ -22,7 +24,8 @@ Failures never lose, duplicate or half-write a report:
   publish), so only the bad one gets its own error.
 
 The writer thread waits for the SpatiaLite writer queue and for a publish holding the switch lock
-(``wait=True``): it is not the event loop, which keeps answering meanwhile.
+(``wait=True``): it is not the event loop, which keeps answering meanwhile. The one statement
+waits for that lock on the database's side, the event loop awaiting it without blocking.
 """
 
 from __future__ import annotations
@@ -40,7 +43,7 @@ from api.ops.intake import Report, store_report
 from api.ops.service import Service
 from store import db
 from store.dberrors import DatabaseUnavailable
-from store.groupwrite import write_batch
+from store.groupwrite import ReportWriter, write_batch
 
 
 def store_batch(
@@ -83,6 +86,8 @@ class _Stats:
 
     batches: int = 0
     reports: int = 0
+    #: Batches the one-statement write (PostgreSQL) passed to :func:`store_batch`.
+    fallbacks: int = 0
     sizes: list[int] = field(default_factory=list)
 
 
@@ -100,6 +105,11 @@ class IntakeBatcher:
         #: The writer thread's connection, kept between batches (no checkout, no pre-ping each).
         self._held = db.HeldWriter(service.engine)
         weakref.finalize(self, self._held.close)
+        #: PostgreSQL: the batch as one statement on this loop (:class:`store.groupwrite.ReportWriter`).
+        self._one: ReportWriter | None = None
+        if service.engine.dialect.name == "postgresql":
+            self._one = ReportWriter(service.engine)
+            weakref.finalize(self, self._one.close)
 
     async def store(self, report_: Report) -> dict[str, Any]:
         """Queue ``report_`` and return its stored row once its batch has committed (or raise the
@@ -117,6 +127,26 @@ class IntakeBatcher:
         finally:
             self._writer = None  # a finished task would keep its loop alive (the key of this batcher)
 
+    async def _store(self, reports: list[Report]) -> list[dict[str, Any] | BaseException]:
+        """One batch: on PostgreSQL one statement on this loop; when that fails but for the database
+        being away (a publish since the versions were read, a duplicate id, any error: nothing was
+        written), and on SpatiaLite, :func:`store_batch` in the writer thread, as before."""
+        if self._one is not None:
+            try:
+                return list(
+                    await self._one.write(
+                        self.service.layers.committed(),
+                        [(r.at, r.version_ids) for r in reports],
+                        [(r.record, r.events) for r in reports],
+                    )
+                )
+            except DatabaseUnavailable as err:
+                return [err] * len(reports)
+            except Exception:
+                self.stats.fallbacks += 1
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, store_batch, self.service, reports, self._held)
+
     async def _write_pending(self) -> None:
         while self._pending:
             if self.window_s > 0 and len(self._pending) < self.max_batch:
@@ -124,10 +154,7 @@ class IntakeBatcher:
             batch, self._pending = self._pending[: self.max_batch], self._pending[self.max_batch :]
             reports = [r for r, _ in batch]
             try:
-                loop = asyncio.get_running_loop()
-                results = await loop.run_in_executor(
-                    self._executor, store_batch, self.service, reports, self._held
-                )
+                results = await self._store(reports)
             except asyncio.CancelledError:  # the loop is closing: nobody waits forever
                 for _, fut in (*batch, *self._pending):
                     fut.cancel()

@@ -1,0 +1,169 @@
+"""Intake's group commit as one statement on PostgreSQL (:class:`store.groupwrite.ReportWriter`,
+``weiwang_store_reports`` of migration 0008): it stores exactly what the transaction of
+:func:`store.groupwrite.write_batch` and SQLAlchemy's insert store; a version table other than the
+one checked writes nothing; a kept connection cut while idle neither fails the next batch nor
+stores a batch twice; a server away is DatabaseUnavailable. SpatiaLite has no such statement."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import select, text
+
+from api.ops import intake
+from api.ops.intake_batch import batcher_for
+from api.ops.service import Service
+from api.settings import Settings
+from store import db
+from store.dberrors import DatabaseUnavailable
+from store.groupwrite import ReportWriter, VersionsMoved
+from store.incidents import EVENT_COLUMNS, get_incidents, insert_incidents, list_events
+from store.inforce import LayersChanged
+from store.models import incidents
+from store.shapes import to_shapely
+from tests.api.ops.test_intake_batch import DISPATCHER, _twin, body, gather_batched, spots, stored
+from tests.loops import run_loop
+
+
+@pytest.fixture
+def pg_service(seeded_url: str, db_kind: str) -> Iterator[Service]:
+    if db_kind != "postgis":
+        pytest.skip("PostgreSQL only: SpatiaLite's writer is in-process, there is no statement to send")
+    engine = db.make_engine(seeded_url)
+    yield Service(Settings(database_url=seeded_url, intake_batch=True, locator_dir=None), engine)
+    engine.dispose()
+
+
+def _reports(service: Service, tag: str, n: int = 3) -> list[intake.Report]:
+    return [intake.prepare_report(service, DISPATCHER, body(*spots()[i % 3], f"{tag} {i}")) for i in range(n)]
+
+
+def _write(
+    writer: ReportWriter, service: Service, reports: list[intake.Report], committed: Any = None
+) -> Any:
+    async def go() -> list[dict[str, Any]]:
+        try:
+            return await writer.write(
+                service.layers.committed() if committed is None else committed,
+                [(r.at, r.version_ids) for r in reports],
+                [(r.record, r.events) for r in reports],
+            )
+        finally:
+            writer.close()  # the connection belongs to this loop
+
+    return run_loop(go())
+
+
+def test_one_statement_stores_what_the_transaction_stores(pg_service: Service) -> None:
+    service = pg_service
+    p = spots()
+    bodies = [
+        body(*p[0], "one plain"),
+        body(*p[1], "one resident")
+        | {"reporter": {"name": "张三", "phone": "13800001111"}, "address": "1号"},
+        body(*p[2], "one urgent") | {"urgent": True, "crs": "gcj02"},
+        body(*p[2], "one late") | {"reported_at": datetime(2026, 12, 1, 8, 0)},
+    ]
+    reports = [intake.prepare_report(service, DISPATCHER, b) for b in bodies]
+    twins = [_twin(r, i) for i, r in enumerate(reports)]
+    answered = _write(ReportWriter(service.engine), service, reports)
+    with db.write(service.engine) as conn:
+        insert_incidents(conn, [(t.record, t.events) for t in twins])
+    with db.read(service.engine) as conn:
+        back = get_incidents(conn, [r.id for r in reports])
+        back_twins = get_incidents(conn, [t.id for t in twins])
+        events = {r.id: [dict(e) for e in list_events(conn, r.id)] for r in (*reports, *twins)}
+        geoms = dict(conn.execute(select(incidents.c.id, incidents.c.geom)).all())
+    assert answered == back  # answered is stored, value for value and type for type
+    assert [type(v) for r in answered for v in r.values()] == [type(v) for r in back for v in r.values()]
+    for rep, twin, row, twin_row in zip(reports, twins, back, back_twins, strict=True):
+        assert {**row, "id": None, "created_at": None} == {**twin_row, "id": None, "created_at": None}
+        assert len(events[rep.id]) == len(rep.events) >= 1
+        assert [{**e, "id": None, "incident_id": None} for e in events[rep.id]] == [
+            {**e, "id": None, "incident_id": None} for e in events[twin.id]
+        ]
+        assert to_shapely(geoms[rep.id]).wkb == to_shapely(geoms[twin.id]).wkb  # SRID and doubles
+        assert to_shapely(geoms[rep.id]).coords[0] == (row["lon"], row["lat"])
+
+
+def test_the_served_batches_take_the_one_statement(pg_service: Service) -> None:
+    reports = _reports(pg_service, "served", 12)
+
+    async def run() -> tuple[list[object], int]:
+        out = await gather_batched(pg_service, reports)
+        return out, batcher_for(pg_service).stats.fallbacks
+
+    out, fallbacks = run_loop(run())
+    assert all(isinstance(r, dict) for r in out), out
+    assert fallbacks == 0
+    assert sorted(stored(pg_service, "served ")) == sorted(r.id for r in reports)
+
+
+def test_another_version_table_writes_nothing(pg_service: Service) -> None:
+    service = pg_service
+    committed = service.layers.committed()
+    assert committed
+    moved = [replace(committed[0], valid_to=committed[0].valid_from + timedelta(days=400)), *committed[1:]]
+    reports = _reports(service, "moved")
+    # the table holds other rows than those the reports were checked on: refused by the statement
+    with pytest.raises(VersionsMoved):
+        _write(ReportWriter(service.engine), service, reports, moved)
+    # the reports are not located on versions in force by the rows given: refused before sending
+    with pytest.raises(LayersChanged):
+        _write(ReportWriter(service.engine), service, reports, committed[1:])
+    assert stored(service, "moved ") == {}
+    assert len(_write(ReportWriter(service.engine), service, reports)) == len(reports)
+    assert sorted(stored(service, "moved ")) == sorted(r.id for r in reports)
+
+
+def test_a_kept_connection_cut_stores_each_batch_once(pg_service: Service) -> None:
+    service = pg_service
+    writer = ReportWriter(service.engine)
+    first, second = _reports(service, "kept a"), _reports(service, "kept b")
+
+    def cut() -> None:
+        assert writer._conn is not None
+        with db.write(service.engine) as conn:
+            conn.execute(text("SELECT pg_terminate_backend(:p)"), {"p": writer._conn.info.backend_pid})
+
+    async def go() -> list[list[dict[str, Any]]]:
+        out = [await _write_on(writer, service, first)]
+        cut()  # idle: the next batch finds its connection cut, nothing of it sent
+        out.append(await _write_on(writer, service, second))
+        cut()  # the same batch once more: the lookup finds it stored, it is not written again
+        out.append(await _write_on(writer, service, second))
+        writer.close()
+        return out
+
+    out = run_loop(go())
+    assert [len(o) for o in out] == [3, 3, 3]
+    # the second call made its rows anew (created_at is stamped per call), else the same answer
+    assert [r | {"created_at": None} for r in out[1]] == [r | {"created_at": None} for r in out[2]]
+    rows = stored(service, "kept ")
+    assert sorted(rows) == sorted(r.id for r in (*first, *second))
+    assert all(r["n_events"] == len(first[0].events) for r in rows.values())
+
+
+async def _write_on(writer: ReportWriter, service: Service, reports: list[intake.Report]) -> Any:
+    return await writer.write(
+        service.layers.committed(),
+        [(r.at, r.version_ids) for r in reports],
+        [(r.record, r.events) for r in reports],
+    )
+
+
+def test_a_server_away_is_unavailable(pg_service: Service, tmp_path) -> None:
+    engine = db.make_engine("postgresql+psycopg://postgres@127.0.0.1:9/weiwang_nowhere", files=False)
+    with pytest.raises(DatabaseUnavailable):
+        _write(ReportWriter(engine), pg_service, _reports(pg_service, "away", 1))
+    assert stored(pg_service, "away ") == {}
+
+
+def test_the_statement_inserts_every_event_column() -> None:
+    migration = importlib.import_module("store.migrations.versions.0008_store_reports_function")
+    assert tuple(c.strip() for c in migration._EVENT_COLUMNS.split(",")) == EVENT_COLUMNS
