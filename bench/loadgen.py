@@ -57,6 +57,8 @@ class PacedResult:
     error_samples: list[str] = field(default_factory=list)
     latencies_ms: list[float] = field(default_factory=list)
     service_ms: list[float] = field(default_factory=list)
+    #: Each answered request's scheduled instant (``perf_counter``), in the order of ``latencies_ms``.
+    due_s: list[float] = field(default_factory=list)
     wall_s: float = 0.0
     connections: int = 0
     max_send_lag_ms: float = 0.0
@@ -190,6 +192,7 @@ async def run_paced_async(
             done = time.perf_counter()
             res.latencies_ms.append((done - due) * 1000.0)
             res.service_ms.append((done - sent) * 1000.0)
+            res.due_s.append(due)
             res.statuses[str(status)] += 1
             if 200 <= status < 300:
                 res.ok += 1
@@ -253,6 +256,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--bbox", required=True, help="minx,miny,maxx,maxy (WGS84)")
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--connections", type=int, default=32, help="keep-alive connections opened up front")
+    ap.add_argument(
+        "--timeline",
+        type=Path,
+        help="also write [seconds from start, latency ms] of each request here (JSON)",
+    )
     args = ap.parse_args(argv)
     bbox = tuple(float(v) for v in args.bbox.split(","))
     if len(bbox) != 4:
@@ -267,6 +275,12 @@ def main(argv: list[str] | None = None) -> int:
         res = uvloop.run(run)
     except ImportError:
         res = asyncio.run(run)
+    if args.timeline is not None and res.due_s:
+        t0 = min(res.due_s)
+        pairs = sorted(
+            (round(d - t0, 4), round(lat, 3)) for d, lat in zip(res.due_s, res.latencies_ms, strict=True)
+        )
+        args.timeline.write_text(json.dumps(pairs))
     print(json.dumps(res.summary(), ensure_ascii=False))
     return 0
 

@@ -195,7 +195,7 @@ def write_batch(
 #: SQLSTATE raised by ``weiwang_store_reports`` (migration 0008) when the committed version table is
 #: not the one the reports were checked against.
 VERSIONS_MOVED = "WW409"
-STORE_REPORTS_SQL = "SELECT weiwang_store_reports(%s, %s, %s, %s, %s, %s, %s)"
+STORE_REPORTS_SQL = "SELECT weiwang_store_reports(%s, %s)"
 _INCIDENT_KEYS = tuple(str(n) for n in INCIDENT_COLUMNS)  # plain str: orjson refuses str subclasses
 _EVENT_KEYS = tuple(str(n) for n in EVENT_COLUMNS)
 _TIME_KEYS = frozenset(n for n in _INCIDENT_KEYS if isinstance(incidents.c[n].type, UTCDateTime))
@@ -222,14 +222,15 @@ def store_reports_params(
 ) -> tuple[list[dict[str, Any]], tuple[Any, ...]]:
     """The in-force check of ``located`` on ``committed`` (the published and retired versions this
     process holds, :meth:`store.inforce.LayersInForce.committed`; :class:`LayersChanged` when it
-    fails), then (the rows to answer, the parameters of :data:`STORE_REPORTS_SQL`): those versions,
-    and the incidents (every column, the point as EWKT of the same doubles) and events as JSON."""
+    fails), then (the rows to answer, the parameters of :data:`STORE_REPORTS_SQL`): the switch
+    lock's key and one JSON document — those versions, the incidents (every column, the point as
+    EWKT of the same doubles) and their events."""
     check_versions(committed, [(at, ids) for at, ids in located if at is not None])
     new: list[dict[str, Any]] = []
     events: list[dict[str, Any]] = []
     answers: list[dict[str, Any]] = []
     for record, events_in in items:
-        values, ev_values = new_incident_values(record, events_in)
+        values, ev_values = new_incident_values(record, events_in, with_geom=False)
         answers.append(stored_row(values))
         row = {n: values[n] if n in values else _DEFAULTS[n] for n in _INCIDENT_KEYS}
         for n in _TIME_KEYS:
@@ -241,16 +242,12 @@ def store_reports_params(
         new.append(row)
         for ev in ev_values:
             events.append({n: _utc(ev[n]) if n in _EVENT_TIME_KEYS else ev[n] for n in _EVENT_KEYS})
-    params = (
-        SWITCH_LOCK_KEY,
-        [v.id for v in committed],
-        [v.state for v in committed],
-        [_utc(v.valid_from) for v in committed],
-        [_utc(v.valid_to) for v in committed],
-        orjson.dumps(new).decode(),
-        orjson.dumps(events).decode(),
-    )
-    return answers, params
+    versions = [
+        {"id": v.id, "state": v.state, "valid_from": _utc(v.valid_from), "valid_to": _utc(v.valid_to)}
+        for v in committed
+    ]
+    batch = {"versions": versions, "incidents": new, "events": events}
+    return answers, (SWITCH_LOCK_KEY, orjson.dumps(batch).decode())
 
 
 class ReportWriter:

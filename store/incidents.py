@@ -51,12 +51,12 @@ def _plain(name: str, value: Any) -> Any:
     return value
 
 
-def _incident_values(fields: Mapping[str, Any]) -> dict[str, Any]:
+def _incident_values(fields: Mapping[str, Any], *, with_geom: bool = True) -> dict[str, Any]:
     unknown = set(fields) - set(INCIDENT_COLUMNS)
     if unknown:
         raise ValueError(f"unknown incident columns: {sorted(unknown)}")
     values = {k: _plain(k, v) for k, v in fields.items()}
-    if "lon" in values or "lat" in values:
+    if with_geom and ("lon" in values or "lat" in values):
         lon, lat = values.get("lon"), values.get("lat")
         values["geom"] = shapes.to_db(Point(lon, lat)) if lon is not None and lat is not None else None
     return values
@@ -106,11 +106,12 @@ def insert_incident(
 
 
 def new_incident_values(
-    record: Mapping[str, Any], events_in: Sequence[Mapping[str, Any]]
+    record: Mapping[str, Any], events_in: Sequence[Mapping[str, Any]], *, with_geom: bool = True
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """The columns of a new incident and of its events as inserted (see :func:`insert_incident`):
-    checked, with ``seq`` and ``created_at`` defaulted and the geometry following lon/lat."""
-    values = _incident_values(record)
+    checked, with ``seq`` and ``created_at`` defaulted and the geometry following lon/lat
+    (``with_geom=False``: no ``geom``, for a writer that makes the point itself)."""
+    values = _incident_values(record, with_geom=with_geom)
     incident_id = str(values["id"])
     events = [_event_values(incident_id, e) for e in events_in]
     if [e["seq"] for e in events] != list(range(events[0]["seq"], events[0]["seq"] + len(events))):
