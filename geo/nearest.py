@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import weakref
 
+import shapely
 from shapely.geometry import Point
 from shapely.geometry.base import BaseGeometry
 
@@ -38,3 +39,23 @@ def _outlines(h: Hierarchy) -> list[tuple[Grid, BaseGeometry]]:
     if found is None:
         found = _OUTLINES[h] = [(c, to_local_metric(c.geometry)) for c in h.communities]
     return found
+
+
+#: Outlines of at most this many vertices in all are measured on the caller's thread (an event
+#: loop): a point-to-outline distance costs ~2.5 ns per vertex, so ~0.1 ms at this size.
+CHEAP_VERTICES = 40_000
+
+
+def is_cheap(h: Hierarchy) -> bool:
+    """True when :func:`nearest_community` on ``h`` costs microseconds: its outlines are projected
+    already (kept from an earlier call) and have at most :data:`CHEAP_VERTICES` vertices in all."""
+    found = _OUTLINES.get(h)
+    if found is None:
+        return False
+    cheap = _CHEAP.get(h)
+    if cheap is None:
+        cheap = _CHEAP[h] = sum(shapely.get_num_coordinates(o) for _, o in found) <= CHEAP_VERTICES
+    return cheap
+
+
+_CHEAP: weakref.WeakKeyDictionary[Hierarchy, bool] = weakref.WeakKeyDictionary()

@@ -36,6 +36,7 @@ from dispatch import Action, Actor, AppRole, Category, Event, apply, report, rou
 from dispatch.errors import InvalidInput
 from geo.crs import parse_crs
 from geo.errors import InvalidCoordinates, NotFound
+from geo.nearest import is_cheap as nearest_is_cheap
 from geo.nearest import nearest_community
 from geo.times import CST, as_instant, beijing_date
 from store import db
@@ -231,14 +232,15 @@ async def prepare_report_on_loop(service: Service, user: User, body: dict[str, A
     """:func:`prepare_report` for a caller on an event loop: there when the point falls in a grid
     of layers already built (microseconds), else in a thread, where the work that grows with the
     grids happens (building the locator of a version — a late report's old one, or a freshly
-    published one — or the nearest community of a stray point); a 99,000-vertex grid no longer
-    freezes the server. The point is located once: the thread is used only when it must."""
+    published one — or the nearest community of a stray point, unless that is cheap already:
+    :func:`geo.nearest.is_cheap`); a 99,000-vertex grid no longer freezes the server. The point is
+    located once: the thread is used only when it must."""
     now = service.clock()
     category, at, crs, wlon, wlat = _checked(service, body, now)  # refused input: raised at once
     if service.layers.is_built_for(None, at):
         view = _view_at(service, at)
         loc = view.locator.locate_one(wlon, wlat)
-        if loc.community_code is not None:
+        if loc.community_code is not None or nearest_is_cheap(view.hierarchy):
             return _routed(service, user, body, _Located(category, now, at, crs, wlon, wlat, view, loc))
     return await asyncio.to_thread(prepare_report, service, user, body, received_at=now)
 

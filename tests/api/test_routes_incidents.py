@@ -10,6 +10,7 @@ from shapely import Point
 from sqlalchemy import delete
 
 from geo.crs import from_wgs84
+from geo.nearest import is_cheap
 from tests.api_fixtures import Api, Clock
 
 MICRO = "510116004001003012"  # a micro-grid of 三根松 (sample data)
@@ -123,6 +124,15 @@ def test_point_outside_every_grid_goes_to_the_community_queue(api: Api) -> None:
     assert inc["grid"]["micro_code"] is None
     assert inc["community_code"] == "510116004001"
     assert inc["assignee"] is None
+    # the outlines are projected now: the next stray report is answered on the event loop, alike
+    assert is_cheap(ctx.layers.current().hierarchy)
+    again = report(api, minx - 0.003, miny + 0.005).json()
+    assert (again["state"], again["grid"]["micro_code"], again["community_code"]) == (
+        "已上报",
+        None,
+        "510116004001",
+    )
+    assert again["assignee"] is None and again["id"] != inc["id"]
     far = report(api, minx - 0.2, miny)
     assert far.status_code == 422
 
