@@ -9,11 +9,11 @@ from __future__ import annotations
 import importlib
 from collections.abc import Iterator
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import text
 
 from api.ops import intake
 from api.ops.intake_batch import batcher_for
@@ -22,11 +22,17 @@ from api.settings import Settings
 from store import db
 from store.dberrors import DatabaseUnavailable
 from store.groupwrite import ReportWriter, VersionsMoved
-from store.incidents import EVENT_COLUMNS, get_incidents, insert_incidents, list_events
+from store.incidents import EVENT_COLUMNS
 from store.inforce import LayersChanged
-from store.models import incidents
-from store.shapes import to_shapely
-from tests.api.ops.test_intake_batch import DISPATCHER, _twin, body, gather_batched, spots, stored
+from tests.api.ops.test_intake_batch import (
+    DISPATCHER,
+    assert_stored_as_sqlalchemy_stores,
+    body,
+    gather_batched,
+    spots,
+    stored,
+    twin_reports,
+)
 from tests.loops import run_loop
 
 
@@ -60,35 +66,9 @@ def _write(
 
 
 def test_one_statement_stores_what_the_transaction_stores(pg_service: Service) -> None:
-    service = pg_service
-    p = spots()
-    bodies = [
-        body(*p[0], "one plain"),
-        body(*p[1], "one resident")
-        | {"reporter": {"name": "张三", "phone": "13800001111"}, "address": "1号"},
-        body(*p[2], "one urgent") | {"urgent": True, "crs": "gcj02"},
-        body(*p[2], "one late") | {"reported_at": datetime(2026, 12, 1, 8, 0)},
-    ]
-    reports = [intake.prepare_report(service, DISPATCHER, b) for b in bodies]
-    twins = [_twin(r, i) for i, r in enumerate(reports)]
-    answered = _write(ReportWriter(service.engine), service, reports)
-    with db.write(service.engine) as conn:
-        insert_incidents(conn, [(t.record, t.events) for t in twins])
-    with db.read(service.engine) as conn:
-        back = get_incidents(conn, [r.id for r in reports])
-        back_twins = get_incidents(conn, [t.id for t in twins])
-        events = {r.id: [dict(e) for e in list_events(conn, r.id)] for r in (*reports, *twins)}
-        geoms = dict(conn.execute(select(incidents.c.id, incidents.c.geom)).all())
-    assert answered == back  # answered is stored, value for value and type for type
-    assert [type(v) for r in answered for v in r.values()] == [type(v) for r in back for v in r.values()]
-    for rep, twin, row, twin_row in zip(reports, twins, back, back_twins, strict=True):
-        assert {**row, "id": None, "created_at": None} == {**twin_row, "id": None, "created_at": None}
-        assert len(events[rep.id]) == len(rep.events) >= 1
-        assert [{**e, "id": None, "incident_id": None} for e in events[rep.id]] == [
-            {**e, "id": None, "incident_id": None} for e in events[twin.id]
-        ]
-        assert to_shapely(geoms[rep.id]).wkb == to_shapely(geoms[twin.id]).wkb  # SRID and doubles
-        assert to_shapely(geoms[rep.id]).coords[0] == (row["lon"], row["lat"])
+    reports = twin_reports(pg_service, "one")
+    answered = _write(ReportWriter(pg_service.engine), pg_service, reports)
+    assert_stored_as_sqlalchemy_stores(pg_service, reports, answered)
 
 
 def test_the_served_batches_take_the_one_statement(pg_service: Service) -> None:
