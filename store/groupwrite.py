@@ -33,6 +33,7 @@ file and no round trips.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
@@ -199,6 +200,7 @@ STORE_REPORTS_SQL = "SELECT weiwang_store_reports(%s, %s)"
 _INCIDENT_KEYS = tuple(str(n) for n in INCIDENT_COLUMNS)  # plain str: orjson refuses str subclasses
 _EVENT_KEYS = tuple(str(n) for n in EVENT_COLUMNS)
 _TIME_KEYS = frozenset(n for n in _INCIDENT_KEYS if isinstance(incidents.c[n].type, UTCDateTime))
+_FLOAT_KEYS = tuple(n for n in _INCIDENT_KEYS if isinstance(incidents.c[n].type, Float))
 _EVENT_TIME_KEYS = frozenset(n for n in _EVENT_KEYS if isinstance(incident_events.c[n].type, UTCDateTime))
 
 
@@ -235,6 +237,9 @@ def store_reports_params(
         row = {n: values[n] if n in values else _DEFAULTS[n] for n in _INCIDENT_KEYS}
         for n in _TIME_KEYS:
             row[n] = _utc(row[n])
+        for n in _FLOAT_KEYS:  # JSON has no NaN or infinity (orjson writes null): the transaction
+            if row[n] is not None and not math.isfinite(row[n]):  # stores them as they are
+                raise ValueError(f"incidents.{n} is {row[n]!r}: not a JSON number")
         lon, lat = values.get("lon"), values.get("lat")
         row["geom"] = (
             None if lon is None or lat is None else f"SRID=4326;POINT({float(lon)!r} {float(lat)!r})"
@@ -288,11 +293,7 @@ class ReportWriter:
         except psycopg.Error as err:
             if not conn.broken:
                 if err.sqlstate == VERSIONS_MOVED:
-                    raise VersionsMoved(
-                        "网格版本刚刚切换，正在按上报时生效的版本重新定位",
-                        "the grid version switched meanwhile; locating again against the version in force",
-                        field="reported_at",
-                    ) from err
+                    raise _moved() from err
                 raise
             self.close()
             if not kept:
@@ -310,7 +311,7 @@ class ReportWriter:
                 self.close()
                 raise unavailable(err) from err
             if err.sqlstate == VERSIONS_MOVED:
-                raise VersionsMoved("网格版本刚刚切换", "the grid version switched meanwhile") from err
+                raise _moved() from err
             raise
 
     async def _connection(self) -> psycopg.AsyncConnection[Any]:
@@ -330,3 +331,11 @@ class ReportWriter:
 
 
 _COUNT_SQL = "SELECT count(*) FROM incidents WHERE id = ANY(%s)"
+
+
+def _moved() -> VersionsMoved:
+    return VersionsMoved(
+        "网格版本刚刚切换，正在按上报时生效的版本重新定位",
+        "the grid version switched meanwhile; locating again against the version in force",
+        field="reported_at",
+    )

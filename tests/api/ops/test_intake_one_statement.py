@@ -7,6 +7,7 @@ stores a batch twice; a server away is DatabaseUnavailable. SpatiaLite has no su
 from __future__ import annotations
 
 import importlib
+import math
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import timedelta
@@ -147,3 +148,19 @@ def test_a_server_away_is_unavailable(pg_service: Service, tmp_path) -> None:
 def test_the_statement_inserts_every_event_column() -> None:
     migration = importlib.import_module("store.migrations.versions.0008_store_reports_function")
     assert tuple(c.strip() for c in migration._EVENT_COLUMNS.split(",")) == EVENT_COLUMNS
+
+
+def test_a_number_json_cannot_carry_goes_to_the_transaction(pg_service: Service) -> None:
+    rep = _reports(pg_service, "nan", 1)[0]
+    rep = replace(rep, record=rep.record | {"distance_m": float("nan")})
+    with pytest.raises(ValueError, match="distance_m"):  # refused before anything is sent
+        _write(ReportWriter(pg_service.engine), pg_service, [rep])
+    assert stored(pg_service, "nan ") == {}
+
+    async def run() -> tuple[list[object], int]:
+        out = await gather_batched(pg_service, [rep])
+        return out, batcher_for(pg_service).stats.fallbacks
+
+    out, fallbacks = run_loop(run())
+    assert fallbacks == 1 and isinstance(out[0], dict)
+    assert math.isnan(stored(pg_service, "nan ")[rep.id]["distance_m"])  # stored as it is
