@@ -21,13 +21,14 @@ through psycopg's pipeline mode on the transaction's own connection —
    its instant raises :class:`~store.inforce.LayersChanged` and the caller rolls the whole
    transaction back (nothing was committed); else the caller commits.
 
-Measured on 2 cores (bench/README.md): a batch of one took 2.0 ms wall and 1.1 ms of client CPU in
-the writer thread through SQLAlchemy and the pipeline, 1.0 ms and 0.3 ms as one statement; the
-thread, waiting on the GIL behind the event loop after each round trip, stretched batches to 15–20
-ms under load. The rows answered equal the read-back (tests compare them with
-:func:`store.incidents.get_incidents`, and rows, events and points with those of
-:func:`store.incidents.insert_incidents`). SpatiaLite keeps the SQLAlchemy path: one writer per
-file and no round trips.
+Measured on 2 cores (``bench_intake``'s write stage, bench/README.md): a batch of one takes 1.76
+ms wall and 0.97 ms of client CPU as the transaction, 1.71 ms and 0.52 ms as one statement (its
+round trip alone, without building the rows: ~1.0 ms and ~0.3 ms); a batch of eight 0.48 against
+0.12 ms CPU per report. In the served worker the writer thread, waiting on the GIL behind the event
+loop after each round trip, stretched batches to 15–20 ms under load. The rows answered equal
+the read-back (tests compare them with :func:`store.incidents.get_incidents`, and rows, events and
+points with those of :func:`store.incidents.insert_incidents`). SpatiaLite keeps the SQLAlchemy
+path: one writer per file and no round trips.
 """
 
 from __future__ import annotations
