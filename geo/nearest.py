@@ -9,6 +9,7 @@ every stray report cost ~0.5 ms of its ~0.6.
 from __future__ import annotations
 
 import weakref
+from dataclasses import dataclass
 
 import shapely
 from shapely.geometry import Point
@@ -30,15 +31,24 @@ def nearest_community(h: Hierarchy, lon: float, lat: float, within_m: float) -> 
     return best[2] if best else None
 
 
-_OUTLINES: weakref.WeakKeyDictionary[Hierarchy, list[tuple[Grid, BaseGeometry]]] = weakref.WeakKeyDictionary()
+@dataclass(frozen=True)
+class _Outlines:
+    """The communities of one hierarchy with their outlines in the local metric projection."""
+
+    pairs: list[tuple[Grid, BaseGeometry]]
+    vertices: int
+
+
+_OUTLINES: weakref.WeakKeyDictionary[Hierarchy, _Outlines] = weakref.WeakKeyDictionary()
 
 
 def _outlines(h: Hierarchy) -> list[tuple[Grid, BaseGeometry]]:
     """Each community of ``h`` with its outline in the local metric projection."""
     found = _OUTLINES.get(h)
     if found is None:
-        found = _OUTLINES[h] = [(c, to_local_metric(c.geometry)) for c in h.communities]
-    return found
+        pairs = [(c, to_local_metric(c.geometry)) for c in h.communities]
+        found = _OUTLINES[h] = _Outlines(pairs, sum(int(shapely.get_num_coordinates(o)) for _, o in pairs))
+    return found.pairs
 
 
 #: Outlines of at most this many vertices in all are measured on the caller's thread (an event
@@ -50,12 +60,4 @@ def is_cheap(h: Hierarchy) -> bool:
     """True when :func:`nearest_community` on ``h`` costs microseconds: its outlines are projected
     already (kept from an earlier call) and have at most :data:`CHEAP_VERTICES` vertices in all."""
     found = _OUTLINES.get(h)
-    if found is None:
-        return False
-    cheap = _CHEAP.get(h)
-    if cheap is None:
-        cheap = _CHEAP[h] = sum(shapely.get_num_coordinates(o) for _, o in found) <= CHEAP_VERTICES
-    return cheap
-
-
-_CHEAP: weakref.WeakKeyDictionary[Hierarchy, bool] = weakref.WeakKeyDictionary()
+    return found is not None and found.vertices <= CHEAP_VERTICES

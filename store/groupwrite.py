@@ -114,11 +114,11 @@ def _insert(table: Any, names: Sequence[str], extra: tuple[str, str] | None = No
     return query.as_string(None)
 
 
+_PG = psycopg_dialect()
+_UTC = UTCDateTime()
 _LOCK_SQL = "SELECT pg_advisory_xact_lock_shared(%s)"
 #: :data:`store.inforce.PUBLISHED_VERSIONS` (the one statement of the check) as PostgreSQL text.
-_VERSIONS_SQL = str(
-    PUBLISHED_VERSIONS.compile(dialect=psycopg_dialect(), compile_kwargs={"literal_binds": True})
-)
+_VERSIONS_SQL = str(PUBLISHED_VERSIONS.compile(dialect=_PG, compile_kwargs={"literal_binds": True}))
 #: The point as :func:`store.shapes.to_db` stores it (the same double coordinates, SRID 4326).
 _INCIDENT_SQL = _insert(incidents, INCIDENT_COLUMNS, ("geom", "ST_SetSRID(ST_MakePoint(%s, %s), 4326)"))
 _EVENT_NAMES = EVENT_COLUMNS
@@ -211,11 +211,9 @@ class VersionsMoved(LayersChanged):
     transaction (:func:`write_batch`)."""
 
 
-def _utc(value: Any) -> Any:
-    """A time column's value as :class:`store.models.UTCDateTime` stores it (naive is UTC)."""
-    if isinstance(value, datetime):
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-    return value
+def _utc(value: datetime | None) -> datetime | None:
+    """A time column's value as :class:`store.models.UTCDateTime` binds it on PostgreSQL."""
+    return _UTC.process_bind_param(value, _PG)
 
 
 def store_reports_params(

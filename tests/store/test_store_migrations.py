@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -9,6 +11,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 
 from store import db, models
+from store.incidents import EVENT_COLUMNS
 
 
 def test_upgrade_creates_every_table_at_head(engine) -> None:
@@ -58,3 +61,9 @@ def test_bad_urls_are_refused_with_a_chinese_message(bad: str) -> None:
 
 def test_postgres_scheme_is_rewritten_to_psycopg() -> None:
     assert db.resolve_url("postgresql://u@h/d") == "postgresql+psycopg://u@h/d"
+
+
+def test_the_intake_statement_inserts_every_event_column() -> None:
+    """Migration 0008's function lists the events' columns (all but ``id``): the model's."""
+    migration = importlib.import_module("store.migrations.versions.0008_store_reports_function")
+    assert tuple(c.strip() for c in migration._EVENT_COLUMNS.split(",")) == EVENT_COLUMNS
