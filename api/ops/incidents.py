@@ -108,7 +108,6 @@ def present(
             "role": row.get("assignee_role"),
             "phone": mask_phone(phone) if mask else phone,
         }
-    inc = to_incident(row)
 
     def iso(v: Any) -> str | None:
         return v.isoformat() if isinstance(v, datetime) else v
@@ -154,9 +153,19 @@ def present(
         "merged_into": row.get("merged_into"),
         "void_reason": row.get("void_reason") or "",
         "defer_reason": row.get("defer_reason") or "",
-        "overdue": overdue(inc, now),
+        "overdue": _overdue(row, now),
         "seq": row.get("seq"),
     }
+
+
+def _overdue(row: dict[str, Any], now: datetime) -> bool:
+    """:func:`dispatch.deadlines.overdue` of the row's incident. A row without a deadline, or whose
+    deadline has not passed, is never overdue whatever its state: the incident is built (every field
+    parsed, ~40 µs of an intake's answer) only for a deadline already past."""
+    deadline = row.get("deadline")
+    if deadline is None or (isinstance(deadline, datetime) and now <= deadline):
+        return False
+    return overdue(to_incident(row), now)
 
 
 def present_rows(service: Service, user: User, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
