@@ -28,7 +28,7 @@ BENCHES: dict[str, tuple[list[str], list[str]]] = {
     "bench_city": ([], ["--grids", "10000"]),
     "bench_tiles": ([], ["--grids", "5000", "--sample", "50"]),
     "bench_citymap": ([], ["--grids", "10000", "--zooms", "13"]),
-    "bench_intake": ([], ["--seconds", "3", "--batch", "on"]),
+    "bench_intake": ([], ["--seconds", "3", "--batch", "on", "--repeat", "1"]),
 }
 
 

@@ -15,6 +15,13 @@ average, and on PostGIS the commits and WAL fsyncs per report (``pg_stat_databas
 ``--pin-loadgen`` (default CPU 1; ``none`` for unpinned) while the server's workers are not pinned:
 it shares that core with them, and its own CPU per report is printed.
 
+On PostGIS with group commit (the target) the measured phase runs ``--repeat`` times (default 3) on
+the same server: every run is printed with its CPU steal, and the median run by p99 is the result —
+one 15 s run's p99 rests on its 75 slowest reports, and a few stalls of the host (steal) or of the
+disk move it by several milliseconds. Before the runs, ``fdatasync`` of the database's filesystem is
+probed for 3 s (:func:`fsync_probe`): no durable commit is faster, and its rare slow syncs delay
+every report in flight at that moment.
+
 Then, per engine, the write stage alone in this process (no HTTP; on PostGIS both the served
 worker's one statement, :class:`store.groupwrite.ReportWriter`, and the transaction it falls back
 to): prepared reports stored by
@@ -194,20 +201,71 @@ def batch_env(mode: str) -> Any:
             os.environ["WEIWANG_INTAKE_BATCH"] = old
 
 
+def fsync_probe(folder: Path, seconds: float = 3.0, interval_s: float = 0.002) -> dict[str, Any]:
+    """Latency of ``fdatasync`` on the filesystem of ``folder`` (8 KiB rewritten, one sync each
+    ``interval_s``, as a WAL flush per commit does): a durable commit cannot beat it, and its rare
+    slow syncs stall every report in flight at that moment. Milliseconds, nearest rank."""
+    from bench.loadgen import percentiles
+
+    path = folder / "weiwang-fsync-probe.bin"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+    lat: list[float] = []
+    try:
+        block = b"\x00" * 8192
+        end = time.perf_counter() + seconds
+        while time.perf_counter() < end:
+            os.pwrite(fd, block, (len(lat) % 64) * 8192)
+            t = time.perf_counter()
+            os.fdatasync(fd)
+            lat.append((time.perf_counter() - t) * 1e3)
+            time.sleep(interval_s)
+    finally:
+        os.close(fd)
+        path.unlink(missing_ok=True)
+    p = percentiles(lat)
+    return {"syncs": len(lat), "over_5_ms": sum(v > 5.0 for v in lat)} | {
+        k: p[k] for k in ("p50", "p99", "p999", "max")
+    }
+
+
+def _passes(r: dict[str, Any], rate: float) -> bool:
+    lat = r["latency_ms"]
+    return (
+        r["achieved_rate"] >= 0.98 * rate
+        and lat["p99"] is not None
+        and lat["p99"] <= TARGET_P99_MS
+        and r["errors"] == 0
+        and r["stored_matches_201"]
+    )
+
+
 def bench_one(kind: str, mode: str, args: argparse.Namespace, work: Path) -> dict:
+    """One engine and group-commit mode: a fresh database and server, a warm-up, then the measured
+    load phase — ``--repeat`` times on PostGIS with group commit (the target; each run on the same
+    server, the median run by p99 is the result and every run is printed), once otherwise."""
     print(f"\n== {kind}, group commit {mode}: weiwang serve --workers {args.workers} ==", flush=True)
     server = None
     result: dict[str, Any] = {"engine": kind, "batch": mode, "rate": args.rate}
+    repeats = max(1, args.repeat) if kind == "postgis" and mode == "on" else 1
     try:
         if kind == "spatialite":
             url = f"sqlite:///{work / f'intake-{mode}.sqlite'}"
             result["durability"] = "WAL, synchronous=NORMAL"
+            probe_dir = work
         else:
             from tests.pgserver import start
 
             server = start(durable=True)
             url = server.create_database("weiwang_bench")
             result["durability"] = "fsync=on, synchronous_commit=on, full_page_writes=on"
+            probe_dir = server.root
+        result["fsync_probe_ms"] = fsync_probe(probe_dir)
+        fp = result["fsync_probe_ms"]
+        print(
+            f"磁盘 / disk fdatasync ({fp['syncs']} in 3 s, before the runs): p50 {fp['p50']} ms, "
+            f"p99 {fp['p99']} ms, p99.9 {fp['p999']} ms, max {fp['max']} ms, {fp['over_5_ms']} over 5 ms",
+            flush=True,
+        )
         OUT.mkdir(parents=True, exist_ok=True)
         with (
             batch_env(mode),
@@ -218,54 +276,85 @@ def bench_one(kind: str, mode: str, args: argparse.Namespace, work: Path) -> dic
             )["access_token"]
             bbox = community_bbox(url)
             run_loadgen(port, token, bbox, 50, 2, args.pin_loadgen)  # warm-up
-            n0 = count_incidents(url)
-            c0 = pg_counters(server.dsn("weiwang_bench"), "weiwang_bench") if server else (0, 0)
-            phase: dict[str, Any] = {}
-            with machine_use(phase, pid):
-                phase |= run_loadgen(port, token, bbox, args.rate, args.seconds, args.pin_loadgen)
-            c1 = pg_counters(server.dsn("weiwang_bench"), "weiwang_bench") if server else (0, 0)
-            phase["stored"] = count_incidents(url) - n0
-            phase["stored_matches_201"] = phase["stored"] == phase["statuses"].get("201", 0)
-            ok = max(phase["ok"], 1)
-            phase["server_cpu_ms_per_report"] = round(sum(phase["worker_cpu_s"]) / ok * 1e3, 3)
-            phase["loadgen_cpu_ms_per_report"] = round(phase["loadgen_cpu_s"] / ok * 1e3, 3)
-            if server is not None:
-                # the counters include the two stats queries and count_incidents (a few commits)
-                phase["commits_per_report"] = round((c1[0] - c0[0]) / ok, 3)
-                phase["wal_syncs_per_report"] = round((c1[1] - c0[1]) / ok, 3)
-            result |= phase
+            runs = []
+            for i in range(repeats):
+                phase = _phase(url, server, port, pid, token, bbox, args)
+                runs.append(phase)
+                _print_phase(kind, phase, args.rate, f" run {i + 1}/{repeats}" if repeats > 1 else "")
+        ranked = sorted(
+            runs, key=lambda r: r["latency_ms"]["p99"] if r["latency_ms"]["p99"] is not None else 1e9
+        )
+        result |= ranked[(len(ranked) - 1) // 2]  # the median run (the lower middle of an even count)
+        if repeats > 1:
+            result["runs"] = [
+                {
+                    k: r[k]
+                    for k in (
+                        "achieved_rate",
+                        "latency_ms",
+                        "errors",
+                        "server_cpu_ms_per_report",
+                        "machine_cpu_busy_pct",
+                        "machine_steal_pct",
+                        "load_before",
+                    )
+                }
+                for r in runs
+            ]
+            met = sum(_passes(r, args.rate) for r in runs)
+            result["runs_meeting_target"] = met
+            print(
+                f"{repeats} runs: p99 {sorted(r['latency_ms']['p99'] for r in runs)} ms; the median run's "
+                f"p99 {result['latency_ms']['p99']} ms is the result; {met} of {repeats} met the target",
+                flush=True,
+            )
         if args.writer_stage and mode == args.batch.split(",")[-1].strip():
             result["writer_stage"] = writer_stage(kind, url)
     finally:
         if server is not None:
             server.stop()
-    lat = result["latency_ms"]
-    result["pass"] = (
-        result["achieved_rate"] >= 0.98 * args.rate
-        and lat["p99"] is not None
-        and lat["p99"] <= TARGET_P99_MS
-        and result["errors"] == 0
-        and result["stored_matches_201"]
-    )
+    result["pass"] = _passes(result, args.rate)
+    return result
+
+
+def _phase(
+    url: str, server: Any, port: int, pid: int, token: str, bbox: tuple[float, ...], args: argparse.Namespace
+) -> dict[str, Any]:
+    """One measured load phase: the load generator at ``--rate`` for ``--seconds``, the stored
+    count, CPU per report, and on PostGIS the commits and WAL syncs per report."""
+    n0 = count_incidents(url)
+    c0 = pg_counters(server.dsn("weiwang_bench"), "weiwang_bench") if server else (0, 0)
+    phase: dict[str, Any] = {}
+    with machine_use(phase, pid):
+        phase |= run_loadgen(port, token, bbox, args.rate, args.seconds, args.pin_loadgen)
+    c1 = pg_counters(server.dsn("weiwang_bench"), "weiwang_bench") if server else (0, 0)
+    phase["stored"] = count_incidents(url) - n0
+    phase["stored_matches_201"] = phase["stored"] == phase["statuses"].get("201", 0)
+    ok = max(phase["ok"], 1)
+    phase["server_cpu_ms_per_report"] = round(sum(phase["worker_cpu_s"]) / ok * 1e3, 3)
+    phase["loadgen_cpu_ms_per_report"] = round(phase["loadgen_cpu_s"] / ok * 1e3, 3)
+    if server is not None:
+        # the counters include the two stats queries and count_incidents (a few commits)
+        phase["commits_per_report"] = round((c1[0] - c0[0]) / ok, 3)
+        phase["wal_syncs_per_report"] = round((c1[1] - c0[1]) / ok, 3)
+    return phase
+
+
+def _print_phase(kind: str, r: dict[str, Any], rate: float, label: str) -> None:
+    lat = r["latency_ms"]
     extra = ""
     if kind == "postgis":
-        extra = (
-            f", commits/report {result['commits_per_report']}, "
-            f"WAL syncs/report {result['wal_syncs_per_report']}"
-        )
-    r = result
+        extra = f", commits/report {r['commits_per_report']}, WAL syncs/report {r['wal_syncs_per_report']}"
     print(
-        f"上报 / intake: {r['achieved_rate']} /s of {args.rate:g}, p50 {lat['p50']} ms, "
+        f"上报 / intake{label}: {r['achieved_rate']} /s of {rate:g}, p50 {lat['p50']} ms, "
         f"p99 {lat['p99']} ms, errors {r['errors']} {r['error_samples'][:1]}, stored {r['stored']} "
         f"(= 201s: {r['stored_matches_201']}); server CPU {r['server_cpu_ms_per_report']} ms/report "
         f"(workers {r['worker_cpu_s']} s), load generator {r['loadgen_cpu_ms_per_report']} ms/report "
         f"({r.get('paced_cpu_ms_per_request')} ms while pacing)"
         f"{extra}; machine CPU {r['machine_cpu_busy_pct']} % (steal {r.get('machine_steal_pct')} %), "
-        f"load {r['load_before']} → "
-        f"{r['load_after']}",
+        f"load {r['load_before']} → {r['load_after']}",
         flush=True,
     )
-    return result
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -279,6 +368,12 @@ def main(argv: list[str] | None = None) -> int:
         "--no-writer-stage", dest="writer_stage", action="store_false", help="skip the write-stage timing"
     )
     ap.add_argument("--pin-loadgen", default="1", help="taskset CPU list for the load generator, or none")
+    ap.add_argument(
+        "--repeat",
+        type=int,
+        default=3,
+        help="measured runs on PostGIS with group commit (the target): the median run by p99 is the result",
+    )
     args = ap.parse_args(argv)
     if args.pin_loadgen in ("", "none"):
         args.pin_loadgen = None
