@@ -322,9 +322,12 @@ def _phase(
 ) -> dict[str, Any]:
     """One measured load phase: the load generator at ``--rate`` for ``--seconds``, the stored
     count, CPU per report, and on PostGIS the commits and WAL syncs per report."""
+    from bench.runall import host_probe
+
+    probe = host_probe()
     n0 = count_incidents(url)
     c0 = pg_counters(server.dsn("weiwang_bench"), "weiwang_bench") if server else (0, 0)
-    phase: dict[str, Any] = {}
+    phase: dict[str, Any] = {"host_probe_ms": probe[0]}
     with machine_use(phase, pid):
         phase |= run_loadgen(port, token, bbox, args.rate, args.seconds, args.pin_loadgen)
     c1 = pg_counters(server.dsn("weiwang_bench"), "weiwang_bench") if server else (0, 0)
@@ -352,7 +355,7 @@ def _print_phase(kind: str, r: dict[str, Any], rate: float, label: str) -> None:
         f"(workers {r['worker_cpu_s']} s), load generator {r['loadgen_cpu_ms_per_report']} ms/report "
         f"({r.get('paced_cpu_ms_per_request')} ms while pacing)"
         f"{extra}; machine CPU {r['machine_cpu_busy_pct']} % (steal {r.get('machine_steal_pct')} %), "
-        f"load {r['load_before']} → {r['load_after']}",
+        f"load {r['load_before']} → {r['load_after']}; host probe {r['host_probe_ms']} ms",
         flush=True,
     )
 
