@@ -8,10 +8,13 @@ workers never race on migrations.
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from datetime import datetime
+from typing import Any
 
 from fastapi import FastAPI
 
@@ -104,9 +107,20 @@ def create_served_app() -> FastAPI:
     grids, locators and libraries (~170,000 objects, ~100 ms) and put the pause on a request."""
     app = create_app()
     app.state.service.warm()
+    app.router.lifespan_context = _served_lifespan
     gc.collect()
     gc.freeze()
     return app
+
+
+@asynccontextmanager
+async def _served_lifespan(app: Any) -> AsyncIterator[None]:
+    """At shutdown the worker's watcher thread stops before the process ends (it would poll on
+    while the database goes away, logging each failure)."""
+    try:
+        yield
+    finally:
+        await asyncio.to_thread(app.state.service.stop_watching)
 
 
 def _offline_docs(app: FastAPI) -> None:

@@ -61,6 +61,7 @@ class Service:
             locators=_shared_locators(settings.locator_dir) if settings.locator_dir else None,
         )
         self._watcher: threading.Thread | None = None
+        self._stop_watching = threading.Event()
         self._cache: dict[Hashable, tuple[float, Any]] = {}
         #: What the watcher reloads (:meth:`refreshed`): key → [load, ttl_s, last read, counter
         #: name, counter value it was loaded at].
@@ -220,26 +221,40 @@ class Service:
         that locator, never answers from the previous one."""
         if self._watcher is not None:
             return
-        thread = threading.Thread(target=self._watch, name=WATCHER_THREAD, daemon=True)
+        self._stop_watching = threading.Event()  # its own: a stopped thread never resumes
+        thread = threading.Thread(
+            target=self._watch, args=(self._stop_watching,), name=WATCHER_THREAD, daemon=True
+        )
         self._watcher = thread
         thread.start()
 
-    def _watch(self) -> None:
+    def _watch(self, stop: threading.Event) -> None:
         import logging
 
         from geo.errors import NotFound
 
         log = logging.getLogger("weiwang.layers")
-        while True:
-            time.sleep(self._poll_s())
+        while not stop.wait(self._poll_s()):
             self._reload_refreshed()
             try:
                 self.layers.current().locator.prepare()
             except NotFound:
                 continue
             except Exception:  # a watcher must outlive one bad poll (logged)
+                if stop.is_set():
+                    return
                 log.exception("layers watcher: could not prepare the published layers")
-                time.sleep(5.0)
+                stop.wait(5.0)
+
+    def stop_watching(self, timeout_s: float = 10.0) -> None:
+        """Stop the watcher thread of :meth:`watch_layers` (if any) and wait for it: at shutdown,
+        before the database goes away, so it does not poll (and log) a database that is gone. A
+        poll already running ends first (up to ``timeout_s``)."""
+        thread, self._watcher = self._watcher, None
+        if thread is None:
+            return
+        self._stop_watching.set()
+        thread.join(timeout_s)
 
 
 def _shared_locators(folder: Path) -> Callable[[Hierarchy, float], Locator]:

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import event
 
-from api.ops.service import Service
+from api.ops.service import WATCHER_THREAD, Service
 from api.settings import Settings
 from geo.roles import Post, Role
 from store import db
@@ -25,7 +25,9 @@ NEWCOMER = Post("P-REFRESH", "新来的", Role.MICRO_WORKER, M1)
 @pytest.fixture
 def service(seeded_url: str) -> Iterator[Service]:
     engine = db.make_engine(seeded_url)
-    yield Service(Settings(database_url=seeded_url, version_poll_s=0.2, locator_dir=None), engine)
+    service = Service(Settings(database_url=seeded_url, version_poll_s=0.2, locator_dir=None), engine)
+    yield service
+    service.stop_watching()
     engine.dispose()
 
 
@@ -137,3 +139,20 @@ def test_the_watcher_reloads_the_roster_only_when_it_changed(service: Service, s
         assert threading.current_thread().name not in roster_reads and roster_reads  # the watcher read it
     finally:
         event.remove(service.engine, "before_cursor_execute", record)
+
+
+def test_stop_watching_ends_the_watcher_and_its_polls(service: Service) -> None:
+    service.watch_layers()
+    time.sleep(2 * service._poll_s())
+    watchers = [t for t in threading.enumerate() if t.name == WATCHER_THREAD]
+    assert len(watchers) == 1 and watchers[0].is_alive()
+    service.stop_watching()
+    assert not watchers[0].is_alive()
+    polls, record = _statements_by_thread(service)
+    try:
+        time.sleep(4 * service._poll_s())
+        assert WATCHER_THREAD not in polls  # nothing more from a watcher
+    finally:
+        event.remove(service.engine, "before_cursor_execute", record)
+    service.watch_layers()  # and it can be started again
+    assert any(t.name == WATCHER_THREAD and t.is_alive() for t in threading.enumerate())
