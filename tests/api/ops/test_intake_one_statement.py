@@ -2,10 +2,12 @@
 ``weiwang_store_reports`` of migration 0008): it stores exactly what the transaction of
 :func:`store.groupwrite.write_batch` and SQLAlchemy's insert store; a version table other than the
 one checked writes nothing; a kept connection cut while idle neither fails the next batch nor
-stores a batch twice; a server away is DatabaseUnavailable. SpatiaLite has no such statement."""
+stores a batch twice; a refused statement writes nothing and its connection goes on; one cancelled
+while awaited drops its connection; a server away is DatabaseUnavailable. SpatiaLite has no such statement."""
 
 from __future__ import annotations
 
+import asyncio
 import math
 from collections.abc import Iterator
 from dataclasses import replace
@@ -21,7 +23,7 @@ from api.ops.service import Service
 from api.settings import Settings
 from store import db
 from store.dberrors import DatabaseUnavailable
-from store.groupwrite import ReportWriter, VersionsMoved
+from store.groupwrite import ReportWriter, StatementFailed, VersionsMoved
 from store.inforce import LayersChanged
 from tests.api.ops.test_intake_batch import (
     DISPATCHER,
@@ -158,3 +160,51 @@ def test_a_number_json_cannot_carry_goes_to_the_transaction(pg_service: Service)
     out, fallbacks = run_loop(run())
     assert fallbacks == 1 and isinstance(out[0], dict)
     assert math.isnan(stored(pg_service, "nan ")[rep.id]["distance_m"])  # stored as it is
+
+
+def test_a_refused_statement_writes_nothing_and_keeps_the_connection(pg_service: Service) -> None:
+    service = pg_service
+    writer = ReportWriter(service.engine)
+    first, again, later = _reports(service, "refused a"), _reports(service, "refused b", 1), None
+
+    async def go() -> tuple[int, int]:
+        await _write_on(writer, service, first)
+        assert writer._conn is not None
+        pid = writer._conn.info.backend_pid
+        with pytest.raises(StatementFailed) as refused:  # the same incidents once more: duplicate ids
+            await _write_on(writer, service, [again[0], *first])
+        assert refused.value.sqlstate == "23505"
+        nonlocal later
+        later = await _write_on(writer, service, again)  # the same connection goes on
+        assert writer._conn is not None
+        same = writer._conn.info.backend_pid
+        writer.close()
+        return pid, same
+
+    pid, same = run_loop(go())
+    assert pid == same and later is not None and len(later) == 1
+    assert sorted(stored(service, "refused ")) == sorted(r.id for r in (*first, *again))
+
+
+def test_a_statement_cancelled_while_awaited_drops_its_connection(pg_service: Service) -> None:
+    service = pg_service
+    writer = ReportWriter(service.engine)
+    warm, cancelled, after = (_reports(service, f"cancel {t}") for t in "abc")
+
+    async def go() -> None:
+        await _write_on(writer, service, warm)  # connected, statement prepared
+        task = asyncio.get_running_loop().create_task(_write_on(writer, service, cancelled))
+        for _ in range(3):  # sent, now awaiting its result
+            await asyncio.sleep(0)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert writer._conn is None  # a result may still be due on it: not reused
+        assert len(await _write_on(writer, service, after)) == len(after)
+        writer.close()
+
+    run_loop(go())
+    rows = stored(service, "cancel ")
+    assert {r.id for r in (*warm, *after)} <= set(rows)
+    got = {r.id for r in cancelled} & set(rows)
+    assert got in (set(), {r.id for r in cancelled})  # one statement: whole or nothing
