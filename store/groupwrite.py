@@ -22,9 +22,9 @@ through psycopg's pipeline mode on the transaction's own connection —
    transaction back (nothing was committed); else the caller commits.
 
 Measured on 2 cores (``bench_intake``'s write stage, bench/README.md): a batch of one takes 1.76
-ms wall and 0.97 ms of client CPU as the transaction, 1.71 ms and 0.52 ms as one statement (its
-round trip alone, without building the rows: ~1.0 ms and ~0.3 ms); a batch of eight 0.48 against
-0.12 ms CPU per report. In the served worker the writer thread, waiting on the GIL behind the event
+ms wall and 0.97 ms of client CPU as the transaction, 1.71 ms and 0.52 ms as one statement through
+psycopg's async ``execute`` — 1.17 ms and 0.35 ms on libpq's layer as :class:`ReportWriter` now runs
+it; a batch of eight 0.48 against 0.12–0.16 ms CPU per report. In the served worker the writer thread, waiting on the GIL behind the event
 loop after each round trip, stretched batches to 15–20 ms under load. The rows answered equal
 the read-back (tests compare them with :func:`store.incidents.get_incidents`, and rows, events and
 points with those of :func:`store.incidents.insert_incidents`). SpatiaLite keeps the SQLAlchemy
