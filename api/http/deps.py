@@ -4,6 +4,7 @@ no cross-site form can act). Path parameters are bounded once here."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Annotated
 
 from fastapi import Depends, Path, Request
@@ -23,13 +24,24 @@ def service_of(request: Request) -> Service:
     return request.app.state.service  # type: ignore[no-any-return]
 
 
+def bearer_of(headers: Iterable[tuple[bytes, bytes]]) -> str | None:
+    """The token of the first ``Authorization`` header of raw ASGI ``headers`` when its scheme is
+    Bearer (in any case), stripped; None otherwise. The one reader of the header: the lean routes
+    only pre-check it (:func:`api.http.lean.bearer` lets anything unusual through to here)."""
+    for name, value in headers:
+        if name == b"authorization":
+            scheme, _, cred = value.decode("latin-1").partition(" ")
+            return (cred.strip() or None) if scheme.lower() == "bearer" else None
+    return None
+
+
 def token_of(request: Request, cred: HTTPAuthorizationCredentials | None = None) -> str | None:
     """The bearer token, or for reads the map pages' cookie."""
     if cred is not None:
         return cred.credentials
-    auth = request.headers.get("authorization", "")
-    if auth.lower().startswith("bearer "):
-        return auth[7:].strip() or None
+    token = bearer_of(request.scope["headers"])
+    if token is not None:
+        return token
     if request.method in ("GET", "HEAD"):
         return request.cookies.get(TOKEN_COOKIE)
     return None

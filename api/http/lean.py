@@ -63,7 +63,8 @@ def plain_query(qs: bytes) -> tuple[float, float, str] | None:
 
 def bearer(headers: list[tuple[bytes, bytes]]) -> str | None:
     """The token of the first ``Authorization`` header when it is ``Bearer <token>`` as sent by
-    clients (no cookie, no odd spacing); None otherwise."""
+    clients (no cookie, no odd spacing); None otherwise, and the app answers the request, reading
+    the header with :func:`api.http.deps.bearer_of` (which gives the same token for any this takes)."""
     for name, value in headers:
         if name == b"authorization":
             if value.startswith(b"Bearer ") and _TOKEN.fullmatch(value, 7) is not None:

@@ -33,7 +33,7 @@ from pydantic import ValidationError
 from starlette.routing import Match, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from api.http.deps import current_user, require, service_of
+from api.http.deps import bearer_of, current_user, require, service_of
 from api.http.errors import RETRY_AFTER_S, error_body, status_for
 from api.http.lean import bearer as lean_bearer
 from api.http.limits import json_depth_ok
@@ -97,15 +97,6 @@ def _is_json(scope: Scope) -> bool:
         if name == b"content-type":
             return value.split(b";", 1)[0].strip().lower() == b"application/json"
     return False
-
-
-def _bearer(scope: Scope) -> str | None:
-    """The token as :func:`api.http.deps.current_user` reads it for a write (bearer header only)."""
-    for name, value in scope["headers"]:
-        if name == b"authorization":
-            scheme, _, cred = value.decode("latin-1").partition(" ")
-            return cred.strip() or None if scheme.lower() == "bearer" else None
-    return None
 
 
 async def _read_body(receive: Receive) -> bytes | None:
@@ -228,7 +219,7 @@ class _LeanIntake:
             await self._full_route(scope, raw, send)
             return
         service: Service = scope["app"].state.service
-        user = require_role(locate_caller(service, _bearer(scope)), *REPORTERS)
+        user = require_role(locate_caller(service, bearer_of(scope["headers"])), *REPORTERS)
         answer = await _intake(service, user, parsed.model_dump())
         await _send_json(send, 201, answer, [(b"location", f"{PATH}/{answer['id']}".encode())])
 

@@ -24,7 +24,6 @@ import orjson
 from fastapi import APIRouter, Depends, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
-from fastapi.security.utils import get_authorization_scheme_param
 from pydantic import Field, TypeAdapter, ValidationError
 from starlette.routing import Route
 
@@ -118,19 +117,11 @@ def locate_query(query_string: bytes) -> tuple[float, float, str]:
     return lon, lat, crs
 
 
-def _bearer(request: Request) -> str | None:
-    """The token as :func:`api.http.deps.current_user` reads it (bearer header, else the cookie)."""
-    scheme, cred = get_authorization_scheme_param(request.headers.get("authorization"))
-    if scheme.lower() == "bearer" and cred:
-        return cred
-    return token_of(request)
-
-
 async def locate_one(request: Request) -> Response:
     """Convert from ``crs`` to WGS84 and locate: codes and names at each level, boundary and snap
     flags, distance, and the layer version used."""
     service = service_of(request)
-    locate_caller(service, _bearer(request))
+    locate_caller(service, token_of(request))
     lon, lat, crs = locate_query(request.scope["query_string"])
     if service.layers.is_built_for(None, None):
         answer = locate_point(service, lon, lat, crs)
