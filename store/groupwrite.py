@@ -24,11 +24,12 @@ through psycopg's pipeline mode on the transaction's own connection —
 Measured on 2 cores (``bench_intake``'s write stage, bench/README.md): a batch of one takes 1.76
 ms wall and 0.97 ms of client CPU as the transaction, 1.71 ms and 0.52 ms as one statement through
 psycopg's async ``execute`` — 1.17 ms and 0.35 ms on libpq's layer as :class:`ReportWriter` now runs
-it; a batch of eight 0.48 against 0.12–0.16 ms CPU per report. In the served worker the writer thread, waiting on the GIL behind the event
-loop after each round trip, stretched batches to 15–20 ms under load. The rows answered equal
-the read-back (tests compare them with :func:`store.incidents.get_incidents`, and rows, events and
-points with those of :func:`store.incidents.insert_incidents`). SpatiaLite keeps the SQLAlchemy
-path: one writer per file and no round trips.
+it; a batch of eight 0.48 against 0.12–0.16 ms CPU per report. In the served worker the writer
+thread, waiting on the GIL behind the event loop after each round trip, stretched batches to 15–20
+ms under load. The rows answered equal the read-back (tests compare them with
+:func:`store.incidents.get_incidents`, and rows, events and points with those of
+:func:`store.incidents.insert_incidents`). SpatiaLite keeps the SQLAlchemy path: one writer per
+file and no round trips.
 """
 
 from __future__ import annotations
@@ -285,7 +286,9 @@ class ReportWriter:
     :class:`~store.dberrors.DatabaseUnavailable`, except that when the kept connection is found
     cut (the server restarted while it was idle) the batch is looked up on a fresh connection by its
     incident ids — stored whole (the commit got through before the cut) or not at all, then written
-    once more — so a stale connection never fails a report, and none is stored twice."""
+    once more; a rewrite refused as a duplicate is looked up again (the cut backend, still running
+    across a network, committed meanwhile) — so a stale connection never fails a report, and none
+    is stored twice."""
 
     def __init__(self, engine: Engine) -> None:
         self.conninfo = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
@@ -313,14 +316,25 @@ class ReportWriter:
         # the kept connection was cut: did the statement commit before that?
         conn = await self._connection()
         try:
-            found = await (await conn.execute(_COUNT_SQL, (ids,))).fetchone()
-            if found is not None and found[0] == len(ids):
+            if await self._stored(conn, ids):
                 return answers
-            await self._store(conn, params)
+            try:
+                await self._store(conn, params)
+            except StatementFailed as err:
+                # the cut backend may still have been running and committed after the look-up (its
+                # rows then hold our ids: the rewrite waited for them and was refused)
+                if err.sqlstate != _UNIQUE_VIOLATION or not await self._stored(conn, ids):
+                    raise
             return answers
         except psycopg.OperationalError as err:
             self.close()
             raise unavailable(err) from err
+
+    @staticmethod
+    async def _stored(conn: psycopg.AsyncConnection[Any], ids: list[str]) -> bool:
+        """Whether every incident of ``ids`` is committed (a batch is one statement: all or none)."""
+        found = await (await conn.execute(_COUNT_SQL, (ids,))).fetchone()
+        return found is not None and found[0] == len(ids)
 
     async def _store(self, conn: psycopg.AsyncConnection[Any], params: tuple[Any, ...]) -> None:
         """Run :data:`STORE_REPORTS_SQL` with ``params`` on ``conn`` (prepared on first use)."""
@@ -396,6 +410,7 @@ def _set_done(fut: asyncio.Future[None]) -> None:
         fut.set_result(None)
 
 
+_UNIQUE_VIOLATION = "23505"
 _PREPARED = b"weiwang_store_reports"
 _PREPARED_SQL = b"SELECT weiwang_store_reports($1, $2)"
 _COUNT_SQL = "SELECT count(*) FROM incidents WHERE id = ANY(%s)"

@@ -2,18 +2,21 @@
 ``weiwang_store_reports`` of migration 0008): it stores exactly what the transaction of
 :func:`store.groupwrite.write_batch` and SQLAlchemy's insert store; a version table other than the
 one checked writes nothing; a kept connection cut while idle neither fails the next batch nor
-stores a batch twice; a refused statement writes nothing and its connection goes on; one cancelled
-while awaited drops its connection; a server away is DatabaseUnavailable. SpatiaLite has no such statement."""
+stores a batch twice, even when the cut backend commits after the look-up; a refused statement
+writes nothing and its connection goes on; one cancelled while awaited drops its connection; a
+server away is DatabaseUnavailable. SpatiaLite has no such statement."""
 
 from __future__ import annotations
 
 import asyncio
 import math
+import threading
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
+import psycopg
 import pytest
 from sqlalchemy import text
 
@@ -23,7 +26,13 @@ from api.ops.service import Service
 from api.settings import Settings
 from store import db
 from store.dberrors import DatabaseUnavailable
-from store.groupwrite import ReportWriter, StatementFailed, VersionsMoved
+from store.groupwrite import (
+    STORE_REPORTS_SQL,
+    ReportWriter,
+    StatementFailed,
+    VersionsMoved,
+    store_reports_params,
+)
 from store.inforce import LayersChanged
 from tests.api.ops.test_intake_batch import (
     DISPATCHER,
@@ -208,3 +217,43 @@ def test_a_statement_cancelled_while_awaited_drops_its_connection(pg_service: Se
     assert {r.id for r in (*warm, *after)} <= set(rows)
     got = {r.id for r in cancelled} & set(rows)
     assert got in (set(), {r.id for r in cancelled})  # one statement: whole or nothing
+
+
+def test_a_cut_backend_committing_after_the_look_up_stores_the_batch_once(pg_service: Service) -> None:
+    """Across a network a cut connection's backend may still be running: here another transaction
+    holds the batch uncommitted while the writer looks it up (nothing found) and writes it again
+    (waiting on the same ids), then commits. The rewrite is refused as a duplicate; the writer looks
+    again, finds the batch whole and answers it: stored once, no error."""
+    service = pg_service
+    writer = ReportWriter(service.engine)
+    first, late = _reports(service, "late a"), _reports(service, "late b")
+    _, params = store_reports_params(
+        service.layers.committed(),
+        [(r.at, r.version_ids) for r in late],
+        [(r.record, r.events) for r in late],
+    )
+    dsn = service.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    holder = psycopg.connect(dsn)  # a transaction, not autocommit: the batch held uncommitted
+    holder.execute(STORE_REPORTS_SQL, params)
+    timer = threading.Timer(1.0, holder.commit)
+
+    async def go() -> list[dict[str, Any]]:
+        await _write_on(writer, service, first)
+        assert writer._conn is not None
+        with db.write(service.engine) as conn:
+            conn.execute(text("SELECT pg_terminate_backend(:p)"), {"p": writer._conn.info.backend_pid})
+        timer.start()  # commits while the rewrite waits on the held ids
+        try:
+            return await _write_on(writer, service, late)
+        finally:
+            writer.close()
+
+    try:
+        answered = run_loop(go())
+    finally:
+        timer.join()
+        holder.close()
+    assert [a["id"] for a in answered] == [r.id for r in late]
+    rows = stored(service, "late ")
+    assert sorted(rows) == sorted(r.id for r in (*first, *late))
+    assert all(r["n_events"] == len(late[0].events) for r in rows.values())
