@@ -51,6 +51,7 @@ if __package__ in (None, ""):  # run as ``python bench/bench_intake.py``
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.bench_api import OUT, PYTHON, ROOT, community_bbox, count_incidents, http_json, machine_use, served
+from bench.runall import host_probe
 
 TARGET_RATE = 500.0
 TARGET_P99_MS = 10.0
@@ -322,8 +323,6 @@ def _phase(
 ) -> dict[str, Any]:
     """One measured load phase: the load generator at ``--rate`` for ``--seconds``, the stored
     count, CPU per report, and on PostGIS the commits and WAL syncs per report."""
-    from bench.runall import host_probe
-
     probe = host_probe()
     n0 = count_incidents(url)
     c0 = pg_counters(server.dsn("weiwang_bench"), "weiwang_bench") if server else (0, 0)

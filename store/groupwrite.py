@@ -350,6 +350,10 @@ class ReportWriter:
         except asyncio.CancelledError:  # a result may still be due on it: not reused
             self.close()
             raise
+        except StatementFailed as err:
+            if err.sqlstate == _NO_SUCH_STATEMENT:  # deallocated (DISCARD ALL…): prepare it again
+                self._prepared = False
+            raise
 
     @staticmethod
     async def _results(pg: Any) -> None:
@@ -411,8 +415,9 @@ def _set_done(fut: asyncio.Future[None]) -> None:
 
 
 _UNIQUE_VIOLATION = "23505"
+_NO_SUCH_STATEMENT = "26000"
 _PREPARED = b"weiwang_store_reports"
-_PREPARED_SQL = b"SELECT weiwang_store_reports($1, $2)"
+_PREPARED_SQL = b"SELECT weiwang_store_reports($1, $2)"  # STORE_REPORTS_SQL in libpq's placeholders
 _COUNT_SQL = "SELECT count(*) FROM incidents WHERE id = ANY(%s)"
 
 

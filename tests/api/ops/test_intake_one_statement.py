@@ -4,7 +4,7 @@
 one checked writes nothing; a kept connection cut while idle neither fails the next batch nor
 stores a batch twice, even when the cut backend commits after the look-up; a refused statement
 writes nothing and its connection goes on; one cancelled while awaited drops its connection; a
-server away is DatabaseUnavailable. SpatiaLite has no such statement."""
+deallocated one is prepared again; a server away is DatabaseUnavailable. SpatiaLite has no such statement."""
 
 from __future__ import annotations
 
@@ -257,3 +257,22 @@ def test_a_cut_backend_committing_after_the_look_up_stores_the_batch_once(pg_ser
     rows = stored(service, "late ")
     assert sorted(rows) == sorted(r.id for r in (*first, *late))
     assert all(r["n_events"] == len(late[0].events) for r in rows.values())
+
+
+def test_a_deallocated_statement_is_prepared_again(pg_service: Service) -> None:
+    service = pg_service
+    writer = ReportWriter(service.engine)
+    first, lost, after = (_reports(service, f"dealloc {t}") for t in "abc")
+
+    async def go() -> None:
+        await _write_on(writer, service, first)  # prepared on the kept connection
+        assert writer._conn is not None
+        await writer._conn.execute("DEALLOCATE weiwang_store_reports")  # as DISCARD ALL would
+        with pytest.raises(StatementFailed) as gone:  # this batch goes to the transaction
+            await _write_on(writer, service, lost)
+        assert gone.value.sqlstate == "26000"
+        assert len(await _write_on(writer, service, after)) == len(after)  # prepared anew
+        writer.close()
+
+    run_loop(go())
+    assert sorted(stored(service, "dealloc ")) == sorted(r.id for r in (*first, *after))
