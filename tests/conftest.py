@@ -170,11 +170,20 @@ class DbTemplate:
             self.server.drop_database(url.rsplit("/", 1)[1])  # type: ignore[attr-defined]
 
 
+#: One DbTemplate per engine and test process. pytest finalises a parametrized session fixture when
+#: the next test wants the other engine, and sets it up again later: under pytest-xdist, which sends
+#: a worker the tests file by file, that happens at every file. The templates it made stay (the
+#: PostGIS server lives all session), so a new instance must not make them again.
+_TEMPLATES: dict[str, DbTemplate] = {}
+
+
 @pytest.fixture(scope="session", params=ENGINES)
 def db_template(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> DbTemplate:
     kind = request.param
-    server = request.getfixturevalue("pg_server") if kind == "postgis" else None
-    return DbTemplate(kind, tmp_path_factory.mktemp(f"db-{kind}"), server)
+    if kind not in _TEMPLATES:
+        server = request.getfixturevalue("pg_server") if kind == "postgis" else None
+        _TEMPLATES[kind] = DbTemplate(kind, tmp_path_factory.mktemp(f"db-{kind}"), server)
+    return _TEMPLATES[kind]
 
 
 @pytest.fixture

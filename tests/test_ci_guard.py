@@ -34,11 +34,22 @@ def test_other_skips_are_allowed() -> None:
     assert not must_not_skip("tests/test_x.py::t", set(), "Skipped: the network guard is tested on Linux")
 
 
-def _run(tmp_path: Path, reason: str, ci: str) -> int:
+def _run(tmp_path: Path, reason: str, ci: str, *args: str) -> int:
     test = tmp_path / "test_skipping.py"
     test.write_text(f"import pytest\n\ndef test_it():\n    pytest.skip({reason!r})\n", encoding="utf-8")
     env = {**os.environ, "CI": ci, "PYTHONPATH": str(REPO)}
-    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "tests.conftest", str(test)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "-p",
+        "tests.conftest",
+        *args,
+        str(test),
+    ]
     return subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, timeout=120).returncode
 
 
@@ -54,3 +65,9 @@ def test_a_skipped_browser_or_sample_test_fails_ci(
     tmp_path: Path, reason: str, ci: str, exit_code: int
 ) -> None:
     assert _run(tmp_path, reason, ci) == exit_code
+
+
+def test_the_guard_holds_in_the_parallel_phase(tmp_path: Path) -> None:
+    """scripts/test.sh runs the suite under pytest-xdist: the workers' skips reach the guard."""
+    assert _run(tmp_path, "Debian chromium is not installed", "1", "-n", "2") == pytest.ExitCode.TESTS_FAILED
+    assert _run(tmp_path, "Debian chromium is not installed", "", "-n", "2") == pytest.ExitCode.OK

@@ -189,6 +189,7 @@ def _wait_for_job(pid: int, thread: threading.Thread, timeout: float = 30) -> in
     raise AssertionError("the upload never started a job process")
 
 
+@pytest.mark.serial
 def test_health_answers_within_100ms_during_the_largest_upload(server: tuple[int, subprocess.Popen]) -> None:
     port, proc = server
     thread, answer = _start_upload(port)
@@ -249,6 +250,7 @@ def dense_wayao(vertices: int = 99_000) -> tuple[bytes, str, tuple[float, float]
     return json.dumps(fc).encode(), f["properties"]["code"], (pt.x, pt.y)
 
 
+@pytest.mark.serial
 def test_reports_after_publishing_a_99000_vertex_grid_do_not_freeze_health(
     server: tuple[int, subprocess.Popen],
 ) -> None:

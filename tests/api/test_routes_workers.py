@@ -95,6 +95,7 @@ def server(seeded_url: str) -> Iterator[tuple[int, list[int]]]:
         yield srv.port, srv.workers(2, timeout=60)
 
 
+@pytest.mark.serial
 def test_both_workers_serve_the_new_version_within_a_second(
     seeded_url: str, server: tuple[int, list[int]]
 ) -> None:

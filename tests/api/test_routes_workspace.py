@@ -258,6 +258,7 @@ def test_photo_refusals_are_clear_4xx(api: Api) -> None:
 
 @pytest.mark.postgis
 @pytest.mark.parametrize("db_template", ["postgis"], indirect=True)
+@pytest.mark.serial
 def test_live_feed_agrees_across_two_workers_within_2_s(seeded_url: str, server) -> None:  # noqa: F811
     """``weiwang serve --workers 2``: both workers give the same ETag for the same incidents, and a
     new report changes it on both within 2 s (what the queue page's 1 s poll relies on)."""

@@ -438,6 +438,7 @@ def test_map_errors_in_a_browser_are_a_chinese_page(page, live) -> None:
     assert api.status == 404 and api.json()["error"]["code"] == "not_found"
 
 
+@pytest.mark.serial
 def test_a_second_dispatcher_map_shows_a_new_report_and_its_change_within_2_s(
     page, browser, live, sample
 ) -> None:
@@ -498,6 +499,7 @@ def test_a_second_dispatcher_map_shows_a_new_report_and_its_change_within_2_s(
 
 @pytest.mark.postgis
 @pytest.mark.parametrize("db_template", ["postgis"], indirect=True)
+@pytest.mark.serial
 def test_dispatcher_maps_update_live_across_two_workers(browser, seeded_url: str, server, sample) -> None:  # noqa: F811
     """``weiwang serve --workers 2``: two open dispatcher maps (each context has its own
     connections, which the two processes share out) see a report made through the API within 2 s."""

@@ -365,6 +365,7 @@ def test_each_role_sees_only_its_buttons_and_a_viewer_no_report_form(contexts, l
         assert shown == [ACTION_LABELS[a] for a in allowed] and set(shown) == expected, user
 
 
+@pytest.mark.serial
 def test_a_second_browser_sees_a_new_report_within_2_s(contexts, live, sample) -> None:
     first = contexts("dispatcher", "dispatch-demo", f"/maps/incidents/{SANGENSONG}")
     second = contexts("admin", "admin-demo", f"/maps/incidents/{SANGENSONG}")

@@ -34,6 +34,7 @@ from store.groupwrite import (
     store_reports_params,
 )
 from store.inforce import LayersChanged
+from store.versions import SWITCH_LOCK_KEY
 from tests.api.ops.test_intake_batch import (
     DISPATCHER,
     assert_stored_as_sqlalchemy_stores,
@@ -196,23 +197,32 @@ def test_a_refused_statement_writes_nothing_and_keeps_the_connection(pg_service:
 
 
 def test_a_statement_cancelled_while_awaited_drops_its_connection(pg_service: Service) -> None:
+    """The statement is held on the layer-switch lock (another connection holds it exclusively, as
+    a publish does), so it is surely awaited when the write is cancelled."""
     service = pg_service
     writer = ReportWriter(service.engine)
     warm, cancelled, after = (_reports(service, f"cancel {t}") for t in "abc")
+    dsn = service.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    holder = psycopg.connect(dsn)
 
     async def go() -> None:
         await _write_on(writer, service, warm)  # connected, statement prepared
+        holder.execute("SELECT pg_advisory_xact_lock(%s)", (SWITCH_LOCK_KEY,))  # held until commit
         task = asyncio.get_running_loop().create_task(_write_on(writer, service, cancelled))
-        for _ in range(3):  # sent, now awaiting its result
-            await asyncio.sleep(0)
+        await asyncio.sleep(0.2)  # sent, now awaiting a result that cannot come while the lock is held
+        assert not task.done()
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
         assert writer._conn is None  # a result may still be due on it: not reused
+        holder.commit()
         assert len(await _write_on(writer, service, after)) == len(after)
-        writer.close()
 
-    run_loop(go())
+    try:
+        run_loop(go())
+    finally:
+        writer.close()
+        holder.close()
     rows = stored(service, "cancel ")
     assert {r.id for r in (*warm, *after)} <= set(rows)
     got = {r.id for r in cancelled} & set(rows)

@@ -142,6 +142,7 @@ def test_reports_to_a_served_app_during_a_publish(seeded_url: str, db_kind: str)
     assert out.before > 0 and out.after > 0 and out.held, out.lines()
 
 
+@pytest.mark.serial
 def test_a_report_on_the_event_loop_does_not_wait_for_a_publish(engine_url) -> None:
     """While a publish holds the layer switch, a report's write with ``wait=False`` (the event
     loop's) gives way at once instead of blocking the loop; it is stored once the switch is free."""

@@ -298,6 +298,7 @@ def test_hostile_file_is_refused_by_name(tmp_path: Path, case: str) -> None:
         assert CODE in err.value.en and err.value.detail["feature"] == 1
 
 
+@pytest.mark.serial
 def test_the_recursive_view_does_not_hang_the_layer_listing(tmp_path: Path) -> None:
     path = recursive_view_gpkg(tmp_path / "v.gpkg")
     started = time.monotonic()
