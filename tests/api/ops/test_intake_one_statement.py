@@ -202,8 +202,7 @@ def test_a_statement_cancelled_while_awaited_drops_its_connection(pg_service: Se
     service = pg_service
     writer = ReportWriter(service.engine)
     warm, cancelled, after = (_reports(service, f"cancel {t}") for t in "abc")
-    dsn = service.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
-    holder = psycopg.connect(dsn)
+    holder = psycopg.connect(writer.conninfo)
 
     async def go() -> None:
         await _write_on(writer, service, warm)  # connected, statement prepared
@@ -242,8 +241,7 @@ def test_a_cut_backend_committing_after_the_look_up_stores_the_batch_once(pg_ser
         [(r.at, r.version_ids) for r in late],
         [(r.record, r.events) for r in late],
     )
-    dsn = service.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
-    holder = psycopg.connect(dsn)  # a transaction, not autocommit: the batch held uncommitted
+    holder = psycopg.connect(writer.conninfo)  # a transaction, not autocommit: the batch held uncommitted
     holder.execute(STORE_REPORTS_SQL, params)
     timer = threading.Timer(1.0, holder.commit)
 
